@@ -1,0 +1,363 @@
+/* cache.c: persistent chunk cache of one snapshot: sparse data files at their natural offsets plus
+ * chunks.idx, whose record is written only after the chunk's bytes are durable (docs/cache-format.md). */
+#include "fs/cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "transport/buf.h"
+
+static int io_err(struct cfs_err *err, const char *what, const char *path)
+{
+	return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot %s '%s': %s", what, path, strerror(errno));
+}
+
+/* mkdir -p with mode 0700: the cache holds the donor's data. */
+static int mkdirs(const char *path, struct cfs_err *err)
+{
+	char tmp[4400];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return io_err(err, "create directory", tmp);
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return io_err(err, "create directory", tmp);
+	return 0;
+}
+
+/* Write a whole file atomically (temp + fsync + rename). */
+static int write_file(const char *dir, const char *name, const void *buf, size_t len, struct cfs_err *err)
+{
+	char path[4200], tmp[4300];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return io_err(err, "create", tmp);
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return io_err(err, "write", tmp);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) || close(fd) || rename(tmp, path))
+		return io_err(err, "write", path);
+	return 0;
+}
+
+/* The manifest the cache was made for must be the one we were given. */
+static int check_manifest(const char *dir, const uint8_t *blob, size_t len, bool *fresh, struct cfs_err *err)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/manifest", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return io_err(err, "open", path);
+		*fresh = true;
+		return write_file(dir, "manifest", blob, len, err);
+	}
+	*fresh = false;
+	uint8_t want[CHUNK_DIGEST_LEN], have[CHUNK_DIGEST_LEN];
+	struct stat st;
+	int rc = -1;
+	uint8_t *old = NULL;
+	if (fstat(fd, &st) || (size_t)st.st_size != len || !(old = malloc(len ? len : 1)) ||
+	    pread(fd, old, len, 0) != (ssize_t)len) {
+		cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' belongs to another manifest of this snapshot id; remove it", dir);
+		goto out;
+	}
+	chunk_digest(blob, len, want);
+	chunk_digest(old, len, have);
+	if (memcmp(want, have, sizeof(want)) != 0) {
+		cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' belongs to another manifest of this snapshot id; remove it", dir);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(old);
+	close(fd);
+	return rc;
+}
+
+uint32_t cache_chunk_len(const struct cache *c, const struct manifest_entry *e, uint64_t idx)
+{
+	uint64_t off = idx * c->chunk_size;
+	return (uint32_t)(e->size - off < c->chunk_size ? e->size - off : c->chunk_size);
+}
+
+int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
+	       uint32_t chunk_size, const uint8_t *manifest_blob, size_t blob_len, struct cfs_err *err)
+{
+	char path[4200];
+	bool fresh;
+	memset(c, 0, sizeof(*c));
+	c->idx_fd = -1;
+	c->m = m;
+	c->chunk_size = chunk_size;
+	pthread_mutex_init(&c->lock, NULL);
+	snprintf(c->dir, sizeof(c->dir), "%s/%s", cache_dir, snap_id);
+	snprintf(path, sizeof(path), "%s/data", c->dir);
+	if (mkdirs(path, err) || check_manifest(c->dir, manifest_blob, blob_len, &fresh, err))
+		goto fail;
+
+	c->base = calloc(m->n ? m->n : 1, sizeof(*c->base));
+	c->data_fd = malloc((m->n ? m->n : 1) * sizeof(*c->data_fd));
+	if (!c->base || !c->data_fd) {
+		cfs_err_set(err, CFS_ER_CACHE, "cache: out of memory");
+		goto fail;
+	}
+	for (uint32_t i = 0; i < m->n; i++) {
+		c->data_fd[i] = -1;
+		c->base[i] = c->nchunks;
+		if (m->e[i].type == MANIFEST_REG)
+			c->nchunks += manifest_chunks(m->e[i].size, chunk_size);
+	}
+	c->recs = calloc(c->nchunks ? c->nchunks : 1, sizeof(*c->recs));
+	c->checked = calloc(c->nchunks ? c->nchunks : 1, 1);
+	if (!c->recs || !c->checked) {
+		cfs_err_set(err, CFS_ER_CACHE, "cache: out of memory for %llu chunk records",
+			    (unsigned long long)c->nchunks);
+		goto fail;
+	}
+
+	snprintf(path, sizeof(path), "%s/chunks.idx", c->dir);
+	c->idx_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (c->idx_fd < 0) {
+		io_err(err, "open", path);
+		goto fail;
+	}
+	uint8_t hdr[CACHE_HDR_LEN];
+	size_t recbytes = c->nchunks * sizeof(struct cache_rec);
+	ssize_t got = pread(c->idx_fd, hdr, sizeof(hdr), 0);
+	if (got == CACHE_HDR_LEN && be32_get(hdr) == CACHE_MAGIC && be32_get(hdr + 4) == CACHE_VERSION &&
+	    be32_get(hdr + 8) == chunk_size && be64_get(hdr + 12) == c->nchunks && !fresh) {
+		ssize_t n = pread(c->idx_fd, c->recs, recbytes, CACHE_HDR_LEN);
+		if (n < 0) {
+			io_err(err, "read", path);
+			goto fail;
+		}
+		/* A short index (crash while extending) leaves the rest EMPTY: refetched. */
+		memset((uint8_t *)c->recs + n, 0, recbytes - (size_t)n);
+	} else {
+		memset(hdr, 0, sizeof(hdr));
+		be32_put(hdr, CACHE_MAGIC);
+		be32_put(hdr + 4, CACHE_VERSION);
+		be32_put(hdr + 8, chunk_size);
+		be64_put(hdr + 12, c->nchunks);
+		if (ftruncate(c->idx_fd, 0) || pwrite(c->idx_fd, hdr, sizeof(hdr), 0) != CACHE_HDR_LEN ||
+		    ftruncate(c->idx_fd, (off_t)(CACHE_HDR_LEN + recbytes)) || fsync(c->idx_fd)) {
+			io_err(err, "initialize", path);
+			goto fail;
+		}
+	}
+	for (uint32_t i = 0; i < m->n; i++) {
+		const struct manifest_entry *e = &m->e[i];
+		if (e->type != MANIFEST_REG)
+			continue;
+		uint64_t nc = manifest_chunks(e->size, chunk_size);
+		for (uint64_t k = 0; k < nc; k++) {
+			struct cache_rec *r = &c->recs[c->base[i] + k];
+			if (r->state == CACHE_EMPTY)
+				continue;
+			if (r->state > CACHE_ZERO || r->raw_len != cache_chunk_len(c, e, k)) {
+				memset(r, 0, sizeof(*r)); /* torn or foreign record: refetch */
+				continue;
+			}
+			c->chunks_cached++;
+			c->bytes_cached += r->raw_len;
+		}
+	}
+	return 0;
+fail:
+	cache_close(c);
+	return -1;
+}
+
+void cache_close(struct cache *c)
+{
+	if (c->data_fd && c->m)
+		for (uint32_t i = 0; i < c->m->n; i++)
+			if (c->data_fd[i] >= 0)
+				close(c->data_fd[i]);
+	if (c->idx_fd >= 0)
+		close(c->idx_fd);
+	free(c->data_fd);
+	free(c->base);
+	free(c->recs);
+	free(c->checked);
+	pthread_mutex_destroy(&c->lock);
+	c->data_fd = NULL;
+	c->base = NULL;
+	c->recs = NULL;
+	c->checked = NULL;
+	c->idx_fd = -1;
+}
+
+/* The data file of e, opened (and sized, sparse) on first use. */
+static int data_fd(struct cache *c, const struct manifest_entry *e, struct cfs_err *err)
+{
+	pthread_mutex_lock(&c->lock);
+	int fd = c->data_fd[e->id];
+	if (fd < 0) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/data/%u", c->dir, e->id);
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size != e->size && ftruncate(fd, (off_t)e->size)) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd < 0)
+			io_err(err, "open", path);
+		c->data_fd[e->id] = fd;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return fd;
+}
+
+bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx)
+{
+	pthread_mutex_lock(&c->lock);
+	bool has = c->recs[cache_gidx(c, e, idx)].state != CACHE_EMPTY;
+	pthread_mutex_unlock(&c->lock);
+	return has;
+}
+
+static int write_rec(struct cache *c, uint64_t g, const struct cache_rec *r, struct cfs_err *err)
+{
+	off_t off = (off_t)(CACHE_HDR_LEN + g * sizeof(*r));
+	if (pwrite(c->idx_fd, r, sizeof(*r), off) != (ssize_t)sizeof(*r))
+		return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot write chunks.idx in '%s': %s", c->dir, strerror(errno));
+	return 0;
+}
+
+int cache_store(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h,
+		const uint8_t *data, struct cfs_err *err)
+{
+	uint64_t g = cache_gidx(c, e, h->index);
+	struct cache_rec r = { .state = h->enc == CHUNK_ZERO ? CACHE_ZERO : CACHE_DATA, .raw_len = h->raw_len };
+	memcpy(r.digest, h->digest, CHUNK_DIGEST_LEN);
+	int fd = data_fd(c, e, err);
+	if (fd < 0)
+		return -1;
+	off_t off = (off_t)(h->index * c->chunk_size);
+	if (r.state == CACHE_DATA) {
+		for (size_t done = 0; done < h->raw_len;) {
+			ssize_t n = pwrite(fd, data + done, h->raw_len - done, off + (off_t)done);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot write chunk of '%s' in '%s': %s",
+						   e->path, c->dir, n < 0 ? strerror(errno) : "short write");
+			done += (size_t)n;
+		}
+	} else {
+		/* A zero chunk keeps (or becomes) a hole. */
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, h->raw_len) && errno != EOPNOTSUPP)
+			return io_err(err, "punch a hole in a data file of", c->dir);
+	}
+	/* The record is the promise that the bytes are there: durable bytes first. */
+	if (fdatasync(fd))
+		return io_err(err, "sync a data file of", c->dir);
+	pthread_mutex_lock(&c->lock);
+	bool was = c->recs[g].state != CACHE_EMPTY;
+	int rc = write_rec(c, g, &r, err);
+	if (rc == 0) {
+		c->recs[g] = r;
+		c->checked[g] = 1;
+		if (!was) {
+			c->chunks_cached++;
+			c->bytes_cached += r.raw_len;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+static int drop(struct cache *c, uint64_t g, struct cfs_err *err)
+{
+	struct cache_rec empty = { 0 };
+	pthread_mutex_lock(&c->lock);
+	if (c->recs[g].state != CACHE_EMPTY) {
+		c->chunks_cached--;
+		c->bytes_cached -= c->recs[g].raw_len;
+	}
+	c->recs[g] = empty;
+	c->checked[g] = 0;
+	c->corrupt_found++;
+	int rc = write_rec(c, g, &empty, err);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+int cache_verify(struct cache *c, const struct manifest_entry *e, uint64_t idx, struct cfs_err *err)
+{
+	uint64_t g = cache_gidx(c, e, idx);
+	pthread_mutex_lock(&c->lock);
+	struct cache_rec r = c->recs[g];
+	bool checked = c->checked[g];
+	pthread_mutex_unlock(&c->lock);
+	if (r.state == CACHE_EMPTY)
+		return 0;
+	if (checked)
+		return 1;
+	int fd = data_fd(c, e, err);
+	if (fd < 0)
+		return -1;
+	uint8_t *buf = malloc(c->chunk_size);
+	if (!buf)
+		return cfs_err_set(err, CFS_ER_CACHE, "cache: out of memory");
+	ssize_t n = pread(fd, buf, r.raw_len, (off_t)(idx * c->chunk_size));
+	uint8_t d[CHUNK_DIGEST_LEN];
+	int rc = 1;
+	if (n != (ssize_t)r.raw_len) {
+		rc = drop(c, g, err) ? -1 : 0;
+	} else {
+		chunk_digest(buf, r.raw_len, d);
+		if (memcmp(d, r.digest, sizeof(d)) != 0) {
+			rc = drop(c, g, err) ? -1 : 0;
+		} else {
+			pthread_mutex_lock(&c->lock);
+			c->checked[g] = 1;
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+ssize_t cache_pread(struct cache *c, const struct manifest_entry *e, void *buf, size_t len, uint64_t off,
+		    struct cfs_err *err)
+{
+	int fd = data_fd(c, e, err);
+	if (fd < 0)
+		return -1;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return io_err(err, "read a data file of", c->dir);
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}

@@ -1,0 +1,70 @@
+/* cache.h: the persistent, verified chunk cache of one snapshot (docs/cache-format.md): chunk bytes
+ * in sparse per-file data files, one durable record per chunk with the donor's digest. No FUSE. */
+#ifndef CLONEFS_CACHE_H
+#define CLONEFS_CACHE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "transport/chunk.h"
+#include "transport/errors.h"
+#include "transport/manifest.h"
+
+#define CACHE_MAGIC 0x43465343u /* "CFSC" */
+#define CACHE_VERSION 1
+
+enum cache_state { CACHE_EMPTY = 0, CACHE_DATA = 1, CACHE_ZERO = 2 };
+
+/* One record per chunk in chunks.idx, at offset CACHE_HDR_LEN + global_index * 48. */
+struct cache_rec {
+	uint8_t state;          /* enum cache_state; written last, after the bytes are durable */
+	uint8_t pad[3];
+	uint32_t raw_len;
+	uint64_t reserved;
+	uint8_t digest[CHUNK_DIGEST_LEN];
+};
+_Static_assert(sizeof(struct cache_rec) == 48, "cache record layout is on disk");
+enum { CACHE_HDR_LEN = 4096 };
+
+struct cache {
+	char dir[4096];
+	const struct manifest *m;   /* borrowed; outlives the cache */
+	uint32_t chunk_size;
+	uint64_t nchunks;           /* over all regular files */
+	uint64_t *base;             /* per entry id: global index of its chunk 0 */
+	int idx_fd;
+	int *data_fd;               /* per entry id, opened lazily; -1 when closed */
+	pthread_mutex_t lock;       /* guards data_fd[] opening, recs[] and the counters below */
+	struct cache_rec *recs;     /* in-memory copy of chunks.idx */
+	uint8_t *checked;           /* per chunk: 1 once its cached bytes were verified in this run */
+	uint64_t bytes_cached;      /* raw bytes of chunks present */
+	uint64_t chunks_cached;
+	uint64_t corrupt_found;     /* chunks whose bytes no longer matched their digest */
+};
+
+/* Open or create <cache_dir>/<snapshot_id>. A cache made for another manifest is refused. */
+int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
+	       uint32_t chunk_size, const uint8_t *manifest_blob, size_t blob_len, struct cfs_err *err);
+void cache_close(struct cache *c);
+
+static inline uint64_t cache_gidx(const struct cache *c, const struct manifest_entry *e, uint64_t idx)
+{
+	return c->base[e->id] + idx;
+}
+/* Raw length of chunk idx of e. */
+uint32_t cache_chunk_len(const struct cache *c, const struct manifest_entry *e, uint64_t idx);
+
+/* Is the chunk present (state != EMPTY)? */
+bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx);
+/* Store a verified chunk: bytes durable first (fdatasync), then the record. */
+int cache_store(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h,
+		const uint8_t *data, struct cfs_err *err);
+/* Verify a present chunk against its recorded digest once per run; on mismatch the record is
+ * dropped and 0 is returned (the caller refetches). 1 = good. -1 = I/O error. */
+int cache_verify(struct cache *c, const struct manifest_entry *e, uint64_t idx, struct cfs_err *err);
+/* Read len bytes at off of file e from the cache (the range must be present). */
+ssize_t cache_pread(struct cache *c, const struct manifest_entry *e, void *buf, size_t len, uint64_t off,
+		    struct cfs_err *err);
+
+#endif

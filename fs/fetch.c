@@ -1,0 +1,374 @@
+/* fetch.c: fetches chunks into the cache: connection pool, single-flight per chunk, reconnect with
+ * backoff within network_timeout, and the background hydrator (InnoDB's own files first). */
+#include "fs/fetch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+/* Chunks per READ: the hydrator batches to keep the pipe full; demand reads ask for what the
+ * reader needs (a FUSE read spans at most a few chunks). */
+enum { HYDRATE_BATCH = 16, DEMAND_BATCH = 8 };
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_session *first,
+		 const char *snap_id, const struct manifest *m, struct cache *c, int nslots,
+		 int network_timeout_s, bool prefetch, struct cfs_err *err)
+{
+	memset(f, 0, sizeof(*f));
+	snprintf(f->host, sizeof(f->host), "%s", o->host);
+	snprintf(f->user, sizeof(f->user), "%s", o->user);
+	snprintf(f->password, sizeof(f->password), "%s", o->password);
+	snprintf(f->ssl_ca, sizeof(f->ssl_ca), "%s", o->ssl_ca ? o->ssl_ca : "");
+	snprintf(f->ssl_cert, sizeof(f->ssl_cert), "%s", o->ssl_cert ? o->ssl_cert : "");
+	snprintf(f->ssl_key, sizeof(f->ssl_key), "%s", o->ssl_key ? o->ssl_key : "");
+	f->opts = *o;
+	f->opts.host = f->host;
+	f->opts.user = f->user;
+	f->opts.password = f->password;
+	f->opts.ssl_ca = f->ssl_ca;
+	f->opts.ssl_cert = f->ssl_cert;
+	f->opts.ssl_key = f->ssl_key;
+	snprintf(f->snap_id, sizeof(f->snap_id), "%s", snap_id);
+	f->m = m;
+	f->cache = c;
+	f->nslots = nslots < 1 ? 1 : nslots;
+	f->network_timeout_s = network_timeout_s;
+	f->prefetch = prefetch;
+	f->start_ms = now_ms();
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	f->slots = calloc((size_t)f->nslots, sizeof(*f->slots));
+	f->inflight = calloc(c->nchunks ? c->nchunks : 1, 1);
+	if (!f->slots || !f->inflight)
+		return cfs_err_set(err, CFS_ER_IO, "out of memory");
+	if (o->ssl_mode != CFS_SSL_DISABLED && first->tls) {
+		/* One TLS context for every later connection (certificates read once). */
+		f->ctx = conn_tls_client_ctx(f->ssl_ca, f->ssl_cert, f->ssl_key, err);
+		if (!f->ctx)
+			return -1;
+	}
+	for (int i = 0; i < f->nslots; i++)
+		pthread_mutex_init(&f->slots[i].lock, NULL);
+	int s = f->nslots > 1 ? 1 : 0;
+	f->slots[s].sess = *first;
+	f->slots[s].open = true;
+	conn_tls_describe(&first->conn, f->tls, sizeof(f->tls));
+	memset(first, 0, sizeof(*first));
+	first->conn.fd = -1;
+	return 0;
+}
+
+static bool is_network_error(int code)
+{
+	return code == CFS_ER_NETWORK || code == CR_CONN_HOST_ERROR || code == CR_SSL_CONNECTION_ERROR;
+}
+
+static void set_disconnected(struct fetcher *f, bool down, const struct cfs_err *e)
+{
+	pthread_mutex_lock(&f->lock);
+	f->disconnected = down;
+	if (e)
+		snprintf(f->last_error, sizeof(f->last_error), "ERROR %d (%s): %s", e->code, e->sqlstate, e->msg);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* (Re)open a slot's session on the same snapshot. Caller holds the slot lock. */
+static int slot_connect(struct fetcher *f, struct fetch_slot *sl, struct cfs_err *err)
+{
+	struct wire_snap_info info = { 0 };
+	if (cfs_session_open(&sl->sess, &f->opts, f->ctx, err))
+		return -1;
+	if (cfs_session_snap_open(&sl->sess, f->snap_id, &info, NULL, NULL, err)) {
+		cfs_session_close(&sl->sess);
+		return -1;
+	}
+	wire_snap_info_release(&info);
+	if (sl->sess.chunk_size != f->cache->chunk_size) {
+		cfs_session_close(&sl->sess);
+		return cfs_err_set(err, CFS_ER_PROTOCOL, "donor changed the chunk size of snapshot %s", f->snap_id);
+	}
+	sl->open = true;
+	return 0;
+}
+
+struct store_ctx {
+	struct fetcher *f;
+	const struct manifest_entry *e;
+};
+
+static int store_cb(void *arg, const struct chunk_hdr *h, const uint8_t *data, struct cfs_err *err)
+{
+	struct store_ctx *sc = arg;
+	if (cache_store(sc->f->cache, sc->e, h, data, err))
+		return -1;
+	atomic_fetch_add(&sc->f->bytes_fetched, h->raw_len);
+	atomic_fetch_add(&sc->f->chunks_fetched, 1);
+	return 0;
+}
+
+/* Fetch chunks [first, first+count) of e through slot sl, retrying network failures with backoff
+ * until network_timeout has passed since the first failure. Chunks stored before a failure stay. */
+static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e, uint64_t first,
+		     uint32_t count, struct cfs_err *err)
+{
+	struct fetch_slot *sl = &f->slots[slot];
+	struct store_ctx sc = { f, e };
+	int64_t deadline = -1;
+	int backoff = 100;
+	pthread_mutex_lock(&sl->lock);
+	for (;;) {
+		/* Skip what a partial earlier attempt already stored. */
+		while (count > 0 && cache_has(f->cache, e, first)) {
+			first++;
+			count--;
+		}
+		if (count == 0)
+			break;
+		int rc = sl->open ? 0 : slot_connect(f, sl, err);
+		if (rc == 0) {
+			atomic_fetch_add(&f->requests, 1);
+			rc = cfs_session_read(&sl->sess, e, first, count, store_cb, &sc, err);
+			if (rc == 0) {
+				if (deadline >= 0)
+					set_disconnected(f, false, NULL);
+				break;
+			}
+		}
+		if (sl->open) {
+			cfs_session_close(&sl->sess);
+			sl->open = false;
+		}
+		if (!is_network_error(err->code) || atomic_load(&f->stop)) {
+			set_disconnected(f, false, err);
+			pthread_mutex_unlock(&sl->lock);
+			return -1;
+		}
+		if (deadline < 0)
+			deadline = now_ms() + (int64_t)f->network_timeout_s * 1000;
+		set_disconnected(f, true, err);
+		if (now_ms() + backoff > deadline) {
+			cfs_err_set(err, CFS_ER_NETWORK, "donor %s:%u unreachable for network_timeout=%d s: %s", f->host,
+				    f->opts.port, f->network_timeout_s, err->msg);
+			pthread_mutex_unlock(&sl->lock);
+			return -1;
+		}
+		sleep_ms(backoff);
+		atomic_fetch_add(&f->reconnects, 1);
+		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+	}
+	pthread_mutex_unlock(&sl->lock);
+	return 0;
+}
+
+/* A demand slot: a free one if any, else round-robin. */
+static int pick_slot(struct fetcher *f)
+{
+	static atomic_uint rr;
+	if (f->nslots == 1)
+		return 0;
+	for (int i = 1; i < f->nslots; i++)
+		if (pthread_mutex_trylock(&f->slots[i].lock) == 0) {
+			pthread_mutex_unlock(&f->slots[i].lock);
+			return i;
+		}
+	return 1 + (int)(atomic_fetch_add(&rr, 1) % (unsigned)(f->nslots - 1));
+}
+
+/* Claim a run of missing, unclaimed chunks starting at idx (f->lock held). Returns its length. */
+static uint32_t claim_run(struct fetcher *f, const struct manifest_entry *e, uint64_t idx, uint64_t last,
+			  uint32_t max)
+{
+	uint32_t n = 0;
+	while (idx + n <= last && n < max) {
+		uint64_t g = cache_gidx(f->cache, e, idx + n);
+		if (f->inflight[g] || cache_has(f->cache, e, idx + n))
+			break;
+		f->inflight[g] = 1;
+		n++;
+	}
+	return n;
+}
+
+static void release_run(struct fetcher *f, const struct manifest_entry *e, uint64_t idx, uint32_t n)
+{
+	pthread_mutex_lock(&f->lock);
+	for (uint32_t i = 0; i < n; i++)
+		f->inflight[cache_gidx(f->cache, e, idx + i)] = 0;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+int fetcher_ensure(struct fetcher *f, const struct manifest_entry *e, uint64_t first, uint64_t last,
+		   struct cfs_err *err)
+{
+	int rc = 0;
+	atomic_fetch_add(&f->demand_active, 1);
+	for (uint64_t idx = first; idx <= last && rc == 0;) {
+		uint64_t g = cache_gidx(f->cache, e, idx);
+		pthread_mutex_lock(&f->lock);
+		if (f->inflight[g]) {
+			/* Someone is fetching it: share that fetch (single-flight). */
+			pthread_cond_wait(&f->cond, &f->lock);
+			pthread_mutex_unlock(&f->lock);
+			continue;
+		}
+		if (cache_has(f->cache, e, idx)) {
+			pthread_mutex_unlock(&f->lock);
+			int v = cache_verify(f->cache, e, idx, err);
+			if (v < 0)
+				rc = -1;
+			else if (v == 1)
+				idx++;
+			continue; /* v == 0: the chunk was corrupt and dropped; fetch it again */
+		}
+		uint32_t n = claim_run(f, e, idx, last, DEMAND_BATCH);
+		pthread_mutex_unlock(&f->lock);
+		rc = fetch_run(f, pick_slot(f), e, idx, n, err);
+		release_run(f, e, idx, n);
+		if (rc == 0)
+			idx += n;
+	}
+	atomic_fetch_sub(&f->demand_active, 1);
+	return rc;
+}
+
+/* InnoDB's own files first: what the server reads at start-up (DESIGN §4). */
+static int hydrate_rank(const struct manifest_entry *e)
+{
+	const char *n = e->name;
+	if (e->parent == MANIFEST_ROOT && (!strncmp(n, "ibdata", 6) || !strncmp(n, "undo", 4) ||
+					   !strncmp(n, "ib_logfile", 10) || !strncmp(n, "aria_log", 8) ||
+					   !strcmp(n, "mysql.ibd")))
+		return 0;
+	if (!strncmp(e->path, "mysql/", 6))
+		return 1;
+	return 2;
+}
+
+static int hydrate_file(struct fetcher *f, const struct manifest_entry *e)
+{
+	uint64_t nc = manifest_chunks(e->size, f->cache->chunk_size);
+	for (uint64_t idx = 0; idx < nc && !atomic_load(&f->stop);) {
+		/* Yield to on-demand reads: they are someone waiting. */
+		if (atomic_load(&f->demand_active) > 0)
+			sleep_ms(1);
+		pthread_mutex_lock(&f->lock);
+		uint32_t n = claim_run(f, e, idx, nc - 1, HYDRATE_BATCH);
+		pthread_mutex_unlock(&f->lock);
+		if (n == 0) {
+			idx++;
+			continue;
+		}
+		struct cfs_err err = { 0 };
+		int rc = fetch_run(f, 0, e, idx, n, &err);
+		release_run(f, e, idx, n);
+		if (rc)
+			return -1;
+		idx += n;
+	}
+	return 0;
+}
+
+static void *hydrator_main(void *arg)
+{
+	struct fetcher *f = arg;
+	while (!atomic_load(&f->stop)) {
+		int failed = 0;
+		for (int rank = 0; rank <= 2 && !atomic_load(&f->stop); rank++)
+			for (uint32_t i = 0; i < f->m->n && !atomic_load(&f->stop); i++) {
+				const struct manifest_entry *e = &f->m->e[i];
+				if (e->type == MANIFEST_REG && hydrate_rank(e) == rank && hydrate_file(f, e))
+					failed++;
+			}
+		if (!failed) {
+			atomic_store(&f->hydrated, true);
+			break;
+		}
+		/* The donor is gone for now: try again later, reads keep their own deadline. */
+		for (int i = 0; i < 50 && !atomic_load(&f->stop); i++)
+			sleep_ms(100);
+	}
+	/* Done: the hydrator's connection is no longer needed. */
+	pthread_mutex_lock(&f->slots[0].lock);
+	if (f->slots[0].open && f->nslots > 1) {
+		cfs_session_close(&f->slots[0].sess);
+		f->slots[0].open = false;
+	}
+	pthread_mutex_unlock(&f->slots[0].lock);
+	return NULL;
+}
+
+int fetcher_start(struct fetcher *f)
+{
+	if (!f->prefetch)
+		return 0;
+	if (pthread_create(&f->hydrator, NULL, hydrator_main, f) != 0)
+		return -1;
+	f->hydrator_started = true;
+	return 0;
+}
+
+void fetcher_stop(struct fetcher *f)
+{
+	atomic_store(&f->stop, true);
+	for (int i = 0; i < f->nslots; i++)
+		if (f->slots[i].open)
+			conn_shutdown(&f->slots[i].sess.conn); /* wakes a blocked read */
+	if (f->hydrator_started)
+		pthread_join(f->hydrator, NULL);
+	for (int i = 0; i < f->nslots; i++) {
+		pthread_mutex_lock(&f->slots[i].lock);
+		if (f->slots[i].open)
+			cfs_session_close(&f->slots[i].sess);
+		f->slots[i].open = false;
+		pthread_mutex_unlock(&f->slots[i].lock);
+	}
+	SSL_CTX_free(f->ctx);
+	f->ctx = NULL;
+	OPENSSL_cleanse(f->password, sizeof(f->password));
+	free(f->slots);
+	free(f->inflight);
+	f->slots = NULL;
+	f->inflight = NULL;
+}
+
+enum fetch_state fetcher_state(struct fetcher *f)
+{
+	pthread_mutex_lock(&f->lock);
+	bool down = f->disconnected;
+	pthread_mutex_unlock(&f->lock);
+	if (down)
+		return FETCH_DISCONNECTED;
+	if (f->cache->chunks_cached == f->cache->nchunks)
+		return FETCH_COMPLETE;
+	return f->prefetch ? FETCH_HYDRATING : FETCH_LAZY;
+}
+
+const char *fetch_state_name(enum fetch_state s)
+{
+	switch (s) {
+	case FETCH_COMPLETE: return "complete";
+	case FETCH_DISCONNECTED: return "disconnected";
+	case FETCH_LAZY: return "lazy";
+	case FETCH_HYDRATING:
+	default: return "hydrating";
+	}
+}

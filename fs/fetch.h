@@ -1,0 +1,69 @@
+/* fetch.h: gets chunks into the cache: a pool of donor connections, single-flight per chunk,
+ * reconnection with backoff bounded by network_timeout, and background hydration. No FUSE. */
+#ifndef CLONEFS_FETCH_H
+#define CLONEFS_FETCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs/cache.h"
+#include "transport/client.h"
+
+struct fetch_slot {
+	pthread_mutex_t lock;   /* guards sess and open: one request at a time per connection */
+	struct cfs_session sess;
+	bool open;
+};
+
+enum fetch_state { FETCH_HYDRATING, FETCH_COMPLETE, FETCH_DISCONNECTED, FETCH_LAZY };
+
+struct fetcher {
+	/* Set once by fetcher_init, read-only afterwards. */
+	struct cfs_client_opts opts;
+	char host[256], user[160], password[512], ssl_ca[4096], ssl_cert[4096], ssl_key[4096];
+	char snap_id[WIRE_SNAP_ID_MAX + 1];
+	const struct manifest *m;
+	struct cache *cache;
+	SSL_CTX *ctx;
+	int network_timeout_s;
+	int nslots;
+	struct fetch_slot *slots;   /* slot 0 is the hydrator's; demand reads use the others */
+	bool prefetch;
+
+	pthread_mutex_t lock;       /* guards inflight[], disconnected, last_error */
+	pthread_cond_t cond;        /* signalled when an inflight chunk finishes */
+	uint8_t *inflight;          /* per global chunk: a fetch is under way */
+	bool disconnected;
+	char last_error[CFS_ERR_MSG_MAX + 32];
+	char tls[96];               /* negotiated TLS of the first connection, for the status */
+
+	/* Counters, updated atomically by any thread. */
+	atomic_uint_fast64_t bytes_fetched, chunks_fetched, requests, reconnects, demand_active;
+	int64_t start_ms;
+
+	pthread_t hydrator;
+	bool hydrator_started;
+	atomic_bool stop;
+	atomic_bool hydrated;
+};
+
+/* first is an already-open session (it becomes slot 1's, or slot 0's when nslots == 1). */
+int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_session *first,
+		 const char *snap_id, const struct manifest *m, struct cache *c, int nslots,
+		 int network_timeout_s, bool prefetch, struct cfs_err *err);
+/* Start background hydration (after any fork). */
+int fetcher_start(struct fetcher *f);
+void fetcher_stop(struct fetcher *f);
+
+/* Make chunks [first, last] of e present and verified in the cache, fetching what is missing;
+ * waits for fetches already under way. -1 with err when the donor cannot be reached within
+ * network_timeout or sends bad data. */
+int fetcher_ensure(struct fetcher *f, const struct manifest_entry *e, uint64_t first, uint64_t last,
+		   struct cfs_err *err);
+
+enum fetch_state fetcher_state(struct fetcher *f);
+const char *fetch_state_name(enum fetch_state s);
+
+#endif

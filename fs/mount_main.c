@@ -1,0 +1,324 @@
+/* mount_main.c: mount.clonefs: parses the mount-helper command line and -o options, connects and
+ * authenticates, opens the snapshot, then mounts, daemonizes and serves FUSE until unmounted. */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "fs/fuse_ll.h"
+#include "fs/mount.h"
+#include "transport/endpoint.h"
+
+#define CLONEFS_VERSION "0.1.0"
+
+static const char usage[] =
+	"usage: mount.clonefs [USER@]HOST[:PORT] MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
+	"\n"
+	"Mounts a consistent snapshot of a live MySQL/MariaDB donor (served by clonefsd) read-only.\n"
+	"Pages are fetched when read, verified and cached; the rest hydrates in the background.\n"
+	"\n"
+	"options (-o):\n"
+	"  password_file=F      read the donor account's password from F (else $CLONEFS_PASSWORD, else a prompt)\n"
+	"  ssl_mode=M           required | preferred (default) | disabled   (REQUIRE [NO] SSL)\n"
+	"  ssl_ca=F             verify the donor's certificate and host name against this CA\n"
+	"  ssl_cert=F,ssl_key=F present a client certificate\n"
+	"  cache_dir=D          persistent chunk cache (default /var/cache/clonefs, or ~/.cache/clonefs)\n"
+	"  prefetch=on|off      hydrate the whole snapshot in the background (default on)\n"
+	"  snapshot=new|ID      take a new snapshot (default) or reopen snapshot ID (resumes its cache)\n"
+	"  network_timeout=S    retry a lost donor for S seconds before reads fail with EIO (default 300)\n"
+	"  connections=N        donor connections (default 4)\n"
+	"  valid_donor_list=H:P[;H:P...]  refuse a donor not in this list (like clone_valid_donor_list)\n"
+	"  and FUSE options (allow_other, default_permissions, ...)\n"
+	"  -f  stay in the foreground     -d  FUSE debug output\n"
+	"\n"
+	"Unmount with: umount MOUNTPOINT   or   fusermount3 -u MOUNTPOINT\n";
+
+struct mount_opts {
+	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot;
+	char *network_timeout, *connections, *valid_donor_list;
+	char fuse_opts[4096];     /* everything else, passed to FUSE */
+	bool foreground, debug;
+};
+
+static int fail(struct cfs_err *err)
+{
+	cfs_err_print(err, stderr);
+	return 1;
+}
+
+/* Split one -o list into our options and FUSE's. */
+static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
+{
+	static const char *const ignored[] = { "ro", "rw", "defaults", "noauto", "auto", "user", "nouser",
+					       "users", "_netdev", "nofail", "exec", "noexec", "suid", "nosuid",
+					       "dev", "nodev", "async", "sync", "atime", "noatime", "relatime" };
+	struct { const char *name; char **dst; } known[] = {
+		{ "password_file", &o->password_file }, { "ssl_mode", &o->ssl_mode }, { "ssl_ca", &o->ssl_ca },
+		{ "ssl_cert", &o->ssl_cert }, { "ssl_key", &o->ssl_key }, { "cache_dir", &o->cache_dir },
+		{ "prefetch", &o->prefetch }, { "snapshot", &o->snapshot },
+		{ "network_timeout", &o->network_timeout }, { "connections", &o->connections },
+		{ "valid_donor_list", &o->valid_donor_list },
+	};
+	char *save = NULL;
+	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(opt, '=');
+		size_t klen = eq ? (size_t)(eq - opt) : strlen(opt);
+		bool done = false;
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]) && !done; i++)
+			if (strlen(known[i].name) == klen && !strncmp(opt, known[i].name, klen)) {
+				if (!eq)
+					return cfs_err_set(err, CFS_ER_USAGE, "option %s needs a value", known[i].name);
+				*known[i].dst = eq + 1;
+				done = true;
+			}
+		for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]) && !done; i++)
+			if (!strcmp(opt, ignored[i]))
+				done = true;
+		if (!strcmp(opt, "password") || !strncmp(opt, "password=", 9))
+			return cfs_err_set(err, CFS_ER_USAGE,
+					   "a password on the command line is refused: use password_file= or CLONEFS_PASSWORD");
+		if (done)
+			continue;
+		size_t used = strlen(o->fuse_opts);
+		if (used + strlen(opt) + 2 >= sizeof(o->fuse_opts))
+			return cfs_err_set(err, CFS_ER_USAGE, "too many options");
+		snprintf(o->fuse_opts + used, sizeof(o->fuse_opts) - used, "%s%s", used ? "," : "", opt);
+	}
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long lo, unsigned long hi, const char *what, unsigned long *out,
+		      struct cfs_err *err)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v < lo || v > hi)
+		return cfs_err_set(err, CFS_ER_USAGE, "%s=%s: expected a number from %lu to %lu", what, s, lo, hi);
+	*out = v;
+	return 0;
+}
+
+/* valid_donor_list: "h:p;h:p" (';' since ',' separates -o options). */
+static int check_donor_list(const char *list, const struct endpoint *ep, struct cfs_err *err)
+{
+	char want[300];
+	snprintf(want, sizeof(want), "%s:%u", ep->host, ep->port);
+	const char *p = list;
+	while (*p) {
+		size_t n = strcspn(p, ";");
+		if (n == strlen(want) && !strncmp(p, want, n))
+			return 0;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return cfs_err_set(err, ER_CLONE_SYS_CONFIG, "Clone system configuration: %s is not found in clone_valid_donor_list: %s",
+			   want, list);
+}
+
+static void default_cache_dir(char *out, size_t n)
+{
+	if (getuid() == 0) {
+		snprintf(out, n, "/var/cache/clonefs");
+		return;
+	}
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	if (xdg && *xdg) {
+		snprintf(out, n, "%s/clonefs", xdg);
+		return;
+	}
+	const char *home = getenv("HOME");
+	struct passwd *pw = getpwuid(getuid());
+	snprintf(out, n, "%s/.cache/clonefs", home && *home ? home : pw ? pw->pw_dir : "/tmp");
+}
+
+static void on_progress(void *arg, const char *line)
+{
+	(void)arg;
+	if (isatty(2))
+		fprintf(stderr, "clonefsd: %s\n", line);
+}
+
+static int run(int argc, char **argv)
+{
+	struct mount_opts o;
+	struct cfs_err err = { 0 };
+	struct endpoint ep;
+	const char *source = NULL, *mountpoint = NULL;
+	char password[512];
+	memset(&o, 0, sizeof(o));
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf("mount.clonefs %s (protocol %d)\n", CLONEFS_VERSION, WIRE_PROTO_VERSION);
+			return 0;
+		} else if (!strcmp(a, "-o") && i + 1 < argc) {
+			if (parse_o(argv[++i], &o, &err))
+				return fail(&err);
+		} else if (!strncmp(a, "-o", 2) && a[2]) {
+			if (parse_o(argv[i] + 2, &o, &err))
+				return fail(&err);
+		} else if (!strcmp(a, "-f")) {
+			o.foreground = true;
+		} else if (!strcmp(a, "-d")) {
+			o.debug = o.foreground = true;
+		} else if (!strcmp(a, "-n") || !strcmp(a, "-s") || !strcmp(a, "-v")) {
+			/* mount(8) helper flags: no mtab, sloppy, verbose */
+		} else if (a[0] == '-') {
+			cfs_err_set(&err, CFS_ER_USAGE, "unknown option '%s' (see mount.clonefs --help)", a);
+			return fail(&err);
+		} else if (!source) {
+			source = a;
+		} else if (!mountpoint) {
+			mountpoint = a;
+		} else {
+			cfs_err_set(&err, CFS_ER_USAGE, "unexpected argument '%s'", a);
+			return fail(&err);
+		}
+	}
+	if (!source || !mountpoint) {
+		fputs(usage, stderr);
+		cfs_err_set(&err, CFS_ER_USAGE, "mount.clonefs needs a donor and a mount point");
+		return fail(&err);
+	}
+	/* mount -t clonefs passes "clonefs#user@host:port" style sources from some fstab lines. */
+	if (!strncmp(source, "clonefs#", 8))
+		source += 8;
+	if (endpoint_parse(source, &ep, &err))
+		return fail(&err);
+	struct stat st;
+	if (stat(mountpoint, &st) || !S_ISDIR(st.st_mode)) {
+		cfs_err_set(&err, CFS_ER_MOUNT, "mount point '%s' is not a directory", mountpoint);
+		return fail(&err);
+	}
+	if (o.valid_donor_list && check_donor_list(o.valid_donor_list, &ep, &err))
+		return fail(&err);
+
+	struct cfs_client_opts co = { .host = ep.host, .port = ep.port, .user = ep.user,
+				      .ssl_ca = o.ssl_ca, .ssl_cert = o.ssl_cert, .ssl_key = o.ssl_key };
+	unsigned long timeout_s = 300, nconn = 4;
+	if (o.ssl_mode && cfs_ssl_mode_parse(o.ssl_mode, &co.ssl_mode)) {
+		cfs_err_set(&err, CFS_ER_USAGE, "ssl_mode=%s: expected required, preferred or disabled", o.ssl_mode);
+		return fail(&err);
+	}
+	if ((o.network_timeout && parse_uint(o.network_timeout, 1, 86400, "network_timeout", &timeout_s, &err)) ||
+	    (o.connections && parse_uint(o.connections, 1, 128, "connections", &nconn, &err)))
+		return fail(&err);
+	bool prefetch = !o.prefetch || !strcmp(o.prefetch, "on");
+	if (o.prefetch && strcmp(o.prefetch, "on") && strcmp(o.prefetch, "off")) {
+		cfs_err_set(&err, CFS_ER_USAGE, "prefetch=%s: expected on or off", o.prefetch);
+		return fail(&err);
+	}
+	/* A single connection wait is bounded; the whole outage bound is network_timeout. */
+	co.timeout_ms = (int)(timeout_s < 30 ? timeout_s * 1000 : 30000);
+	if (endpoint_password(o.password_file, password, sizeof(password), &err))
+		return fail(&err);
+	co.password = password;
+
+	static struct mount mt;
+	memset(&mt, 0, sizeof(mt));
+	snprintf(mt.host, sizeof(mt.host), "%s", ep.host);
+	snprintf(mt.user, sizeof(mt.user), "%s", ep.user);
+	mt.port = ep.port;
+	mt.ssl_mode = co.ssl_mode;
+	mt.uid = getuid();
+	mt.gid = getgid();
+
+	struct cfs_session first;
+	if (cfs_session_open(&first, &co, NULL, &err))
+		return fail(&err);
+	mt.tls = first.tls;
+	if (co.ssl_mode == CFS_SSL_PREFERRED && !first.tls)
+		fprintf(stderr, "mount.clonefs: warning: the donor offers no TLS; data travels unencrypted "
+				"(the password is RSA-encrypted)\n");
+	const char *snap = o.snapshot ? o.snapshot : "new";
+	/* A new snapshot can take a while (mariabackup): no single wait may cut it short. */
+	first.conn.timeout_ms = 3600 * 1000;
+	if (cfs_session_snap_open(&first, snap, &mt.info, on_progress, NULL, &err) ||
+	    cfs_session_manifest(&first, &mt.m, &err)) {
+		cfs_session_close(&first);
+		return fail(&err);
+	}
+	first.conn.timeout_ms = co.timeout_ms;
+
+	char cache_dir[4096];
+	if (o.cache_dir)
+		snprintf(cache_dir, sizeof(cache_dir), "%s", o.cache_dir);
+	else
+		default_cache_dir(cache_dir, sizeof(cache_dir));
+	struct wbuf blob;
+	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);
+	manifest_encode(&blob, &mt.m);
+	int rc = cache_open(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, blob.p, blob.len, &err);
+	wbuf_release(&blob);
+	if (rc || tree_build(&mt.tree, &mt.m)) {
+		cfs_session_close(&first);
+		if (!rc)
+			cfs_err_set(&err, CFS_ER_IO, "out of memory");
+		return fail(&err);
+	}
+	if (fetcher_init(&mt.fetch, &co, &first, mt.info.id, &mt.m, &mt.cache, (int)nconn, (int)timeout_s,
+			 prefetch, &err)) {
+		cfs_session_close(&first);
+		return fail(&err);
+	}
+	OPENSSL_cleanse(password, sizeof(password));
+
+	/* FUSE: read-only, named after the donor, the kernel's permission checks. */
+	char fsopts[4400];
+	if ((size_t)snprintf(fsopts, sizeof(fsopts), "ro,fsname=%s@%s:%u,subtype=clonefs,default_permissions%s%s%s",
+			     ep.user, ep.host, ep.port, getuid() == 0 ? ",allow_other" : "", o.fuse_opts[0] ? "," : "",
+			     o.fuse_opts) >= sizeof(fsopts)) {
+		cfs_err_set(&err, CFS_ER_USAGE, "too many options");
+		return fail(&err);
+	}
+	char *fargv[] = { argv[0], "-o", fsopts, o.debug ? "-d" : NULL, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(o.debug ? 4 : 3, fargv);
+	struct fuse_session *se = fuse_session_new(&args, &clonefs_ll_ops, sizeof(clonefs_ll_ops), &mt);
+	if (!se) {
+		cfs_err_set(&err, CFS_ER_MOUNT, "cannot start FUSE with options '%s'", fsopts);
+		return fail(&err);
+	}
+	if (fuse_set_signal_handlers(se) || fuse_session_mount(se, mountpoint)) {
+		cfs_err_set(&err, CFS_ER_MOUNT, "cannot mount on '%s' (is /dev/fuse available and fuse3 installed?)",
+			    mountpoint);
+		fuse_session_destroy(se);
+		return fail(&err);
+	}
+	/* The mount exists: the parent returns now, the kernel queues requests until the loop runs. */
+	if (fuse_daemonize(o.foreground)) {
+		fuse_session_unmount(se);
+		fuse_session_destroy(se);
+		return 1;
+	}
+	fetcher_start(&mt.fetch);
+	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_max_threads(lc, 16);
+	fuse_loop_cfg_set_idle_threads(lc, 8);
+	int loop = fuse_session_loop_mt(se, lc);
+	fuse_loop_cfg_destroy(lc);
+	fetcher_stop(&mt.fetch);
+	fuse_remove_signal_handlers(se);
+	fuse_session_unmount(se);
+	fuse_session_destroy(se);
+	tree_release(&mt.tree);
+	cache_close(&mt.cache);
+	manifest_release(&mt.m);
+	wire_snap_info_release(&mt.info);
+	return loop ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	return run(argc, argv);
+}

@@ -1,0 +1,105 @@
+/* status.c: renders a mount's state as the /.clonefs/status JSON (DESIGN §9) and /.clonefs/facts. */
+#include "fs/mount.h"
+
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs/json.h"
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *fact(struct mount *mt, const char *k)
+{
+	const char *v = wire_snap_info_get(&mt->info, k);
+	return v ? v : "";
+}
+
+void mount_status_json(struct mount *mt, struct wbuf *out)
+{
+	struct fetcher *f = &mt->fetch;
+	uint64_t fetched = atomic_load(&f->bytes_fetched);
+	double secs = (double)(mono_ms() - f->start_ms) / 1000.0;
+	double rate = secs > 0 ? (double)fetched / secs : 0;
+	pthread_mutex_lock(&mt->cache.lock);
+	uint64_t cached = mt->cache.bytes_cached, chunks_cached = mt->cache.chunks_cached;
+	uint64_t corrupt = mt->cache.corrupt_found;
+	pthread_mutex_unlock(&mt->cache.lock);
+	uint64_t total = mt->m.bytes_total;
+	pthread_mutex_lock(&f->lock);
+	char last_error[sizeof(f->last_error)];
+	memcpy(last_error, f->last_error, sizeof(last_error));
+	pthread_mutex_unlock(&f->lock);
+	char port[16];
+	snprintf(port, sizeof(port), "%u", mt->port);
+
+	json_raw(out, "{");
+	json_kv_str(out, "snapshot_id", mt->info.id, 0);
+	json_raw(out, ",\"donor\":{");
+	json_kv_str(out, "version", fact(mt, "version"), 0);
+	json_kv_str(out, "version_comment", fact(mt, "version_comment"), 1);
+	json_kv_str(out, "host", mt->host, 1);
+	json_kv_u64(out, "port", mt->port, 1);
+	json_kv_str(out, "hostname", fact(mt, "hostname"), 1);
+	json_kv_str(out, "method", fact(mt, "method"), 1);
+	json_raw(out, "}");
+	json_kv_str(out, "state", fetch_state_name(fetcher_state(f)), 1);
+	json_kv_u64(out, "bytes_total", total, 1);
+	json_kv_u64(out, "bytes_cached", cached, 1);
+	json_kv_u64(out, "bytes_fetched", fetched, 1);
+	json_kv_u64(out, "chunks_total", mt->cache.nchunks, 1);
+	json_kv_u64(out, "chunks_cached", chunks_cached, 1);
+	json_kv_u64(out, "chunks_fetched", atomic_load(&f->chunks_fetched), 1);
+	json_kv_u64(out, "requests", atomic_load(&f->requests), 1);
+	json_kv_u64(out, "reconnects", atomic_load(&f->reconnects), 1);
+	json_kv_u64(out, "corrupt_chunks_refetched", corrupt, 1);
+	json_kv_u64(out, "chunk_size", mt->cache.chunk_size, 1);
+	json_kv_dbl(out, "rate_bytes_per_s", rate, 1);
+	json_kv_dbl(out, "eta_s", rate > 0 ? (double)(total - cached) / rate : -1, 1);
+	json_kv_str(out, "binlog_file", fact(mt, "binlog_file"), 1);
+	json_kv_str(out, "binlog_pos", fact(mt, "binlog_pos"), 1);
+	json_kv_str(out, "gtid_pos", fact(mt, "gtid_pos"), 1);
+	json_kv_str(out, "ssl_mode", cfs_ssl_mode_name(mt->ssl_mode), 1);
+	json_kv_str(out, "tls", f->tls, 1);
+	json_kv_u64(out, "connections", (uint64_t)f->nslots, 1);
+	json_kv_str(out, "prefetch", f->prefetch ? "on" : "off", 1);
+	json_kv_str(out, "cache_dir", mt->cache.dir, 1);
+	json_kv_str(out, "last_error", last_error, 1);
+	json_raw(out, ",\"facts\":{");
+	for (uint32_t i = 0; i < mt->info.nfacts; i++)
+		json_kv_str(out, mt->info.facts[i].key, mt->info.facts[i].value, i > 0);
+	json_raw(out, "}}\n");
+}
+
+/* Values never hold a tab or newline here: the line format stays parseable. */
+static void put_clean(struct wbuf *out, const char *s)
+{
+	for (; *s; s++)
+		wbuf_u8(out, (*s == '\t' || *s == '\n' || *s == '\r') ? ' ' : (uint8_t)*s);
+}
+
+void mount_facts_text(struct mount *mt, struct wbuf *out)
+{
+	char port[16];
+	snprintf(port, sizeof(port), "%u", mt->port);
+	const char *fixed[][2] = {
+		{ "snapshot_id", mt->info.id }, { "donor_host", mt->host }, { "donor_port", port },
+	};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		put_clean(out, fixed[i][0]);
+		wbuf_u8(out, '\t');
+		put_clean(out, fixed[i][1]);
+		wbuf_u8(out, '\n');
+	}
+	for (uint32_t i = 0; i < mt->info.nfacts; i++) {
+		put_clean(out, mt->info.facts[i].key);
+		wbuf_u8(out, '\t');
+		put_clean(out, mt->info.facts[i].value);
+		wbuf_u8(out, '\n');
+	}
+}

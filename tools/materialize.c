@@ -1,0 +1,521 @@
+/* materialize.c: clonefs materialize: copies a mounted snapshot into CLONE_DIR under the seed's DATA
+ * DIRECTORY rules; builds beside it and renames at the end, resumes, keeps files sparse, fsyncs,
+ * sets ownership, and records the binlog/GTID position (DESIGN §5, §9). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs/json.h"
+#include "tools/commands.h"
+#include "tools/mountinfo.h"
+
+enum { COPY_BLOCK = 1 << 20, SPARSE_BLOCK = 4096 };
+
+struct mat {
+	const char *mount;
+	char clone_dir[PATH_MAX];
+	char partial[PATH_MAX];     /* <parent>/.<name>.clonefs-partial, renamed to clone_dir at the end */
+	char parent[PATH_MAX];
+	struct mountinfo mi;
+	uid_t uid;
+	gid_t gid;
+	bool chown;
+	bool progress;
+	uint64_t total, done, files;
+	int64_t start_ms, last_draw_ms;
+	FILE *journal;              /* relative paths of files already complete (resume) */
+	char **completed;
+	size_t ncompleted;
+	uint8_t *buf;
+	struct cfs_err err;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void human(uint64_t b, char *out, size_t n)
+{
+	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)b;
+	int i = 0;
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, n, i ? "%.2f %s" : "%.0f %s", v, u[i]);
+}
+
+static void draw(struct mat *m, bool final)
+{
+	if (!m->progress)
+		return;
+	int64_t t = now_ms();
+	if (!final && t - m->last_draw_ms < 200)
+		return;
+	m->last_draw_ms = t;
+	char d[32], tot[32], rate[32];
+	double secs = (double)(t - m->start_ms) / 1000.0;
+	double r = secs > 0 ? (double)m->done / secs : 0;
+	human(m->done, d, sizeof(d));
+	human(m->total, tot, sizeof(tot));
+	human((uint64_t)r, rate, sizeof(rate));
+	int pct = m->total ? (int)(m->done * 100 / m->total) : 100;
+	int bar = pct / 5;
+	fprintf(stderr, "\rmaterialize [%.*s%*s] %3d%% %s / %s  %s/s  ETA %llds   ", bar, "####################",
+		20 - bar, "", pct, d, tot, rate,
+		r > 0 ? (long long)((double)(m->total - m->done) / r) : 0LL);
+	if (final)
+		fputc('\n', stderr);
+}
+
+static int io_fail(struct mat *m, const char *what, const char *path)
+{
+	return cfs_err_set(&m->err, CFS_ER_IO, "cannot %s '%s': %s", what, path, strerror(errno));
+}
+
+/* The seed's DATA DIRECTORY rules, in MySQL's order: absolute, length, exists, creatable. */
+static int check_clone_dir(struct mat *m, const char *dir)
+{
+	if (dir[0] != '/')
+		return cfs_err_set(&m->err, ER_WRONG_VALUE, ER_WRONG_VALUE_MSG, dir);
+	if (strlen(dir) >= PATH_MAX - 64)
+		return cfs_err_set(&m->err, ER_PATH_LENGTH, ER_PATH_LENGTH_MSG);
+	snprintf(m->clone_dir, sizeof(m->clone_dir), "%s", dir);
+	size_t n = strlen(m->clone_dir);
+	while (n > 1 && m->clone_dir[n - 1] == '/')
+		m->clone_dir[--n] = 0;
+	struct stat st;
+	if (lstat(m->clone_dir, &st) == 0)
+		return cfs_err_set(&m->err, ER_DB_CREATE_EXISTS, ER_DB_CREATE_EXISTS_MSG, m->clone_dir);
+	char tmp[PATH_MAX], tmp2[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", m->clone_dir);
+	snprintf(tmp2, sizeof(tmp2), "%s", m->clone_dir);
+	snprintf(m->parent, sizeof(m->parent), "%s", dirname(tmp));
+	const char *base = basename(tmp2);
+	if (stat(m->parent, &st) != 0 || !S_ISDIR(st.st_mode) || access(m->parent, W_OK | X_OK) != 0) {
+		int e = errno ? errno : ENOTDIR;
+		return cfs_err_set(&m->err, ER_CANT_CREATE_DB, ER_CANT_CREATE_DB_MSG, m->clone_dir, e, strerror(e));
+	}
+	if ((size_t)snprintf(m->partial, sizeof(m->partial), "%s/.%s.clonefs-partial", m->parent, base) >=
+	    sizeof(m->partial))
+		return cfs_err_set(&m->err, ER_PATH_LENGTH, ER_PATH_LENGTH_MSG);
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static int rm_tree(const char *path)
+{
+	return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) && errno != ENOENT ? -1 : 0;
+}
+
+static int fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static bool is_completed(const struct mat *m, const char *rel)
+{
+	return m->ncompleted && bsearch(&rel, m->completed, m->ncompleted, sizeof(char *), cmp_str);
+}
+
+/* Prepare the partial directory: fresh, or resumed when it belongs to the same snapshot. */
+static int open_partial(struct mat *m)
+{
+	char marker[PATH_MAX + 32], jpath[PATH_MAX + 32];
+	const char *snap = mountinfo_get(&m->mi, "snapshot_id");
+	snprintf(marker, sizeof(marker), "%s/.clonefs-snapshot", m->partial);
+	snprintf(jpath, sizeof(jpath), "%s/.clonefs-journal", m->partial);
+	char *old = mountinfo_slurp(marker, 256, NULL);
+	bool resume = old && !strcmp(old, snap);
+	free(old);
+	struct stat st;
+	if (!resume && lstat(m->partial, &st) == 0) {
+		fprintf(stderr, "clonefs: removing an unfinished materialization of another snapshot: %s\n", m->partial);
+		if (rm_tree(m->partial))
+			return io_fail(m, "remove", m->partial);
+	}
+	if (!resume) {
+		if (mkdir(m->partial, 0750))
+			return io_fail(m, "create", m->partial);
+		FILE *f = fopen(marker, "we");
+		if (!f || fputs(snap, f) < 0 || fflush(f) || fsync(fileno(f))) {
+			if (f)
+				fclose(f);
+			return io_fail(m, "write", marker);
+		}
+		fclose(f);
+	} else {
+		FILE *f = fopen(jpath, "re");
+		char line[PATH_MAX + 2];
+		while (f && fgets(line, sizeof(line), f)) {
+			size_t n = strlen(line);
+			if (!n || line[n - 1] != '\n')
+				break; /* a torn last line: that file is copied again */
+			line[n - 1] = 0;
+			char **c = realloc(m->completed, (m->ncompleted + 1) * sizeof(char *));
+			if (!c || !(c[m->ncompleted] = strdup(line)))
+				break;
+			m->completed = c;
+			m->ncompleted++;
+		}
+		if (f)
+			fclose(f);
+		qsort(m->completed, m->ncompleted, sizeof(char *), cmp_str);
+		fprintf(stderr, "clonefs: resuming %s (%zu files already complete)\n", m->partial, m->ncompleted);
+	}
+	m->journal = fopen(jpath, "ae");
+	if (!m->journal)
+		return io_fail(m, "open", jpath);
+	return 0;
+}
+
+/* Copy one regular file: all-zero 4 KiB blocks become holes; fsync before it counts as done. */
+static int copy_file(struct mat *m, const char *src, const char *dst, const struct stat *st)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return io_fail(m, "open (through the mount)", src);
+	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st->st_mode & 07777);
+	if (out < 0) {
+		close(in);
+		return io_fail(m, "create", dst);
+	}
+	uint64_t off = 0;
+	int rc = 0;
+	for (;;) {
+		ssize_t n = pread(in, m->buf, COPY_BLOCK, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = cfs_err_set(&m->err, CFS_ER_IO, "cannot read '%s' through the mount: %s (see clonefs status %s)",
+					 src, strerror(errno), m->mount);
+			break;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t b = 0; b < n && rc == 0; b += SPARSE_BLOCK) {
+			size_t len = (size_t)(n - b) < SPARSE_BLOCK ? (size_t)(n - b) : SPARSE_BLOCK;
+			const uint8_t *p = m->buf + b;
+			if (p[0] == 0 && !memcmp(p, p + 1, len - 1))
+				continue; /* leave a hole */
+			if (pwrite(out, p, len, (off_t)(off + (uint64_t)b)) != (ssize_t)len)
+				rc = io_fail(m, "write", dst);
+		}
+		off += (uint64_t)n;
+		m->done += (uint64_t)n;
+		draw(m, false);
+		if (rc)
+			break;
+	}
+	if (rc == 0 && off != (uint64_t)st->st_size)
+		rc = cfs_err_set(&m->err, CFS_ER_INCOMPLETE, "'%s' ended at %llu bytes, the snapshot says %lld", src,
+				 (unsigned long long)off, (long long)st->st_size);
+	if (rc == 0 && (ftruncate(out, (off_t)off) || fsync(out)))
+		rc = io_fail(m, "sync", dst);
+	if (rc == 0) {
+		struct timespec times[2] = { st->st_mtim, st->st_mtim };
+		futimens(out, times);
+		if (m->chown && fchown(out, m->uid, m->gid))
+			rc = io_fail(m, "chown", dst);
+	}
+	close(in);
+	if (close(out) && rc == 0)
+		rc = io_fail(m, "close", dst);
+	return rc;
+}
+
+/* Copy the tree under src (the mount, or a subdirectory) into dst; rel is the path for the journal. */
+static int copy_tree(struct mat *m, const char *src, const char *dst, const char *rel, bool top)
+{
+	DIR *d = opendir(src);
+	if (!d)
+		return io_fail(m, "read directory (through the mount)", src);
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (errno = 0, de = readdir(d))) {
+		const char *name = de->d_name;
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		if (top && (!strcmp(name, ".clonefs") || !strcmp(name, ".external")))
+			continue;
+		char s[PATH_MAX], t[PATH_MAX], r[PATH_MAX];
+		if ((size_t)snprintf(s, sizeof(s), "%s/%s", src, name) >= sizeof(s) ||
+		    (size_t)snprintf(t, sizeof(t), "%s/%s", dst, name) >= sizeof(t) ||
+		    (size_t)snprintf(r, sizeof(r), "%s%s%s", rel, *rel ? "/" : "", name) >= sizeof(r)) {
+			rc = cfs_err_set(&m->err, CFS_ER_IO, "path too long under '%s'", dst);
+			break;
+		}
+		struct stat st;
+		if (lstat(s, &st)) {
+			rc = io_fail(m, "stat (through the mount)", s);
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (mkdir(t, st.st_mode & 07777) && errno != EEXIST) {
+				rc = io_fail(m, "create", t);
+				break;
+			}
+			rc = copy_tree(m, s, t, r, false);
+			if (rc == 0) {
+				struct timespec times[2] = { st.st_mtim, st.st_mtim };
+				utimensat(AT_FDCWD, t, times, AT_SYMLINK_NOFOLLOW);
+				if (m->chown && lchown(t, m->uid, m->gid))
+					rc = io_fail(m, "chown", t);
+				if (rc == 0 && fsync_path(t))
+					rc = io_fail(m, "sync", t);
+			}
+		} else if (is_completed(m, r)) {
+			m->done += (uint64_t)st.st_size;
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlink(s, target, sizeof(target) - 1);
+			if (n < 0) {
+				rc = io_fail(m, "read link", s);
+				break;
+			}
+			target[n] = 0;
+			unlink(t);
+			if (symlink(target, t) || (m->chown && lchown(t, m->uid, m->gid)))
+				rc = io_fail(m, "create link", t);
+		} else if (S_ISREG(st.st_mode)) {
+			rc = copy_file(m, s, t, &st);
+			m->files++;
+			if (rc == 0 && (fprintf(m->journal, "%s\n", r) < 0 || fflush(m->journal)))
+				rc = io_fail(m, "write the journal of", m->partial);
+		}
+	}
+	if (rc == 0 && errno)
+		rc = io_fail(m, "read directory (through the mount)", src);
+	closedir(d);
+	return rc;
+}
+
+/* Tablespaces outside the donor's datadir: .external/<abs path> goes to /<abs path>. Each target
+ * must not exist (the seed's rule); files are written as <path>.clonefs-partial and renamed last. */
+static int externals(struct mat *m, const char *srcdir, const char *abs, bool check_only)
+{
+	DIR *d = opendir(srcdir);
+	if (!d)
+		return errno == ENOENT ? 0 : io_fail(m, "read directory (through the mount)", srcdir);
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char s[PATH_MAX], t[PATH_MAX], tp[PATH_MAX + 32];
+		snprintf(s, sizeof(s), "%s/%s", srcdir, de->d_name);
+		snprintf(t, sizeof(t), "%s/%s", abs, de->d_name);
+		snprintf(tp, sizeof(tp), "%s.clonefs-partial", t);
+		struct stat st, ts;
+		if (lstat(s, &st)) {
+			rc = io_fail(m, "stat (through the mount)", s);
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (!check_only && mkdir(t, st.st_mode & 07777) && errno != EEXIST)
+				rc = io_fail(m, "create", t);
+			if (rc == 0)
+				rc = externals(m, s, t, check_only);
+		} else if (S_ISREG(st.st_mode)) {
+			if (lstat(t, &ts) == 0)
+				rc = cfs_err_set(&m->err, ER_FILE_EXISTS_ERROR, ER_FILE_EXISTS_ERROR_MSG, t);
+			else if (!check_only && ((rc = copy_file(m, s, tp, &st)) == 0 && rename(tp, t)))
+				rc = io_fail(m, "rename", tp);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int write_info(struct mat *m)
+{
+	const struct mountinfo *mi = &m->mi;
+	char path[PATH_MAX + 64];
+	struct wbuf b;
+	wbuf_init(&b, 1u << 20);
+	json_raw(&b, "{");
+	json_kv_str(&b, "snapshot_id", mountinfo_get(mi, "snapshot_id"), 0);
+	json_raw(&b, ",\"donor\":{");
+	json_kv_str(&b, "host", mountinfo_get(mi, "donor_host"), 0);
+	json_kv_str(&b, "port", mountinfo_get(mi, "donor_port"), 1);
+	json_kv_str(&b, "hostname", mountinfo_get(mi, "hostname"), 1);
+	json_kv_str(&b, "version", mountinfo_get(mi, "version"), 1);
+	json_kv_str(&b, "version_comment", mountinfo_get(mi, "version_comment"), 1);
+	json_kv_str(&b, "datadir", mountinfo_get(mi, "datadir"), 1);
+	json_raw(&b, "}");
+	json_kv_str(&b, "binlog_file", mountinfo_get(mi, "binlog_file"), 1);
+	json_kv_str(&b, "binlog_pos", mountinfo_get(mi, "binlog_pos"), 1);
+	json_kv_str(&b, "gtid_pos", mountinfo_get(mi, "gtid_pos"), 1);
+	json_kv_str(&b, "method", mountinfo_get(mi, "method"), 1);
+	json_kv_str(&b, "created_at", mountinfo_get(mi, "created_at"), 1);
+	json_kv_u64(&b, "bytes", m->total, 1);
+	json_kv_u64(&b, "materialized_at", (uint64_t)time(NULL), 1);
+	json_raw(&b, ",\"facts\":{");
+	for (unsigned i = 0; i < mi->n; i++)
+		json_kv_str(&b, mi->key[i], mi->val[i], i > 0);
+	json_raw(&b, "}}\n");
+	struct { const char *name; const char *text; size_t len; } files[2];
+	char line[1024];
+	int ln = snprintf(line, sizeof(line), "%s\t%s\t%s\n", mountinfo_get(mi, "binlog_file"),
+			  mountinfo_get(mi, "binlog_pos"), mountinfo_get(mi, "gtid_pos"));
+	files[0].name = "clonefs_info.json";
+	files[0].text = (const char *)b.p;
+	files[0].len = b.len;
+	files[1].name = "clonefs_binlog_info";
+	files[1].text = line;
+	files[1].len = (size_t)ln;
+	int rc = 0;
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		snprintf(path, sizeof(path), "%s/%s", m->partial, files[i].name);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		if (fd < 0 || write(fd, files[i].text, files[i].len) != (ssize_t)files[i].len || fsync(fd) ||
+		    (m->chown && fchown(fd, m->uid, m->gid)))
+			rc = io_fail(m, "write", path);
+		if (fd >= 0)
+			close(fd);
+	}
+	wbuf_release(&b);
+	return rc;
+}
+
+static int usage_err(const char *msg)
+{
+	fprintf(stderr, "ERROR %d (HY000): %s\nusage: clonefs materialize MOUNTPOINT CLONE_DIR [--owner=USER] [--no-progress]\n",
+		CFS_ER_USAGE, msg);
+	return 2;
+}
+
+int cmd_materialize(int argc, char **argv)
+{
+	static struct mat m;
+	const char *args[2] = { NULL, NULL }, *owner = NULL;
+	int nargs = 0;
+	bool no_progress = false;
+	memset(&m, 0, sizeof(m));
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--owner=", 8))
+			owner = argv[i] + 8;
+		else if (!strcmp(argv[i], "--no-progress"))
+			no_progress = true;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: clonefs materialize MOUNTPOINT CLONE_DIR [--owner=USER] [--no-progress]\n");
+			return 0;
+		} else if (argv[i][0] == '-' || nargs == 2)
+			return usage_err("unexpected argument");
+		else
+			args[nargs++] = argv[i];
+	}
+	if (nargs != 2)
+		return usage_err("materialize needs a mount point and a CLONE_DIR");
+	m.mount = args[0];
+	m.progress = !no_progress && isatty(2);
+
+	/* Every check before any byte is written. bytes_total counts external tablespaces too. */
+	if (check_clone_dir(&m, args[1]) || mountinfo_read(m.mount, &m.mi, &m.err))
+		goto fail;
+	struct passwd *pw = getpwnam(owner ? owner : "mysql");
+	if (owner && !pw) {
+		cfs_err_set(&m.err, CFS_ER_USAGE, "--owner=%s: no such user", owner);
+		goto fail;
+	}
+	if (pw && (pw->pw_uid != getuid() || pw->pw_gid != getgid())) {
+		if (geteuid() != 0) {
+			if (owner) {
+				cfs_err_set(&m.err, CFS_ER_USAGE, "--owner=%s needs root", owner);
+				goto fail;
+			}
+		} else {
+			m.chown = true;
+			m.uid = pw->pw_uid;
+			m.gid = pw->pw_gid;
+		}
+	}
+	char ext[PATH_MAX];
+	snprintf(ext, sizeof(ext), "%s/.external", m.mount);
+	struct statvfs sv;
+	char *endp;
+	m.total = strtoull(mountinfo_get(&m.mi, "bytes_total"), &endp, 10);
+	if (externals(&m, ext, "", true))
+		goto fail;
+	if (statvfs(m.parent, &sv) == 0) {
+		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		if (avail < m.total) {
+			char need[32], have[32];
+			human(m.total, need, sizeof(need));
+			human(avail, have, sizeof(have));
+			cfs_err_set(&m.err, ER_CLONE_DISK_SPACE, ER_CLONE_DISK_SPACE_MSG, need, have);
+			goto fail;
+		}
+	}
+	m.buf = malloc(COPY_BLOCK);
+	if (!m.buf) {
+		cfs_err_set(&m.err, CFS_ER_IO, "out of memory");
+		goto fail;
+	}
+	m.start_ms = now_ms();
+
+	if (open_partial(&m) || copy_tree(&m, m.mount, m.partial, "", true) || externals(&m, ext, "", false) ||
+	    write_info(&m))
+		goto fail;
+	fclose(m.journal);
+	m.journal = NULL;
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/.clonefs-journal", m.partial);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/.clonefs-snapshot", m.partial);
+	unlink(path);
+	chmod(m.partial, 0750);
+	if ((m.chown && chown(m.partial, m.uid, m.gid)) || fsync_path(m.partial) ||
+	    rename(m.partial, m.clone_dir) || fsync_path(m.parent)) {
+		io_fail(&m, "finish", m.clone_dir);
+		goto fail;
+	}
+	draw(&m, true);
+	char size[32];
+	human(m.done, size, sizeof(size));
+	printf("materialized %llu files, %s, from snapshot %s into %s\n", (unsigned long long)m.files, size,
+	       mountinfo_get(&m.mi, "snapshot_id"), m.clone_dir);
+	printf("binlog position: %s:%s  gtid: %s\n", mountinfo_get(&m.mi, "binlog_file"),
+	       mountinfo_get(&m.mi, "binlog_pos"), mountinfo_get(&m.mi, "gtid_pos"));
+	printf("start it with: mysqld_safe --datadir=%s\n", m.clone_dir);
+	mountinfo_release(&m.mi);
+	free(m.buf);
+	return 0;
+fail:
+	if (m.progress && m.done)
+		fputc('\n', stderr);
+	if (m.journal)
+		fclose(m.journal);
+	cfs_err_print(&m.err, stderr);
+	mountinfo_release(&m.mi);
+	free(m.buf);
+	return 1;
+}

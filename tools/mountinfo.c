@@ -1,0 +1,74 @@
+/* mountinfo.c: reads a clonefs mount's /.clonefs/facts ("key<TAB>value" lines) for the tools. */
+#include "tools/mountinfo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *mountinfo_slurp(const char *path, size_t max, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	char *buf = malloc(max + 1);
+	size_t used = 0;
+	while (buf && used < max) {
+		ssize_t n = read(fd, buf + used, max - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+	}
+	close(fd);
+	if (buf) {
+		buf[used] = 0;
+		if (len)
+			*len = used;
+	}
+	return buf;
+}
+
+int mountinfo_read(const char *mount, struct mountinfo *mi, struct cfs_err *err)
+{
+	char path[4200];
+	memset(mi, 0, sizeof(*mi));
+	snprintf(path, sizeof(path), "%s/.clonefs/facts", mount);
+	mi->text = mountinfo_slurp(path, 1u << 20, NULL);
+	if (!mi->text)
+		return cfs_err_set(err, CFS_ER_MOUNT, "'%s' is not a clonefs mount (no .clonefs/facts: %s)", mount,
+				   strerror(errno));
+	char *save = NULL;
+	for (char *line = strtok_r(mi->text, "\n", &save); line && mi->n < MOUNTINFO_MAX;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *tab = strchr(line, '\t');
+		if (!tab)
+			continue;
+		*tab = 0;
+		mi->key[mi->n] = line;
+		mi->val[mi->n] = tab + 1;
+		mi->n++;
+	}
+	if (!*mountinfo_get(mi, "snapshot_id")) {
+		mountinfo_release(mi);
+		return cfs_err_set(err, CFS_ER_MOUNT, "'%s' is not a clonefs mount (no snapshot id)", mount);
+	}
+	return 0;
+}
+
+const char *mountinfo_get(const struct mountinfo *mi, const char *key)
+{
+	for (unsigned i = 0; i < mi->n; i++)
+		if (!strcmp(mi->key[i], key))
+			return mi->val[i];
+	return "";
+}
+
+void mountinfo_release(struct mountinfo *mi)
+{
+	free(mi->text);
+	memset(mi, 0, sizeof(*mi));
+}

@@ -1,0 +1,25 @@
+/* mountinfo.h: what the tools read from a clonefs mount's /.clonefs files (facts and status). */
+#ifndef CLONEFS_MOUNTINFO_H
+#define CLONEFS_MOUNTINFO_H
+
+#include <stddef.h>
+
+#include "transport/errors.h"
+
+enum { MOUNTINFO_MAX = 160 };
+
+struct mountinfo {
+	unsigned n;
+	char *key[MOUNTINFO_MAX];
+	char *val[MOUNTINFO_MAX];
+	char *text;     /* the file's bytes; keys and values point into it */
+};
+
+/* Read MOUNT/.clonefs/facts; CFS_ER_MOUNT when MOUNT is not a clonefs mount. */
+int mountinfo_read(const char *mount, struct mountinfo *mi, struct cfs_err *err);
+const char *mountinfo_get(const struct mountinfo *mi, const char *key); /* "" when absent */
+void mountinfo_release(struct mountinfo *mi);
+/* Read a whole small file (<= max bytes) into a NUL-terminated buffer. */
+char *mountinfo_slurp(const char *path, size_t max, size_t *len);
+
+#endif

@@ -1,0 +1,114 @@
+/* status_cmd.c: clonefs status MOUNTPOINT [--json]: prints the mount's /.clonefs/status, as JSON or
+ * as a few human lines with a progress bar. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/commands.h"
+#include "tools/mountinfo.h"
+
+/* The value of the first "key": in our own flat status document (string or number). */
+static void field(const char *doc, const char *key, char *out, size_t n)
+{
+	char pat[96];
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	out[0] = 0;
+	const char *p = strstr(doc, pat);
+	if (!p)
+		return;
+	p += strlen(pat);
+	size_t i = 0;
+	if (*p == '"') {
+		for (p++; *p && *p != '"' && i + 1 < n; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			out[i++] = *p;
+		}
+	} else {
+		while (*p && *p != ',' && *p != '}' && i + 1 < n)
+			out[i++] = *p++;
+	}
+	out[i] = 0;
+}
+
+static void human(double b, char *out, size_t n)
+{
+	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int i = 0;
+	while (b >= 1024 && i < 4) {
+		b /= 1024;
+		i++;
+	}
+	snprintf(out, n, "%.1f %s", b, u[i]);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	const char *mount = NULL;
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (argv[i][0] != '-' && !mount)
+			mount = argv[i];
+		else {
+			fprintf(stderr, "ERROR %d (HY000): usage: clonefs status MOUNTPOINT [--json]\n", CFS_ER_USAGE);
+			return 2;
+		}
+	}
+	if (!mount) {
+		fprintf(stderr, "ERROR %d (HY000): usage: clonefs status MOUNTPOINT [--json]\n", CFS_ER_USAGE);
+		return 2;
+	}
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/.clonefs/status", mount);
+	char *doc = mountinfo_slurp(path, 4u << 20, NULL);
+	if (!doc) {
+		struct cfs_err err;
+		cfs_err_set(&err, CFS_ER_MOUNT, "'%s' is not a clonefs mount (no .clonefs/status)", mount);
+		cfs_err_print(&err, stderr);
+		return 1;
+	}
+	if (json) {
+		fputs(doc, stdout);
+		free(doc);
+		return 0;
+	}
+	char id[80], state[32], ver[128], host[256], port[16], total[32], cached[32], fetched[32], rate[32], eta[32];
+	char bf[128], bp[32], gtid[512], tls[96], err[600];
+	field(doc, "snapshot_id", id, sizeof(id));
+	field(doc, "state", state, sizeof(state));
+	field(doc, "version", ver, sizeof(ver));
+	field(doc, "host", host, sizeof(host));
+	field(doc, "port", port, sizeof(port));
+	field(doc, "bytes_total", total, sizeof(total));
+	field(doc, "bytes_cached", cached, sizeof(cached));
+	field(doc, "bytes_fetched", fetched, sizeof(fetched));
+	field(doc, "rate_bytes_per_s", rate, sizeof(rate));
+	field(doc, "eta_s", eta, sizeof(eta));
+	field(doc, "binlog_file", bf, sizeof(bf));
+	field(doc, "binlog_pos", bp, sizeof(bp));
+	field(doc, "gtid_pos", gtid, sizeof(gtid));
+	field(doc, "tls", tls, sizeof(tls));
+	field(doc, "last_error", err, sizeof(err));
+	double t = strtod(total, NULL), c = strtod(cached, NULL);
+	int pct = t > 0 ? (int)(c * 100 / t) : 100;
+	char ht[32], hc[32], hf[32], hr[32];
+	human(t, ht, sizeof(ht));
+	human(c, hc, sizeof(hc));
+	human(strtod(fetched, NULL), hf, sizeof(hf));
+	human(strtod(rate, NULL), hr, sizeof(hr));
+	printf("snapshot   %s of %s:%s (%s)\n", id, host, port, ver);
+	printf("state      %s  [%.*s%*s] %d%%  %s of %s cached\n", state, pct / 5, "####################",
+	       20 - pct / 5, "", pct, hc, ht);
+	printf("fetched    %s at %s/s", hf, hr);
+	if (strtod(eta, NULL) > 0 && pct < 100)
+		printf(", ETA %.0f s", strtod(eta, NULL));
+	printf("\nbinlog     %s:%s  gtid %s\n", bf, bp, gtid);
+	printf("tls        %s\n", tls);
+	if (err[0])
+		printf("last error %s\n", err);
+	free(doc);
+	return 0;
+}

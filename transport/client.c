@@ -1,0 +1,336 @@
+/* client.c: the recipient's end of a clonefsd connection: handshake, TLS per ssl_mode, password
+ * never in clear (TLS or RSA-OAEP to the donor's key), snapshot open, manifest and chunk reads. */
+#include "transport/client.h"
+
+#include <string.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <zstd.h>
+
+int cfs_ssl_mode_parse(const char *s, enum cfs_ssl_mode *out)
+{
+	if (!strcasecmp(s, "preferred"))
+		*out = CFS_SSL_PREFERRED;
+	else if (!strcasecmp(s, "required"))
+		*out = CFS_SSL_REQUIRED;
+	else if (!strcasecmp(s, "disabled"))
+		*out = CFS_SSL_DISABLED;
+	else
+		return -1;
+	return 0;
+}
+
+const char *cfs_ssl_mode_name(enum cfs_ssl_mode m)
+{
+	switch (m) {
+	case CFS_SSL_REQUIRED: return "required";
+	case CFS_SSL_DISABLED: return "disabled";
+	case CFS_SSL_PREFERRED:
+	default: return "preferred";
+	}
+}
+
+/* Receive one frame; an ERROR frame becomes err with the donor's code and message. */
+static int recv_frame(struct cfs_session *s, struct wire_hdr *h, struct cfs_err *err)
+{
+	if (conn_recv(&s->conn, WIRE_FRAME_MAX, h, &s->in, err))
+		return -1;
+	if (h->type == WIRE_ERROR) {
+		struct cfs_err perr;
+		if (wire_error_decode(s->in.p, s->in.len, err, &perr)) {
+			*err = perr;
+		}
+		return -1;
+	}
+	return 0;
+}
+
+static int expect(struct cfs_session *s, struct wire_hdr *h, uint8_t type, uint32_t req, struct cfs_err *err)
+{
+	if (recv_frame(s, h, err))
+		return -1;
+	if (h->type != type || h->req_id != req)
+		return cfs_err_set(err, ER_CLONE_PROTOCOL, ER_CLONE_PROTOCOL_MSG, wire_type_name(h->type));
+	return 0;
+}
+
+static int send_msg(struct cfs_session *s, uint8_t type, uint32_t req, const struct wbuf *b, struct cfs_err *err)
+{
+	if (b && b->over)
+		return cfs_err_set(err, CFS_ER_PROTOCOL, "cannot encode %s", wire_type_name(type));
+	return conn_send(&s->conn, type, 0, req, b ? b->p : NULL, b ? b->len : 0, err);
+}
+
+/* RSA-OAEP-SHA256(nonce || password) under the donor's public key: the password never crosses
+ * a plaintext connection in clear, and the nonce binds it to this connection. */
+static int encrypt_password(const struct wire_hello_ok *ok, const char *pw, struct wire_auth *a,
+			    struct cfs_err *err)
+{
+	int rc = -1;
+	uint8_t plain[WIRE_NONCE_LEN + 256];
+	size_t pwlen = strlen(pw);
+	BIO *bio = BIO_new_mem_buf(ok->rsa_pem, -1);
+	EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+	EVP_PKEY_CTX *ctx = key ? EVP_PKEY_CTX_new(key, NULL) : NULL;
+	if (!ctx) {
+		cfs_err_set(err, CR_SSL_CONNECTION_ERROR, CR_SSL_CONNECTION_ERROR_MSG,
+			    "the donor offers neither TLS nor a usable RSA key; refusing to send the password in clear");
+		goto out;
+	}
+	if (pwlen > sizeof(plain) - WIRE_NONCE_LEN) {
+		cfs_err_set(err, CFS_ER_USAGE, "password longer than %zu bytes", sizeof(plain) - WIRE_NONCE_LEN);
+		goto out;
+	}
+	memcpy(plain, ok->nonce, WIRE_NONCE_LEN);
+	memcpy(plain + WIRE_NONCE_LEN, pw, pwlen);
+	size_t outlen = sizeof(a->secret);
+	if (EVP_PKEY_encrypt_init(ctx) != 1 || EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) != 1 ||
+	    EVP_PKEY_encrypt(ctx, a->secret, &outlen, plain, WIRE_NONCE_LEN + pwlen) != 1) {
+		cfs_err_set(err, CR_SSL_CONNECTION_ERROR, CR_SSL_CONNECTION_ERROR_MSG,
+			    "cannot encrypt the password to the donor's RSA key");
+		goto out;
+	}
+	a->secret_len = (uint32_t)outlen;
+	a->scheme = WIRE_AUTH_RSA_OAEP;
+	rc = 0;
+out:
+	OPENSSL_cleanse(plain, sizeof(plain));
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	return rc;
+}
+
+int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL_CTX *ctx, struct cfs_err *err)
+{
+	struct wire_hdr h;
+	struct wbuf b;
+	struct wire_hello_ok ok;
+	struct wire_auth auth;
+	int rc = -1;
+
+	memset(s, 0, sizeof(*s));
+	s->conn.fd = -1;
+	wbuf_init(&s->in, WIRE_FRAME_MAX);
+	wbuf_init(&b, 8192);
+	memset(&auth, 0, sizeof(auth));
+	s->dctx = ZSTD_createDCtx();
+	if (!s->dctx) {
+		cfs_err_set(err, CFS_ER_IO, "out of memory");
+		goto out;
+	}
+	if (conn_connect(&s->conn, o->host, o->port, o->timeout_ms, err))
+		goto out;
+
+	struct wire_hello hello = { .proto_min = WIRE_PROTO_VERSION, .proto_max = WIRE_PROTO_VERSION,
+				    .tls = o->ssl_mode == CFS_SSL_DISABLED ? WIRE_TLS_NO : WIRE_TLS_YES };
+	snprintf(hello.client, sizeof(hello.client), "clonefs/%d", WIRE_PROTO_VERSION);
+	wire_hello_encode(&b, &hello);
+	uint32_t req = ++s->next_req;
+	if (send_msg(s, WIRE_HELLO, req, &b, err))
+		goto out;
+	if (recv_frame(s, &h, err)) {
+		if (err->code == CFS_ER_PROTOCOL)
+			cfs_err_set(err, ER_CLONE_PROTOCOL, ER_CLONE_PROTOCOL_MSG, err->msg);
+		goto out;
+	}
+	if (h.type != WIRE_HELLO_OK || wire_hello_ok_decode(s->in.p, s->in.len, &ok, err)) {
+		cfs_err_set(err, ER_CLONE_PROTOCOL, ER_CLONE_PROTOCOL_MSG, "not a clonefsd handshake");
+		goto out;
+	}
+	if (ok.proto != WIRE_PROTO_VERSION) {
+		cfs_err_set(err, ER_CLONE_PROTOCOL, "Clone received unexpected response from Donor : protocol version %u, "
+			    "this recipient speaks %d.", ok.proto, WIRE_PROTO_VERSION);
+		goto out;
+	}
+	if (o->ssl_mode == CFS_SSL_REQUIRED && !ok.tls_offered) {
+		cfs_err_set(err, CR_SSL_CONNECTION_ERROR,
+			    "SSL connection error: ssl_mode=required but the donor at %s offers no TLS (clonefsd has no --ssl-cert)",
+			    s->conn.peer);
+		goto out;
+	}
+	if (hello.tls == WIRE_TLS_YES && ok.tls_offered) {
+		if (!ctx) {
+			s->ctx = conn_tls_client_ctx(o->ssl_ca, o->ssl_cert, o->ssl_key, err);
+			if (!s->ctx)
+				goto out;
+			ctx = s->ctx;
+		}
+		if (conn_tls_client(&s->conn, ctx, o->ssl_ca && *o->ssl_ca ? o->host : NULL, err))
+			goto out;
+		s->tls = true;
+	}
+
+	snprintf(auth.user, sizeof(auth.user), "%s", o->user);
+	if (strlen(o->user) > WIRE_USER_MAX) {
+		cfs_err_set(err, CFS_ER_USAGE, "user name longer than %d bytes", WIRE_USER_MAX);
+		goto out;
+	}
+	if (s->tls) {
+		size_t n = strlen(o->password);
+		if (n > sizeof(auth.secret)) {
+			cfs_err_set(err, CFS_ER_USAGE, "password longer than %zu bytes", sizeof(auth.secret));
+			goto out;
+		}
+		auth.scheme = WIRE_AUTH_CLEAR_IN_TLS;
+		memcpy(auth.secret, o->password, n);
+		auth.secret_len = (uint32_t)n;
+	} else if (encrypt_password(&ok, o->password, &auth, err)) {
+		goto out;
+	}
+	wbuf_reset(&b);
+	wire_auth_encode(&b, &auth);
+	req = ++s->next_req;
+	if (send_msg(s, WIRE_AUTH, req, &b, err) || expect(s, &h, WIRE_AUTH_OK, req, err))
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(&auth, sizeof(auth));
+	if (b.p)
+		OPENSSL_cleanse(b.p, b.cap);
+	wbuf_release(&b);
+	if (rc)
+		cfs_session_close(s);
+	return rc;
+}
+
+void cfs_session_close(struct cfs_session *s)
+{
+	if (s->conn.fd >= 0) {
+		if (s->tls || s->next_req > 0)
+			conn_send(&s->conn, WIRE_CLOSE, 0, ++s->next_req, NULL, 0, &(struct cfs_err){ 0 });
+		conn_close(&s->conn);
+	}
+	SSL_CTX_free(s->ctx);
+	s->ctx = NULL;
+	ZSTD_freeDCtx(s->dctx);
+	s->dctx = NULL;
+	wbuf_release(&s->in);
+}
+
+int cfs_session_snap_open(struct cfs_session *s, const char *snap, struct wire_snap_info *info,
+			  void (*progress)(void *arg, const char *line), void *arg, struct cfs_err *err)
+{
+	struct wire_snap_open m;
+	struct wbuf b;
+	struct wire_hdr h;
+	snprintf(m.snap, sizeof(m.snap), "%s", snap);
+	wbuf_init(&b, 256);
+	wire_snap_open_encode(&b, &m);
+	uint32_t req = ++s->next_req;
+	int rc = send_msg(s, WIRE_SNAP_OPEN, req, &b, err);
+	wbuf_release(&b);
+	while (rc == 0) {
+		if (recv_frame(s, &h, err))
+			return -1;
+		if (h.type == WIRE_PROGRESS && h.req_id == req) {
+			struct rbuf r;
+			char line[512];
+			rbuf_init(&r, s->in.p, s->in.len);
+			if (rbuf_cstr(&r, line, sizeof(line)) && progress)
+				progress(arg, line);
+			continue;
+		}
+		if (h.type != WIRE_SNAP_INFO || h.req_id != req)
+			return cfs_err_set(err, ER_CLONE_PROTOCOL, ER_CLONE_PROTOCOL_MSG, wire_type_name(h.type));
+		if (wire_snap_info_decode(s->in.p, s->in.len, info, err))
+			return -1;
+		s->chunk_size = info->chunk_size;
+		return 0;
+	}
+	return rc;
+}
+
+int cfs_session_manifest(struct cfs_session *s, struct manifest *m, struct cfs_err *err)
+{
+	struct wire_hdr h;
+	struct wbuf blob;
+	uint32_t req = ++s->next_req;
+	int rc = -1;
+	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);
+	if (send_msg(s, WIRE_MANIFEST_GET, req, NULL, err))
+		goto out;
+	do {
+		if (expect(s, &h, WIRE_MANIFEST, req, err))
+			goto out;
+		struct rbuf r;
+		size_t n;
+		rbuf_init(&r, s->in.p, s->in.len);
+		const uint8_t *slice = rbuf_bytes(&r, WIRE_FRAME_MAX, &n);
+		if (r.bad || rbuf_left(&r)) {
+			cfs_err_set(err, CFS_ER_PROTOCOL, "malformed MANIFEST frame from donor");
+			goto out;
+		}
+		wbuf_put(&blob, slice, n);
+		if (blob.over) {
+			cfs_err_set(err, CFS_ER_PROTOCOL, "manifest from donor exceeds %u bytes", WIRE_MANIFEST_MAX_BYTES);
+			goto out;
+		}
+	} while (h.flags & WIRE_FLAG_MORE);
+	rc = manifest_parse(blob.p, blob.len, m, err);
+out:
+	wbuf_release(&blob);
+	return rc;
+}
+
+int cfs_session_read(struct cfs_session *s, const struct manifest_entry *e, uint64_t first, uint32_t count,
+		     cfs_chunk_cb cb, void *arg, struct cfs_err *err)
+{
+	struct wire_read rd = { .file_id = e->id, .first_chunk = first, .count = count };
+	struct wbuf b;
+	struct wire_hdr h;
+	uint8_t *out = NULL;
+	int rc = -1;
+	uint64_t nchunks = manifest_chunks(e->size, s->chunk_size);
+	if (e->type != MANIFEST_REG || count == 0 || count > WIRE_READ_MAX_CHUNKS || first >= nchunks ||
+	    count > nchunks - first)
+		return cfs_err_set(err, CFS_ER_USAGE, "bad chunk range %llu+%u of %s",
+				   (unsigned long long)first, count, e->path);
+	wbuf_init(&b, 64);
+	wire_read_encode(&b, &rd);
+	uint32_t req = ++s->next_req;
+	if (send_msg(s, WIRE_READ, req, &b, err))
+		goto out;
+	out = malloc(s->chunk_size);
+	if (!out) {
+		cfs_err_set(err, CFS_ER_IO, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		struct chunk_hdr ch;
+		uint64_t idx = first + i;
+		uint64_t off = idx * s->chunk_size;
+		uint32_t want = (uint32_t)(e->size - off < s->chunk_size ? e->size - off : s->chunk_size);
+		if (expect(s, &h, WIRE_CHUNK, req, err))
+			goto out;
+		if (chunk_decode(s->in.p, s->in.len, s->chunk_size, out, want, &ch, s->dctx, err))
+			goto out;
+		if (ch.file_id != e->id || ch.index != idx || ch.raw_len != want) {
+			cfs_err_set(err, CFS_ER_PROTOCOL, "donor sent chunk %u/%llu (%u bytes) for %u/%llu (%u bytes)",
+				    ch.file_id, (unsigned long long)ch.index, ch.raw_len, e->id,
+				    (unsigned long long)idx, want);
+			goto out;
+		}
+		if (cb(arg, &ch, out, err))
+			goto out;
+	}
+	rc = 0;
+out:
+	free(out);
+	wbuf_release(&b);
+	return rc;
+}
+
+int cfs_session_ping(struct cfs_session *s, struct cfs_err *err)
+{
+	struct wire_hdr h;
+	uint32_t req = ++s->next_req;
+	if (send_msg(s, WIRE_PING, req, NULL, err))
+		return -1;
+	return expect(s, &h, WIRE_PONG, req, err);
+}

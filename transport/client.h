@@ -1,0 +1,59 @@
+/* client.h: the recipient's side of one connection to clonefsd: handshake, TLS per ssl_mode,
+ * authentication, snapshot open, manifest download and verified chunk reads (docs/protocol.md). */
+#ifndef CLONEFS_CLIENT_H
+#define CLONEFS_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "transport/chunk.h"
+#include "transport/conn.h"
+#include "transport/manifest.h"
+#include "transport/wire.h"
+
+enum cfs_ssl_mode { CFS_SSL_PREFERRED = 0, CFS_SSL_REQUIRED, CFS_SSL_DISABLED };
+
+/* What a recipient needs to reach a donor; strings are borrowed, not copied. */
+struct cfs_client_opts {
+	const char *host;
+	unsigned port;
+	const char *user;
+	const char *password;
+	enum cfs_ssl_mode ssl_mode;
+	const char *ssl_ca, *ssl_cert, *ssl_key;
+	int timeout_ms;         /* bound on every single network wait */
+};
+
+/* One authenticated connection. Not thread-safe: one request at a time (the fetcher owns a pool). */
+struct cfs_session {
+	struct cfs_conn conn;
+	SSL_CTX *ctx;
+	bool tls;
+	uint32_t next_req;
+	uint32_t chunk_size;    /* from SNAP_INFO */
+	struct wbuf in;         /* receive buffer, bounded by WIRE_FRAME_MAX */
+	struct ZSTD_DCtx_s *dctx;
+};
+
+int cfs_ssl_mode_parse(const char *s, enum cfs_ssl_mode *out);
+const char *cfs_ssl_mode_name(enum cfs_ssl_mode m);
+
+/* Connect, negotiate, TLS per ssl_mode, authenticate. ctx may be NULL (made from opts and owned
+ * by the session) or shared (borrowed). */
+int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL_CTX *ctx, struct cfs_err *err);
+void cfs_session_close(struct cfs_session *s);
+
+/* Open "new" or an existing snapshot id. progress (may be NULL) gets the donor's PROGRESS lines. */
+int cfs_session_snap_open(struct cfs_session *s, const char *snap, struct wire_snap_info *info,
+			  void (*progress)(void *arg, const char *line), void *arg, struct cfs_err *err);
+int cfs_session_manifest(struct cfs_session *s, struct manifest *m, struct cfs_err *err);
+
+/* Read `count` chunks of file e starting at `first`; each is decoded and verified, then handed
+ * to cb (data valid only during the call). A chunk whose id, index or length disagrees with the
+ * request and the manifest is a protocol error. */
+typedef int (*cfs_chunk_cb)(void *arg, const struct chunk_hdr *h, const uint8_t *data, struct cfs_err *err);
+int cfs_session_read(struct cfs_session *s, const struct manifest_entry *e, uint64_t first, uint32_t count,
+		     cfs_chunk_cb cb, void *arg, struct cfs_err *err);
+int cfs_session_ping(struct cfs_session *s, struct cfs_err *err);
+
+#endif
