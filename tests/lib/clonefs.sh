@@ -1,0 +1,43 @@
+# clonefs.sh: test helpers that drive clonefs itself: a clone account on the donor, clonefsd in the
+# foreground with its log checked at exit, and binlog replay from a recorded position.
+# Needs common.sh and mariadb.sh sourced first.
+
+# cfs_make_clone_user SOCK USER PASSWORD: the privileges mariabackup needs on MariaDB 10.11.
+cfs_make_clone_user() {
+	db_sql "$1" "CREATE USER '$2'@'localhost' IDENTIFIED BY '$3';
+		GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SELECT ON *.* TO '$2'@'localhost';"
+}
+
+# cfs_start_donor DIR PORT SOCK DATADIR [clonefsd options...]: clonefsd in the background, its log in
+# DIR/clonefsd.log; waits (bounded) until it listens; stopped at exit.
+cfs_start_donor() {
+	local dir=$1 port=$2 sock=$3 datadir=$4
+	shift 4
+	mkdir -p "$dir/state"
+	"$CLONEFS_BIN/clonefsd" --listen="127.0.0.1:$port" --socket="$sock" --datadir="$datadir" \
+		--snapshot-method=mariabackup --state-dir="$dir/state" --foreground "$@" \
+		>"$dir/clonefsd.log" 2>&1 &
+	CFS_DONOR_PID=$!
+	t_on_exit "kill $CFS_DONOR_PID 2>/dev/null; wait $CFS_DONOR_PID 2>/dev/null || true"
+	t_wait_for "(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null" 30 ||
+		{ cat "$dir/clonefsd.log"; t_fail "clonefsd did not start listening on port $port"; }
+}
+
+# cfs_replay_binlog DONORDIR FILE POS SOCK: apply the donor's binary logs from FILE:POS to SOCK.
+cfs_replay_binlog() {
+	local dir=$1 file=$2 pos=$3 sock=$4
+	local binlogs=() started=0
+	for f in $(ls "$dir"/binlog/*.[0-9]* 2>/dev/null | sort); do
+		[ "$(basename "$f")" = "$file" ] && started=1
+		[ $started = 1 ] && binlogs+=("$f")
+	done
+	[ ${#binlogs[@]} -gt 0 ] || t_fail "binlog $file not found under $dir/binlog"
+	mariadb-binlog --start-position="$pos" "${binlogs[@]}" | mariadb --no-defaults -S "$sock" -u root
+}
+
+# cfs_assert_one_error OUTFILE CODE: exactly one line, "ERROR CODE (".
+cfs_assert_one_error() {
+	local out=$1 code=$2
+	[ "$(wc -l <"$out")" -eq 1 ] || { cat "$out"; t_fail "expected one line of error output, got $(wc -l <"$out")"; }
+	grep -q "^ERROR $code (" "$out" || { cat "$out"; t_fail "expected ERROR $code"; }
+}
