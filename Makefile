@@ -9,6 +9,7 @@
 #   tests/unit/test_*.c    one binary each, linked with build/libclonefs.a
 #   tests/fuzz/fuzz_*.c    libFuzzer targets (make fuzz); replayed over their corpus by make test
 
+comma   := ,
 CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
@@ -33,7 +34,6 @@ SANLD  := -fsanitize=$(SANITIZE)
 BUILD  := build-$(subst $(comma),-,$(SANITIZE))
 BIN    := $(BUILD)/bin
 endif
-comma := ,
 
 PKGS    := fuse3 libssl libcrypto libzstd
 DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(shell mysql_config --cflags 2>/dev/null)
