@@ -135,8 +135,11 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 	if (send_msg(s, WIRE_HELLO, req, &b, err))
 		goto out;
 	if (recv_frame(s, &h, err)) {
-		if (err->code == CFS_ER_PROTOCOL)
-			cfs_err_set(err, ER_CLONE_PROTOCOL, ER_CLONE_PROTOCOL_MSG, err->msg);
+		if (err->code == CFS_ER_PROTOCOL) {
+			char inner[CFS_ERR_MSG_MAX];
+			memcpy(inner, err->msg, sizeof(inner));
+			cfs_err_set(err, ER_CLONE_PROTOCOL, ER_CLONE_PROTOCOL_MSG, inner);
+		}
 		goto out;
 	}
 	if (h.type != WIRE_HELLO_OK || wire_hello_ok_decode(s->in.p, s->in.len, &ok, err)) {
