@@ -1,0 +1,47 @@
+# common.sh: sourced by every end-to-end test: temp dirs, cleanup on exit, bounded waits, failure.
+# Nothing here waits without a bound.
+
+CLONEFS_BIN=${CLONEFS_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/bin}
+export CLONEFS_BIN
+
+_t_cleanups=()
+# t_on_exit CMD: run CMD at exit (also on INT/TERM), last registered first.
+t_on_exit() { _t_cleanups+=("$1"); }
+_t_run_cleanups() {
+	local i
+	for ((i = ${#_t_cleanups[@]} - 1; i >= 0; i--)); do eval "${_t_cleanups[$i]}" >/dev/null 2>&1 || true; done
+	_t_cleanups=()
+}
+trap '_t_run_cleanups' EXIT
+trap 'exit 130' INT TERM
+
+# t_tmpdir: a fresh directory (mode 755 so the mysql user can traverse it), removed at exit
+# unless KEEP_TMP=1.
+t_tmpdir() {
+	local d
+	d=$(mktemp -d "${TMPDIR:-/tmp}/clonefs-test.XXXXXX")
+	chmod 755 "$d"
+	[ "${KEEP_TMP:-0}" = 1 ] || t_on_exit "rm -rf '$d'"
+	echo "$d"
+}
+
+t_log() { echo "-- $*"; }
+t_fail() { echo "FAIL: $*"; exit 1; }
+t_skip() { echo "SKIP: $*"; exit 77; }
+
+# t_free_port: a free loopback TCP port.
+t_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# t_wait_for CMD SECONDS: poll CMD every 0.1 s until it succeeds; 1 after SECONDS.
+t_wait_for() {
+	local cmd=$1 secs=$2 i
+	for ((i = 0; i < secs * 10; i++)); do
+		eval "$cmd" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+[ "$(id -u)" = 0 ] || t_skip "end-to-end tests run as root (FUSE allow_other, mysqld as mysql)"

@@ -1,0 +1,98 @@
+/* donor.h: what the parts of clonefsd share: its configuration, the snapshot registry, the
+ * snapshot methods, the server account checks and the donor facts. */
+#ifndef CLONEFS_DONOR_H
+#define CLONEFS_DONOR_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <mysql.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include "transport/errors.h"
+#include "transport/manifest.h"
+#include "transport/wire.h"
+
+enum snap_method { SNAP_AUTO, SNAP_MARIABACKUP, SNAP_DIR };
+
+/* Set by main before the first connection; read-only afterwards. */
+struct donor_config {
+	char listen[300];
+	char socket[4096];
+	char datadir[4096];
+	char state_dir[3800];        /* short enough that <state_dir>/<id>/data/... fits PATH_MAX */
+	enum snap_method method;
+	SSL_CTX *tls;               /* NULL: no TLS offered */
+	EVP_PKEY *rsa;              /* for passwords sent without TLS */
+	char rsa_pem[WIRE_RSA_PEM_MAX];
+	uint64_t max_bandwidth;     /* bytes/s over all sessions; 0 = unlimited */
+	int max_connections;
+	int snapshot_ttl_s;
+	int idle_timeout_s;
+	int zstd_level;
+};
+
+extern struct donor_config donor_cfg;
+
+/* Logging: one line with a UTC timestamp on stderr (the log file when daemonized). Never a password. */
+void donor_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* donor_auth.c: the donor server's own accounts. */
+/* Log in to the server as user/password through --socket; the server's error on failure. */
+MYSQL *donor_login(const char *user, const char *password, struct cfs_err *err);
+/* The privilege the snapshot needs: MariaDB RELOAD, MySQL BACKUP_ADMIN. 1227 when missing. */
+int donor_check_privilege(MYSQL *db, struct cfs_err *err);
+/* RSA key for passwords without TLS: loaded from or saved to <state_dir>/rsa.pem. */
+int donor_rsa_init(struct cfs_err *err);
+/* Decrypt RSA-OAEP(nonce || password); checks the nonce. */
+int donor_rsa_decrypt(const uint8_t *ct, size_t ctlen, const uint8_t nonce[WIRE_NONCE_LEN], char *pw,
+		      size_t pwsz, struct cfs_err *err);
+
+/* donor_facts.c: the facts a snapshot records (docs/protocol.md §3), asked of the server. */
+int donor_facts(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err);
+/* One value of a query's first row, or "" (NULL result). -1 on a query error. */
+int donor_query1(MYSQL *db, const char *sql, char *out, size_t outsz, struct cfs_err *err);
+
+/* A snapshot: its files under root, its facts and manifest. Owned by the registry. */
+struct snapshot {
+	char id[WIRE_SNAP_ID_MAX + 1];
+	char dir[4096];             /* <state_dir>/<id> */
+	char root[4200];            /* the tree served: <dir>/data, or the datadir for method dir */
+	bool owns_root;             /* delete root with the snapshot (not for method dir) */
+	struct wire_snap_info info;
+	struct manifest m;
+	uint8_t *blob;              /* encoded manifest, sent in slices */
+	size_t blob_len;
+	bool encrypted;             /* holds an encrypted tablespace: TLS only */
+	int refs;                   /* sessions that have it open; guarded by the registry lock */
+	time_t released;            /* when refs last dropped to 0 */
+	struct snapshot *next;
+};
+
+/* snapshot.c: the registry. */
+int snap_registry_init(struct cfs_err *err);   /* loads snapshots left in state_dir */
+void snap_registry_shutdown(void);
+/* Make a new snapshot with the configured method, as the authenticated user. progress() is called
+ * every 2 s from another thread while it runs. 3634 if one is being made already. */
+struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
+			     void (*progress)(void *arg, const char *line), void *arg, struct cfs_err *err);
+struct snapshot *snap_open(const char *id, struct cfs_err *err);
+void snap_release(struct snapshot *s);
+/* Build the manifest of root (skipping what is not data) and its blob. */
+int snap_build_manifest(struct snapshot *s, struct cfs_err *err);
+
+/* The methods: fill s->root (and s->info's binlog facts) from the live server. */
+int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const char *password,
+			  struct cfs_err *err);
+int snap_dir_take(struct snapshot *s, MYSQL *db, struct cfs_err *err);
+/* Read xtrabackup_binlog_info / mariadb_backup_binlog_info from dir into the facts. */
+void snap_read_binlog_info(const char *dir, struct wire_snap_info *info);
+const char *snap_method_name(enum snap_method m);
+
+/* donor_session.c: one recipient connection, start to end. */
+void donor_session_run(int fd, const char *peer);
+
+#endif
