@@ -2,6 +2,7 @@
  * authenticates, opens the snapshot, then mounts, daemonizes and serves FUSE until unmounted. */
 #include <errno.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,5 +321,7 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* A donor that closes first must be an error we report, not a death by SIGPIPE (TLS writes). */
+	signal(SIGPIPE, SIG_IGN);
 	return run(argc, argv);
 }

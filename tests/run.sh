@@ -20,18 +20,19 @@ passed=0 failed=0 skipped=0 failures=()
 
 run_one() { # name cmd...
 	local name=$1 start=$SECONDS rc=0
+	local log=$logs/${1//\//_}.log
 	shift
 	if [ -n "${TESTS:-}" ] && [[ $name != *$TESTS* ]]; then return; fi
-	timeout -k 10 "${TEST_TIMEOUT:-600}" "$@" >"$logs/$name.log" 2>&1 </dev/null || rc=$?
+	timeout -k 10 "${TEST_TIMEOUT:-600}" "$@" >"$log" 2>&1 </dev/null || rc=$?
 	local took=$((SECONDS - start))
 	if [ $rc = 0 ]; then
 		passed=$((passed + 1)); echo "PASS $name (${took}s)"
 	elif [ $rc = 77 ]; then
-		skipped=$((skipped + 1)); echo "SKIP $name: $(grep -m1 '^SKIP' "$logs/$name.log" | cut -c7-)"
+		skipped=$((skipped + 1)); echo "SKIP $name: $(grep -m1 '^SKIP' "$log" | cut -c7-)"
 	else
 		failed=$((failed + 1)); failures+=("$name")
 		[ $rc = 124 ] && echo "FAIL $name (timed out after ${took}s)" || echo "FAIL $name (exit $rc, ${took}s)"
-		tail -40 "$logs/$name.log" | sed 's/^/    /'
+		tail -40 "$log" | sed 's/^/    /'
 	fi
 }
 

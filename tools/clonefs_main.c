@@ -1,5 +1,6 @@
 /* clonefs_main.c: the clonefs command: dispatches a subcommand (materialize, status, inspect,
  * check, clone) to its cmd_* function. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ int main(int argc, char **argv)
 		{ "materialize", cmd_materialize }, { "status", cmd_status }, { "inspect", cmd_inspect },
 		{ "check", cmd_check }, { "clone", cmd_clone },
 	};
+	signal(SIGPIPE, SIG_IGN); /* a closed donor connection is an error to report, not a signal */
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;

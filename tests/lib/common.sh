@@ -13,7 +13,8 @@ _t_run_cleanups() {
 	_t_cleanups=()
 }
 trap '_t_run_cleanups' EXIT
-trap 'exit 130' INT TERM
+trap 'echo "interrupted (SIGINT)" >&2; exit 130' INT
+trap 'echo "terminated (SIGTERM)" >&2; exit 143' TERM
 
 # t_tmpdir: a fresh directory (mode 755 so the mysql user can traverse it), removed at exit
 # unless KEEP_TMP=1.

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# test_snapshot_lifecycle.sh: two recipients share one snapshot by id; clonefsd killed with -9 and
+# restarted on the same --state-dir serves the same snapshot and a lazy mount carries on (cold reads
+# succeed after the reconnect); after the last reader leaves and the TTL passes, the snapshot is
+# removed and reopening it is ERROR 7005.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/common.sh"
+. "$here/../lib/mariadb.sh"
+. "$here/../lib/clonefs.sh"
+
+T=$(t_tmpdir)
+db_start "$T/donor"
+DONOR_SOCK="$T/donor/mysql.sock"
+db_load_sample "$DONOR_SOCK" 10
+cfs_make_clone_user "$DONOR_SOCK" cloner 'pw'
+PORT=$(t_free_port)
+cfs_start_donor "$T" "$PORT" "$DONOR_SOCK" "$T/donor/data" --snapshot-ttl=3
+mkdir -p "$T/a" "$T/b"
+mnt() { CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$@"; }
+field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/.clonefs/status" "$2"; }
+
+mnt "$T/a" -o "ssl_mode=disabled,prefetch=off,cache_dir=$T/cache-a,network_timeout=60"
+t_on_exit "fusermount3 -u '$T/a' 2>/dev/null || true"
+id=$(field "$T/a" snapshot_id)
+mnt "$T/b" -o "ssl_mode=disabled,snapshot=$id,cache_dir=$T/cache-b"
+t_on_exit "fusermount3 -u '$T/b' 2>/dev/null || true"
+[ "$(field "$T/b" snapshot_id)" = "$id" ] || t_fail "the second mount got another snapshot"
+t_wait_for "[ \"\$(field '$T/b' state)\" = complete ]" 120 || t_fail "the second mount did not finish hydrating"
+[ "$(ls "$T/state")" != "" ] && [ "$(ls -d "$T/state"/*/ | wc -l)" = 1 ] || t_fail "expected exactly one snapshot on the donor"
+t_log "two mounts share snapshot $id; b hydrated $(field "$T/b" bytes_fetched) bytes"
+
+t_log "kill -9 clonefsd, restart it on the same state dir"
+kill -9 "$CFS_DONOR_PID"
+wait "$CFS_DONOR_PID" 2>/dev/null || true
+cfs_start_donor "$T" "$PORT" "$DONOR_SOCK" "$T/donor/data" --snapshot-ttl=3
+grep -q "snapshot $id reloaded" "$T/clonefsd.log" || t_fail "the restarted clonefsd did not reload $id"
+# Mount a still has everything cold: reading it all needs the restarted donor.
+(cd "$T/a" && find . -path ./.clonefs -prune -o -type f -print0 | xargs -0 cat) | sha256sum >"$T/a.sum"
+(cd "$T/b" && find . -path ./.clonefs -prune -o -type f -print0 | xargs -0 cat) | sha256sum >"$T/b.sum"
+cmp -s "$T/a.sum" "$T/b.sum" || t_fail "the two mounts of one snapshot read different bytes"
+t_log "after the restart, mount a read every file cold ($(field "$T/a" reconnects) reconnects) and agrees with b"
+
+fusermount3 -u "$T/a"
+fusermount3 -u "$T/b"
+t_wait_for "[ ! -d '$T/state/$id' ]" 30 || t_fail "snapshot $id still on the donor after its TTL"
+rc=0
+mnt "$T/a" -o "ssl_mode=disabled,snapshot=$id,cache_dir=$T/cache-a" 2>"$T/err" || rc=$?
+[ $rc = 1 ] || t_fail "reopening an expired snapshot: exit $rc"
+cfs_assert_one_error "$T/err" 7005
+t_log "PASS: shared, survived kill -9 of clonefsd, expired after TTL: $(cat "$T/err")"
