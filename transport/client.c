@@ -189,8 +189,13 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 	wbuf_reset(&b);
 	wire_auth_encode(&b, &auth);
 	req = ++s->next_req;
-	if (send_msg(s, WIRE_AUTH, req, &b, err) || expect(s, &h, WIRE_AUTH_OK, req, err))
+	if (send_msg(s, WIRE_AUTH, req, &b, err) || expect(s, &h, WIRE_AUTH_OK, req, err)) {
+		char alert[256];
+		if (err->code == CFS_ER_NETWORK && conn_tls_peer_alert(&s->conn, alert, sizeof(alert)))
+			cfs_err_set(err, CR_SSL_CONNECTION_ERROR, "SSL connection error: the donor refused the TLS session: %s%s",
+				    alert, o->ssl_cert && *o->ssl_cert ? "" : " (it may require a client certificate: ssl_cert=, ssl_key=)");
 		goto out;
+	}
 	rc = 0;
 out:
 	OPENSSL_cleanse(&auth, sizeof(auth));

@@ -258,6 +258,18 @@ int conn_tls_server(struct cfs_conn *c, SSL_CTX *ctx, struct cfs_err *err)
 	return handshake(c, false, err);
 }
 
+const char *conn_tls_peer_alert(struct cfs_conn *c, char *buf, size_t n)
+{
+	if (!c->ssl)
+		return NULL;
+	uint8_t b;
+	ERR_clear_error();
+	int r = SSL_read(c->ssl, &b, 1);
+	if (r > 0 || SSL_get_error(c->ssl, r) != SSL_ERROR_SSL)
+		return NULL;
+	return ssl_reason(buf, n, "TLS alert");
+}
+
 void conn_tls_describe(const struct cfs_conn *c, char *out, size_t outsz)
 {
 	if (!c->ssl)

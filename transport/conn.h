@@ -36,6 +36,10 @@ void conn_init_fd(struct cfs_conn *c, int fd, int timeout_ms, const char *peer);
 /* TLS handshakes on an open connection. verify_host: the name the certificate must match (with ca). */
 int conn_tls_client(struct cfs_conn *c, SSL_CTX *ctx, const char *verify_host, struct cfs_err *err);
 int conn_tls_server(struct cfs_conn *c, SSL_CTX *ctx, struct cfs_err *err);
+/* After a failed exchange inside TLS: the alert the peer sent, in words ("tlsv13 alert certificate
+ * required"), or NULL if there is none. TLS 1.3 servers reject a client certificate only after
+ * the client's side of the handshake is done, so this is where that refusal shows. */
+const char *conn_tls_peer_alert(struct cfs_conn *c, char *buf, size_t n);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "none". */
 void conn_tls_describe(const struct cfs_conn *c, char *out, size_t outsz);
 void conn_close(struct cfs_conn *c);

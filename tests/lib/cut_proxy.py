@@ -10,6 +10,7 @@ def main():
     ap.add_argument('--to', type=int, required=True)
     ap.add_argument('--ctl', required=True)
     ap.add_argument('--lifetime', type=int, default=900)
+    ap.add_argument('--record', help='append every byte that crosses, both ways, to this file')
     a = ap.parse_args()
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -17,6 +18,7 @@ def main():
     srv.listen(64)
     srv.settimeout(0.2)
     conns, lock, end = [], threading.Lock(), time.time() + a.lifetime
+    rec = open(a.record, 'ab') if a.record else None
     print('ready', flush=True)
 
     def pump(c, u):
@@ -29,6 +31,10 @@ def main():
                     if not d:
                         return
                     (u if s is c else c).sendall(d)
+                    if rec:
+                        with lock:
+                            rec.write(d)
+                            rec.flush()
         except OSError:
             pass
         finally:

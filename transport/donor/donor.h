@@ -53,6 +53,7 @@ int donor_rsa_decrypt(const uint8_t *ct, size_t ctlen, const uint8_t nonce[WIRE_
 
 /* donor_facts.c: the facts a snapshot records (docs/protocol.md §3), asked of the server. */
 int donor_facts(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err);
+bool donor_has_encrypted(MYSQL *db);
 /* One value of a query's first row, or "" (NULL result). -1 on a query error. */
 int donor_query1(MYSQL *db, const char *sql, char *out, size_t outsz, struct cfs_err *err);
 

@@ -19,6 +19,21 @@ int donor_query1(MYSQL *db, const char *sql, char *out, size_t outsz, struct cfs
 	return 0;
 }
 
+/* Any encrypted tablespace: then a snapshot may travel only inside TLS. */
+static const char *encrypted_sql(bool mariadb)
+{
+	return mariadb ? "SELECT COUNT(*) > 0 FROM information_schema.INNODB_TABLESPACES_ENCRYPTION WHERE ENCRYPTION_SCHEME <> 0"
+		       : "SELECT COUNT(*) > 0 FROM information_schema.INNODB_TABLESPACES WHERE ENCRYPTION = 'Y'";
+}
+
+bool donor_has_encrypted(MYSQL *db)
+{
+	char val[16];
+	struct cfs_err ignored;
+	return donor_query1(db, encrypted_sql(strstr(mysql_get_server_info(db), "MariaDB") != NULL), val, sizeof(val),
+			    &ignored) == 0 && !strcmp(val, "1");
+}
+
 int donor_facts(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err)
 {
 	bool mariadb = strstr(mysql_get_server_info(db), "MariaDB") != NULL;
@@ -41,9 +56,7 @@ int donor_facts(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err)
 		{ "collations", "SELECT GROUP_CONCAT(DISTINCT COLLATION_NAME ORDER BY COLLATION_NAME) FROM ("
 				"SELECT TABLE_COLLATION AS COLLATION_NAME FROM information_schema.TABLES WHERE TABLE_COLLATION IS NOT NULL "
 				"UNION SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA) c" },
-		{ "encrypted", mariadb ? "SELECT COUNT(*) > 0 FROM information_schema.INNODB_TABLESPACES_ENCRYPTION "
-					 "WHERE ENCRYPTION_SCHEME <> 0"
-				       : "SELECT COUNT(*) > 0 FROM information_schema.INNODB_TABLESPACES WHERE ENCRYPTION = 'Y'" },
+		{ "encrypted", encrypted_sql(mariadb) },
 		{ "page_compressed", "SELECT COUNT(*) > 0 FROM information_schema.TABLES "
 				     "WHERE CREATE_OPTIONS LIKE '%page_compressed%' OR CREATE_OPTIONS LIKE '%COMPRESSION=%'" },
 		{ "external_paths", mariadb ? "SELECT IFNULL(GROUP_CONCAT(PATH), '') FROM information_schema.INNODB_SYS_DATAFILES "

@@ -150,9 +150,13 @@ static int do_snap_open(struct session *s, uint32_t req, struct cfs_err *err)
 	}
 	struct cfs_err e = { 0 };
 	s->progress_req = req;
-	struct snapshot *snap = !strcmp(m.snap, "new")
-					? snap_create(s->db, s->user, s->password, progress_cb, s, &e)
-					: snap_open(m.snap, &e);
+	bool is_new = !strcmp(m.snap, "new");
+	struct snapshot *snap = NULL;
+	/* Encrypted data needs TLS: refused before any copy is made. */
+	if (is_new && !s->conn.ssl && donor_has_encrypted(s->db))
+		cfs_err_set(&e, ER_CLONE_ENCRYPTION, ER_CLONE_ENCRYPTION_MSG);
+	else
+		snap = is_new ? snap_create(s->db, s->user, s->password, progress_cb, s, &e) : snap_open(m.snap, &e);
 	if (snap && snap->encrypted && !s->conn.ssl) {
 		snap_release(snap);
 		snap = NULL;

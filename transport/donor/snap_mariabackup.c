@@ -107,7 +107,10 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 	snprintf(tdir, sizeof(tdir), "--target-dir=%s", target);
 	snprintf(ddir, sizeof(ddir), "--datadir=%s", datadir);
 	char *backup[] = { "mariabackup", cnfopt, "--backup", tdir, ddir, NULL };
-	char *prepare[] = { "mariabackup", "--no-defaults", "--prepare", tdir, NULL };
+	/* --prepare reads the options the backup recorded (encryption plugin and key file among them). */
+	char prepcnf[4300];
+	snprintf(prepcnf, sizeof(prepcnf), "--defaults-file=%s/backup-my.cnf", target);
+	char *prepare[] = { "mariabackup", prepcnf, "--prepare", tdir, NULL };
 	int st = run_logged(backup, log);
 	unlink(cnf);
 	if (st != 0) {
