@@ -54,6 +54,9 @@ UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 REPLAY_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/tests/replay_%,$(FUZZ_SRC))
 PROGRAMS    := $(BIN)/clonefsd $(BIN)/mount.clonefs $(BIN)/clonefs
 
+# Keep the objects make would call intermediate (unit and replay objects): no rebuild each run.
+.SECONDARY:
+
 .PHONY: all deps test test-unit test-e2e test-sanitize demo bench fuzz install clean check-valgrind
 
 all: $(PROGRAMS)
