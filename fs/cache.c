@@ -183,6 +183,7 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 			c->bytes_cached += r->raw_len;
 		}
 	}
+	c->chunks_at_open = c->chunks_cached;
 	return 0;
 fail:
 	cache_close(c);

@@ -40,6 +40,7 @@ struct cache {
 	uint8_t *checked;           /* per chunk: 1 once its cached bytes were verified in this run */
 	uint64_t bytes_cached;      /* raw bytes of chunks present */
 	uint64_t chunks_cached;
+	uint64_t chunks_at_open;    /* present when the cache was opened: what a mount resumed with */
 	uint64_t corrupt_found;     /* chunks whose bytes no longer matched their digest */
 };
 

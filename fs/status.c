@@ -55,6 +55,7 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	json_kv_u64(out, "chunks_total", mt->cache.nchunks, 1);
 	json_kv_u64(out, "chunks_cached", chunks_cached, 1);
 	json_kv_u64(out, "chunks_fetched", atomic_load(&f->chunks_fetched), 1);
+	json_kv_u64(out, "chunks_resumed", mt->cache.chunks_at_open, 1);
 	json_kv_u64(out, "requests", atomic_load(&f->requests), 1);
 	json_kv_u64(out, "reconnects", atomic_load(&f->reconnects), 1);
 	json_kv_u64(out, "corrupt_chunks_refetched", corrupt, 1);

@@ -192,8 +192,15 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 	if (send_msg(s, WIRE_AUTH, req, &b, err) || expect(s, &h, WIRE_AUTH_OK, req, err)) {
 		char alert[256];
 		if (err->code == CFS_ER_NETWORK && conn_tls_peer_alert(&s->conn, alert, sizeof(alert)))
-			cfs_err_set(err, CR_SSL_CONNECTION_ERROR, "SSL connection error: the donor refused the TLS session: %s%s",
-				    alert, o->ssl_cert && *o->ssl_cert ? "" : " (it may require a client certificate: ssl_cert=, ssl_key=)");
+			cfs_err_set(err, CR_SSL_CONNECTION_ERROR, "SSL connection error: %s", alert);
+		/* The donor's refusal of a missing client certificate arrives as an alert after the handshake. */
+		if (err->code == CR_SSL_CONNECTION_ERROR && strstr(err->msg, "certificate required") &&
+		    !(o->ssl_cert && *o->ssl_cert)) {
+			char inner[CFS_ERR_MSG_MAX];
+			memcpy(inner, err->msg, sizeof(inner));
+			cfs_err_set(err, CR_SSL_CONNECTION_ERROR, "%.400s (the donor requires a client certificate: ssl_cert=, ssl_key=)",
+				    inner);
+		}
 		goto out;
 	}
 	rc = 0;

@@ -322,6 +322,11 @@ int conn_read_full(struct cfs_conn *c, void *buf, size_t n, struct cfs_err *err)
 					return io_failed(c, err, "read from", 0);
 				if (e == SSL_ERROR_SYSCALL && errno == 0)
 					return io_failed(c, err, "read from", 0);
+				if (e == SSL_ERROR_SSL) {
+					char why[256];
+					return cfs_err_set(err, CR_SSL_CONNECTION_ERROR, "SSL connection error: %s",
+							   ssl_reason(why, sizeof(why), "TLS failure"));
+				}
 				if (ssl_wait(c, (int)r, deadline) != 0)
 					return io_failed(c, err, "read from",
 							 (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? ETIMEDOUT : EPROTO);
@@ -360,6 +365,11 @@ int conn_write_full(struct cfs_conn *c, const void *buf, size_t n, struct cfs_er
 			r = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, (int)r);
+				if (e == SSL_ERROR_SSL) {
+					char why[256];
+					return cfs_err_set(err, CR_SSL_CONNECTION_ERROR, "SSL connection error: %s",
+							   ssl_reason(why, sizeof(why), "TLS failure"));
+				}
 				if (ssl_wait(c, (int)r, deadline) != 0)
 					return io_failed(c, err, "write to",
 							 (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? ETIMEDOUT : EPIPE);

@@ -5,10 +5,7 @@
 # the clone must reach exactly the donor's checksums (so the clone held the snapshot instant).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/common.sh"
-. "$here/../lib/mariadb.sh"
-. "$here/../lib/tls.sh"
-. "$here/../lib/clonefs.sh"
+. "$here/../lib/e2e.sh"
 
 T=$(t_tmpdir)
 db_start "$T/donor"

@@ -5,10 +5,7 @@
 # relative CLONE_DIR (1525), existing CLONE_DIR (1007).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/common.sh"
-. "$here/../lib/mariadb.sh"
-. "$here/../lib/tls.sh"
-. "$here/../lib/clonefs.sh"
+. "$here/../lib/e2e.sh"
 
 T=$(t_tmpdir)
 db_start "$T/donor"

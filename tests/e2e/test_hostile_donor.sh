@@ -5,8 +5,7 @@
 # is ERROR 3863; a 1 GiB frame header is refused without allocating it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/common.sh"
-. "$here/../lib/clonefs.sh"
+. "$here/../lib/e2e.sh"
 
 T=$(t_tmpdir)
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/key.pem" 2>/dev/null

@@ -4,17 +4,10 @@
 # and the bytes equal the snapshot's.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/common.sh"
-. "$here/../lib/mariadb.sh"
-. "$here/../lib/clonefs.sh"
+. "$here/../lib/e2e.sh"
 
 T=$(t_tmpdir)
-db_start "$T/donor"
-DONOR_SOCK="$T/donor/mysql.sock"
-db_load_sample "$DONOR_SOCK" 20
-cfs_make_clone_user "$DONOR_SOCK" cloner 'pw-lazy'
-PORT=$(t_free_port)
-cfs_start_donor "$T" "$PORT" "$DONOR_SOCK" "$T/donor/data"
+cfs_donor_up "$T" 20 'pw-lazy'
 
 mkdir -p "$T/mnt"
 CLONEFS_PASSWORD='pw-lazy' "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt" \

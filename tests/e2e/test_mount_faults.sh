@@ -7,17 +7,10 @@
 # snapshot: it resumes and never refetches a verified chunk; a remount after full hydration fetches 0.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/common.sh"
-. "$here/../lib/mariadb.sh"
-. "$here/../lib/clonefs.sh"
+. "$here/../lib/e2e.sh"
 
 T=$(t_tmpdir)
-db_start "$T/donor"
-DONOR_SOCK="$T/donor/mysql.sock"
-db_load_sample "$DONOR_SOCK" 20
-cfs_make_clone_user "$DONOR_SOCK" cloner 'pw'
-PORT=$(t_free_port)
-cfs_start_donor "$T" "$PORT" "$DONOR_SOCK" "$T/donor/data"
+cfs_donor_up "$T" 20 'pw'
 PROXY=$(t_free_port)
 python3 "$here/../lib/cut_proxy.py" --listen "$PROXY" --to "$PORT" --ctl "$T/cut" >"$T/proxy.log" 2>&1 &
 t_on_exit "kill $! 2>/dev/null || true"
@@ -83,7 +76,7 @@ pkill -9 -f "mount.clonefs cloner@127.0.0.1:$PROXY" || true
 sleep 0.5
 fusermount3 -uz "$T/mnt" 2>/dev/null || true
 mnt "prefetch=on,snapshot=$id"
-before=$(field chunks_cached)
+before=$(field chunks_resumed)
 total=$(field chunks_total)
 t_wait_for "[ \"\$(field state)\" = complete ]" 120 || t_fail "hydration did not complete after the remount"
 fetched=$(field chunks_fetched)

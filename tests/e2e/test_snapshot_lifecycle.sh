@@ -5,17 +5,10 @@
 # removed and reopening it is ERROR 7005.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/common.sh"
-. "$here/../lib/mariadb.sh"
-. "$here/../lib/clonefs.sh"
+. "$here/../lib/e2e.sh"
 
 T=$(t_tmpdir)
-db_start "$T/donor"
-DONOR_SOCK="$T/donor/mysql.sock"
-db_load_sample "$DONOR_SOCK" 10
-cfs_make_clone_user "$DONOR_SOCK" cloner 'pw'
-PORT=$(t_free_port)
-cfs_start_donor "$T" "$PORT" "$DONOR_SOCK" "$T/donor/data" --snapshot-ttl=3
+cfs_donor_up "$T" 10 'pw' --snapshot-ttl=3
 mkdir -p "$T/a" "$T/b"
 mnt() { CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$@"; }
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/.clonefs/status" "$2"; }

@@ -6,10 +6,7 @@
 # session (every byte both ways) does not contain the password.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../lib/common.sh"
-. "$here/../lib/mariadb.sh"
-. "$here/../lib/tls.sh"
-. "$here/../lib/clonefs.sh"
+. "$here/../lib/e2e.sh"
 
 T=$(t_tmpdir)
 printf '1;%s\n' "$(openssl rand -hex 32)" >"$T/keys.txt"

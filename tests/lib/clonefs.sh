@@ -41,3 +41,17 @@ cfs_assert_one_error() {
 	[ "$(wc -l <"$out")" -eq 1 ] || { cat "$out"; t_fail "expected one line of error output, got $(wc -l <"$out")"; }
 	grep -q "^ERROR $code (" "$out" || { cat "$out"; t_fail "expected ERROR $code"; }
 }
+
+# cfs_donor_up DIR MB PASSWORD [clonefsd options...]: a MariaDB donor in DIR/donor with about MB of
+# sample data and the account cloner/PASSWORD, and clonefsd on a free port (state in DIR/state,
+# log DIR/clonefsd.log). Sets DONOR_SOCK and PORT.
+cfs_donor_up() {
+	local dir=$1 mb=$2 pw=$3
+	shift 3
+	db_start "$dir/donor"
+	DONOR_SOCK="$dir/donor/mysql.sock"
+	db_load_sample "$DONOR_SOCK" "$mb"
+	cfs_make_clone_user "$DONOR_SOCK" cloner "$pw"
+	PORT=$(t_free_port)
+	cfs_start_donor "$dir" "$PORT" "$DONOR_SOCK" "$dir/donor/data" "$@"
+}
