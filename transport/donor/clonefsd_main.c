@@ -1,14 +1,18 @@
 /* clonefsd_main.c: clonefsd, the donor agent: options (command line over /etc/clonefs/clonefsd.conf),
- * TLS and RSA set-up, the listening socket, and one thread per recipient connection up to a bound. */
+ * TLS and RSA set-up, the listening socket, one thread per recipient connection up to a bound, and a
+ * clean stop on SIGTERM/SIGINT. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -19,11 +23,19 @@
 
 #define CLONEFS_VERSION "0.1.0"
 #define CONFIG_FILE "/etc/clonefs/clonefsd.conf"
+/* Connections refused over --max-connections are answered by short-lived threads; past this many
+ * at once (a flood) they are closed without an answer. */
+#define MAX_REFUSING 16
+/* A refused connection: time to read the recipient's HELLO before closing, so the ERROR frame is
+ * not lost to a TCP reset. */
+#define REFUSE_LINGER_MS 2000
+/* On SIGTERM: how long sessions get to end (a running mariabackup is stopped first). */
+#define STOP_TIMEOUT_S 20
 
 struct donor_config donor_cfg;
 static atomic_int active_sessions;
+static atomic_int refusing;
 static volatile sig_atomic_t stopping;
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER; /* guards the log stream */
 
 static const char usage[] =
 	"usage: clonefsd --listen=ADDR:PORT --socket=PATH [options]\n"
@@ -32,39 +44,24 @@ static const char usage[] =
 	"\n"
 	"  --listen=ADDR:PORT        where to listen (default 127.0.0.1:4406; [::]:4406 for IPv6)\n"
 	"  --socket=PATH             the donor server's socket: recipients log in to it as themselves\n"
-	"  --datadir=DIR             the server's datadir (method dir; default: ask the server)\n"
+	"  --datadir=DIR             the directory to serve with --snapshot-method=dir\n"
 	"  --snapshot-method=M       auto (default) | mariabackup | dir\n"
 	"  --ssl-cert=F --ssl-key=F  offer TLS with this certificate\n"
 	"  --ssl-ca=F                ask recipients for a client certificate signed by this CA\n"
 	"  --require-client-cert     refuse recipients without one (with --ssl-ca)\n"
-	"  --state-dir=DIR           snapshots and the RSA key (default /var/lib/clonefs)\n"
+	"  --state-dir=DIR           snapshots, the RSA key, the log (default /var/lib/clonefs)\n"
 	"  --max-bandwidth=BYTES     bytes per second over all recipients (0 = unlimited)\n"
 	"  --max-connections=N       concurrent recipient connections (default 64)\n"
 	"  --snapshot-ttl=SECONDS    keep a snapshot this long after its last reader (default 600)\n"
+	"  --snapshot-timeout=SECONDS  give up making a snapshot after this long (default 86400)\n"
 	"  --idle-timeout=SECONDS    close a connection idle this long (default 600)\n"
 	"  --compression-level=N     zstd level, 0 = off (default 1)\n"
 	"  --defaults-file=F         read options from F instead of " CONFIG_FILE "\n"
 	"  --foreground              do not daemonize; log to stderr\n"
+	"  --help, --version\n"
 	"\n"
-	"Every option may also be given as `name = value` in " CONFIG_FILE ".\n";
-
-void donor_log(const char *fmt, ...)
-{
-	char ts[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	va_list ap;
-	va_start(ap, fmt);
-	pthread_mutex_lock(&log_lock);
-	fprintf(stderr, "%s clonefsd: ", ts);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-	pthread_mutex_unlock(&log_lock);
-	va_end(ap);
-}
+	"Every option may also be given as `name = value` in " CONFIG_FILE ";\n"
+	"the command line wins.\n";
 
 struct opts {
 	char *ssl_cert, *ssl_key, *ssl_ca, *method, *defaults_file;
@@ -81,11 +78,27 @@ static int set_num(const char *name, const char *v, long lo, long hi, long *out,
 {
 	char *end;
 	errno = 0;
-	long n = strtol(v, &end, 10);
-	if (errno || *end || end == v || n < lo || n > hi)
-		return cfs_err_set(err, CFS_ER_USAGE, "--%s=%s: expected a number from %ld to %ld", name, v, lo, hi);
+	long n = v ? strtol(v, &end, 10) : 0;
+	if (!v || errno || *end || end == v || n < lo || n > hi)
+		return cfs_err_set(err, CFS_ER_USAGE, "--%s=%s: expected a number from %ld to %ld", name, v ? v : "",
+				   lo, hi);
 	*out = n;
 	return 0;
+}
+
+/* A flag given a value in a config file: "foreground = 0" turns it off. */
+static bool flag_value(const char *v)
+{
+	return !v || !(!strcmp(v, "0") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off"));
+}
+
+static int set_str(char **dst, const char *name, const char *v, struct cfs_err *err)
+{
+	if (!v || !*v)
+		return cfs_err_set(err, CFS_ER_USAGE, "--%s needs a value", name);
+	free(*dst);
+	*dst = strdup(v);
+	return *dst ? 0 : cfs_err_set(err, CFS_ER_IO, "out of memory");
 }
 
 /* Apply one option "name" = "value" (value NULL for flags). */
@@ -99,42 +112,61 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		if (!strcmp(name, strs[i].n)) {
-			if (!v || (size_t)snprintf(strs[i].dst, strs[i].sz, "%s", v) >= strs[i].sz)
-				return cfs_err_set(err, CFS_ER_USAGE, "--%s needs a value that fits", name);
+			if (!v || !*v || (size_t)snprintf(strs[i].dst, strs[i].sz, "%s", v) >= strs[i].sz)
+				return cfs_err_set(err, CFS_ER_USAGE, "--%s needs a value shorter than %zu bytes", name,
+						   strs[i].sz);
 			return 0;
 		}
 	long n;
-	if (!strcmp(name, "ssl-cert") && v) o->ssl_cert = strdup(v);
-	else if (!strcmp(name, "ssl-key") && v) o->ssl_key = strdup(v);
-	else if (!strcmp(name, "ssl-ca") && v) o->ssl_ca = strdup(v);
-	else if (!strcmp(name, "snapshot-method") && v) o->method = strdup(v);
-	else if (!strcmp(name, "require-client-cert")) o->require_client_cert = true;
-	else if (!strcmp(name, "foreground")) o->foreground = true;
-	else if (!strcmp(name, "max-bandwidth") && v) {
-		if (set_num(name, v, 0, 1L << 40, &n, err)) return -1;
+	if (!strcmp(name, "ssl-cert"))
+		return set_str(&o->ssl_cert, name, v, err);
+	if (!strcmp(name, "ssl-key"))
+		return set_str(&o->ssl_key, name, v, err);
+	if (!strcmp(name, "ssl-ca"))
+		return set_str(&o->ssl_ca, name, v, err);
+	if (!strcmp(name, "snapshot-method"))
+		return set_str(&o->method, name, v, err);
+	if (!strcmp(name, "require-client-cert"))
+		o->require_client_cert = flag_value(v);
+	else if (!strcmp(name, "foreground"))
+		o->foreground = flag_value(v);
+	else if (!strcmp(name, "max-bandwidth")) {
+		if (set_num(name, v, 0, 1L << 40, &n, err))
+			return -1;
 		donor_cfg.max_bandwidth = (uint64_t)n;
-	} else if (!strcmp(name, "max-connections") && v) {
-		if (set_num(name, v, 1, 10000, &n, err)) return -1;
+	} else if (!strcmp(name, "max-connections")) {
+		if (set_num(name, v, 1, 10000, &n, err))
+			return -1;
 		donor_cfg.max_connections = (int)n;
-	} else if (!strcmp(name, "snapshot-ttl") && v) {
-		if (set_num(name, v, 0, 86400 * 30, &n, err)) return -1;
+	} else if (!strcmp(name, "snapshot-ttl")) {
+		if (set_num(name, v, 0, 86400 * 30, &n, err))
+			return -1;
 		donor_cfg.snapshot_ttl_s = (int)n;
-	} else if (!strcmp(name, "idle-timeout") && v) {
-		if (set_num(name, v, 1, 86400, &n, err)) return -1;
+	} else if (!strcmp(name, "snapshot-timeout")) {
+		if (set_num(name, v, 10, 86400 * 7, &n, err))
+			return -1;
+		donor_cfg.snapshot_timeout_s = (int)n;
+	} else if (!strcmp(name, "idle-timeout")) {
+		if (set_num(name, v, 1, 86400, &n, err))
+			return -1;
 		donor_cfg.idle_timeout_s = (int)n;
-	} else if (!strcmp(name, "compression-level") && v) {
-		if (set_num(name, v, 0, 19, &n, err)) return -1;
+	} else if (!strcmp(name, "compression-level")) {
+		if (set_num(name, v, 0, 19, &n, err))
+			return -1;
 		donor_cfg.zstd_level = (int)n;
 	} else
-		return cfs_err_set(err, CFS_ER_USAGE, "unknown option --%s%s (see clonefsd --help)", name, v ? "=..." : "");
+		return cfs_err_set(err, CFS_ER_USAGE, "unknown option --%s (see clonefsd --help)", name);
 	return 0;
 }
 
+/* `name = value` lines; '#' and ';' comments and [section] headers are ignored; '_' == '-'. */
 static int read_config(struct opts *o, const char *path, bool must_exist, struct cfs_err *err)
 {
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return must_exist ? cfs_err_set(err, CFS_ER_USAGE, "cannot read '%s': %s", path, strerror(errno)) : 0;
+		return must_exist || errno != ENOENT
+			       ? cfs_err_set(err, CFS_ER_USAGE, "cannot read '%s': %s", path, strerror(errno))
+			       : 0;
 	char line[8192];
 	int rc = 0, lineno = 0;
 	while (rc == 0 && fgets(line, sizeof(line), f)) {
@@ -148,14 +180,19 @@ static int read_config(struct opts *o, const char *path, bool must_exist, struct
 		if (eq) {
 			*eq = 0;
 			v = eq + 1 + strspn(eq + 1, " \t");
+			for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t');)
+				*--e = 0;
 		}
 		for (char *e = p + strlen(p); e > p && (e[-1] == ' ' || e[-1] == '\t');)
 			*--e = 0;
 		for (char *u = p; *u; u++)
 			if (*u == '_')
 				*u = '-';
-		if (apply(o, p, v, err))
-			rc = cfs_err_set(err, CFS_ER_USAGE, "%s:%d: %s", path, lineno, err->msg);
+		if (apply(o, p, v, err)) {
+			char inner[CFS_ERR_MSG_MAX];
+			memcpy(inner, err->msg, sizeof(inner));
+			rc = cfs_err_set(err, CFS_ER_USAGE, "%s:%d: %.400s", path, lineno, inner);
+		}
 	}
 	fclose(f);
 	return rc;
@@ -178,7 +215,7 @@ static int parse_args(int argc, char **argv, struct opts *o, struct cfs_err *err
 		char *eq = strchr(a, '=');
 		size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
 		if (n >= sizeof(name))
-			return cfs_err_set(err, CFS_ER_USAGE, "unknown option '%s'", a);
+			return cfs_err_set(err, CFS_ER_USAGE, "unknown option '%.100s'", a);
 		memcpy(name, a + 2, n);
 		name[n] = 0;
 		if (apply(o, name, eq ? eq + 1 : NULL, err))
@@ -187,39 +224,62 @@ static int parse_args(int argc, char **argv, struct opts *o, struct cfs_err *err
 	return 0;
 }
 
+/* Make path absolute against the working directory (daemon(3) changes it to /). */
+static int absolute(char *path, size_t sz, const char *what, struct cfs_err *err)
+{
+	char cwd[PATH_MAX], tmp[PATH_MAX * 2];
+	if (!*path || path[0] == '/')
+		return 0;
+	int n = getcwd(cwd, sizeof(cwd)) ? snprintf(tmp, sizeof(tmp), "%s/%s", cwd, path) : -1;
+	if (n < 0 || (size_t)n >= sz)
+		return cfs_err_set(err, CFS_ER_USAGE, "--%s=%.300s: cannot make the path absolute", what, path);
+	memcpy(path, tmp, (size_t)n + 1);
+	return 0;
+}
+
 static int listen_on(const char *spec, struct cfs_err *err)
 {
 	char host[300];
 	const char *port;
 	if (spec[0] == '[') {
-		const char *close = strchr(spec, ']');
-		if (!close || close[1] != ':')
+		const char *close_br = strchr(spec, ']');
+		if (!close_br || close_br[1] != ':')
 			return cfs_err_set(err, CFS_ER_USAGE, "--listen=%s: expected [ADDR]:PORT", spec);
-		snprintf(host, sizeof(host), "%.*s", (int)(close - spec - 1), spec + 1);
-		port = close + 2;
+		snprintf(host, sizeof(host), "%.*s", (int)(close_br - spec - 1), spec + 1);
+		port = close_br + 2;
 	} else {
 		const char *colon = strrchr(spec, ':');
-		if (!colon)
-			return cfs_err_set(err, CFS_ER_USAGE, "--listen=%s: expected ADDR:PORT", spec);
+		if (!colon || strchr(spec, ':') != colon)
+			return cfs_err_set(err, CFS_ER_USAGE, "--listen=%s: expected ADDR:PORT ([ADDR]:PORT for IPv6)", spec);
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
 		port = colon + 1;
 	}
+	char *end;
+	unsigned long pn = strtoul(port, &end, 10);
+	if (!*port || *end || pn == 0 || pn > 65535)
+		return cfs_err_set(err, CFS_ER_USAGE, "--listen=%s: the port must be a number from 1 to 65535", spec);
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
 	int gai = getaddrinfo(*host ? host : NULL, port, &hints, &res);
 	if (gai)
 		return cfs_err_set(err, CFS_ER_USAGE, "--listen=%s: %s", spec, gai_strerror(gai));
-	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd >= 0)
+	int fd = -1, e = 0;
+	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 64)) {
-		int e = errno;
-		freeaddrinfo(res);
-		if (fd >= 0)
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 128)) {
+			e = errno;
 			close(fd);
-		return cfs_err_set(err, CR_CONN_HOST_ERROR, "clonefsd cannot listen on %s: %s", spec, strerror(e));
+			fd = -1;
+		}
 	}
 	freeaddrinfo(res);
+	if (fd < 0)
+		return cfs_err_set(err, CFS_ER_IO, "clonefsd cannot listen on %s: %s", spec, strerror(e));
 	return fd;
 }
 
@@ -237,10 +297,118 @@ static void *conn_main(void *arg)
 	return NULL;
 }
 
+/* Over --max-connections: answer with ERROR 3634, then read what the recipient sent (its HELLO)
+ * until it closes or REFUSE_LINGER_MS pass, so the answer is not lost to a TCP reset. */
+static void *refuse_main(void *arg)
+{
+	struct conn_arg *c = arg;
+	struct cfs_conn conn;
+	struct cfs_err e, ignored;
+	conn_init_fd(&conn, c->fd, 1000, c->peer);
+	cfs_err_set(&e, ER_CLONE_TOO_MANY_CONCURRENT_CLONES, "Too many concurrent clone operations. Maximum "
+		    "allowed - %d. (clonefsd --max-connections)", donor_cfg.max_connections);
+	if (conn_send_error(&conn, 0, &e, &ignored) == 0) {
+		shutdown(c->fd, SHUT_WR);
+		struct timespec t0, now;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (;;) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			long left = REFUSE_LINGER_MS - (long)((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+			char sink[4096];
+			if (left <= 0 || poll(&pfd, 1, (int)left) <= 0 || read(c->fd, sink, sizeof(sink)) <= 0)
+				break;
+		}
+	}
+	conn_close(&conn);
+	free(c);
+	atomic_fetch_sub(&refusing, 1);
+	return NULL;
+}
+
+static bool spawn(void *(*fn)(void *), struct conn_arg *c)
+{
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	bool ok = pthread_create(&t, &attr, fn, c) == 0;
+	pthread_attr_destroy(&attr);
+	return ok;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
 	stopping = 1;
+}
+
+static void accept_one(int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			donor_log("cannot accept a connection: %s", strerror(errno));
+			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000L }, NULL);
+		}
+		return; /* EAGAIN, ECONNABORTED, EINTR: nothing to do */
+	}
+	struct conn_arg *c = malloc(sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	char host[INET6_ADDRSTRLEN] = "?", serv[16] = "?";
+	getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
+	c->fd = fd;
+	snprintf(c->peer, sizeof(c->peer), "%s%s%s:%s", strchr(host, ':') ? "[" : "", host,
+		 strchr(host, ':') ? "]" : "", serv);
+	if (atomic_fetch_add(&active_sessions, 1) >= donor_cfg.max_connections) {
+		atomic_fetch_sub(&active_sessions, 1);
+		donor_log("%s: refused, %d connections already (--max-connections)", c->peer, donor_cfg.max_connections);
+		if (atomic_fetch_add(&refusing, 1) >= MAX_REFUSING || !spawn(refuse_main, c)) {
+			atomic_fetch_sub(&refusing, 1);
+			close(fd);
+			free(c);
+		}
+		return;
+	}
+	if (!spawn(conn_main, c)) {
+		donor_log("%s: cannot start a thread: %s", c->peer, strerror(errno));
+		close(fd);
+		free(c);
+		atomic_fetch_sub(&active_sessions, 1);
+	}
+}
+
+/* <state_dir>/clonefsd.pid, locked for clonefsd's life: a second clonefsd on the same state dir
+ * would remove the first one's snapshot in the making as "unfinished". The fd, or -1 + err. */
+static int lock_state_dir(const char *path, struct cfs_err *err)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return cfs_err_set(err, CFS_ER_IO, "cannot open '%s': %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		char pid[32] = "";
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		close(fd);
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--state-dir=%s is in use by another clonefsd (pid %s)",
+				   donor_cfg.state_dir, *pid ? pid : "?");
+	}
+	return fd;
+}
+
+static int write_pid(int fd, const char *path, struct cfs_err *err)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, buf, (size_t)n, 0) != n)
+		return cfs_err_set(err, CFS_ER_IO, "cannot write '%s': %s", path, strerror(errno));
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -262,6 +430,7 @@ int main(int argc, char **argv)
 	snprintf(donor_cfg.state_dir, sizeof(donor_cfg.state_dir), "/var/lib/clonefs");
 	donor_cfg.max_connections = 64;
 	donor_cfg.snapshot_ttl_s = 600;
+	donor_cfg.snapshot_timeout_s = 86400;
 	donor_cfg.idle_timeout_s = 600;
 	donor_cfg.zstd_level = 1;
 	if (parse_args(argc, argv, &o, &err))
@@ -270,7 +439,13 @@ int main(int argc, char **argv)
 		cfs_err_set(&err, CFS_ER_USAGE, "clonefsd needs --socket=PATH, the donor server's socket");
 		return fail(&err);
 	}
-	if (!o.method || !strcmp(o.method, "auto") || !strcmp(o.method, "mariabackup"))
+	if (absolute(donor_cfg.socket, sizeof(donor_cfg.socket), "socket", &err) ||
+	    absolute(donor_cfg.datadir, sizeof(donor_cfg.datadir), "datadir", &err) ||
+	    absolute(donor_cfg.state_dir, sizeof(donor_cfg.state_dir), "state-dir", &err))
+		return fail(&err);
+	if (!o.method || !strcmp(o.method, "auto"))
+		donor_cfg.method = SNAP_AUTO;
+	else if (!strcmp(o.method, "mariabackup"))
 		donor_cfg.method = SNAP_MARIABACKUP;
 	else if (!strcmp(o.method, "dir"))
 		donor_cfg.method = SNAP_DIR;
@@ -279,12 +454,24 @@ int main(int argc, char **argv)
 			    "(btrfs and clone are not built yet)", o.method);
 		return fail(&err);
 	}
-	if (donor_cfg.method == SNAP_MARIABACKUP && system("command -v mariabackup >/dev/null 2>&1") != 0) {
-		cfs_err_set(&err, CFS_ER_SNAPSHOT, "--snapshot-method=%s needs mariabackup (Debian package mariadb-backup)",
-			    o.method ? o.method : "auto");
+	if (donor_cfg.method == SNAP_MARIABACKUP && !snap_have_mariabackup()) {
+		cfs_err_set(&err, CFS_ER_SNAPSHOT, "--snapshot-method=mariabackup needs mariabackup in PATH "
+			    "(Debian package mariadb-backup)");
 		return fail(&err);
 	}
+	if (donor_cfg.method == SNAP_DIR) {
+		struct stat st;
+		if (!donor_cfg.datadir[0] || stat(donor_cfg.datadir, &st) || !S_ISDIR(st.st_mode)) {
+			cfs_err_set(&err, CFS_ER_USAGE, "--snapshot-method=dir needs --datadir=DIR, an existing directory%s%s",
+				    donor_cfg.datadir[0] ? ": " : "", donor_cfg.datadir);
+			return fail(&err);
+		}
+	}
 	if (o.ssl_cert) {
+		if (!o.ssl_key) {
+			cfs_err_set(&err, CFS_ER_USAGE, "--ssl-cert needs --ssl-key");
+			return fail(&err);
+		}
 		donor_cfg.tls = conn_tls_server_ctx(o.ssl_cert, o.ssl_key, o.ssl_ca, o.require_client_cert, &err);
 		if (!donor_cfg.tls)
 			return fail(&err);
@@ -292,8 +479,21 @@ int main(int argc, char **argv)
 		cfs_err_set(&err, CFS_ER_USAGE, "--ssl-key and --ssl-ca need --ssl-cert");
 		return fail(&err);
 	}
+	if (o.require_client_cert && !o.ssl_ca) {
+		cfs_err_set(&err, CFS_ER_USAGE, "--require-client-cert needs --ssl-ca, the CA client certificates are checked against");
+		return fail(&err);
+	}
 	if (mkdir(donor_cfg.state_dir, 0700) && errno != EEXIST) {
 		cfs_err_set(&err, CFS_ER_SNAPSHOT, "cannot create --state-dir '%s': %s", donor_cfg.state_dir, strerror(errno));
+		return fail(&err);
+	}
+	char pidfile[4200];
+	snprintf(pidfile, sizeof(pidfile), "%s/clonefsd.pid", donor_cfg.state_dir);
+	int pidfd = lock_state_dir(pidfile, &err);
+	if (pidfd < 0)
+		return fail(&err);
+	if (mysql_library_init(0, NULL, NULL)) {
+		cfs_err_set(&err, CFS_ER_IO, "cannot initialize the MySQL client library");
 		return fail(&err);
 	}
 	if (donor_rsa_init(&err))
@@ -301,63 +501,67 @@ int main(int argc, char **argv)
 	int lfd = listen_on(donor_cfg.listen, &err);
 	if (lfd < 0)
 		return fail(&err);
+	if (snap_registry_init(&err))
+		return fail(&err);
 	if (!o.foreground) {
+		/* Everything that can fail at start-up has been checked: the parent exits 0 with the port open. */
 		char log[4200];
 		snprintf(log, sizeof(log), "%s/clonefsd.log", donor_cfg.state_dir);
-		if (daemon(0, 0) || !freopen(log, "a", stderr)) {
+		int lf = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (lf < 0) {
+			cfs_err_set(&err, CFS_ER_IO, "cannot write '%s': %s", log, strerror(errno));
+			return fail(&err);
+		}
+		if (daemon(0, 0)) {
 			cfs_err_set(&err, CFS_ER_IO, "cannot daemonize: %s", strerror(errno));
 			return fail(&err);
 		}
+		dup2(lf, STDERR_FILENO);
+		close(lf);
 	}
-	if (snap_registry_init(&err))
+	if (write_pid(pidfd, pidfile, &err))
 		return fail(&err);
+
+	/* Signals reach only the accept loop's ppoll: every thread started from here on blocks them. */
 	signal(SIGPIPE, SIG_IGN);
+	sigset_t block, orig;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &orig);
+	sigdelset(&orig, SIGTERM);
+	sigdelset(&orig, SIGINT);
 	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	donor_log("listening on %s (TLS %s, method %s, state %s)", donor_cfg.listen, donor_cfg.tls ? "on" : "off",
-		  snap_method_name(donor_cfg.method), donor_cfg.state_dir);
+	if (snap_reaper_start(&err))
+		return fail(&err);
+	donor_log("clonefsd %s listening on %s (TLS %s%s, method %s, state %s, max %d connections, TTL %d s)",
+		  CLONEFS_VERSION, donor_cfg.listen, donor_cfg.tls ? "offered" : "off",
+		  o.require_client_cert ? ", client certificate required" : "", snap_method_name(donor_cfg.method),
+		  donor_cfg.state_dir, donor_cfg.max_connections, donor_cfg.snapshot_ttl_s);
+	if (donor_cfg.method == SNAP_AUTO && !snap_have_mariabackup())
+		donor_log("warning: mariabackup is not installed: --snapshot-method=auto has no method for MariaDB");
+
 	while (!stopping) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue; /* EINTR on a signal: the loop checks stopping */
-		struct conn_arg *c = malloc(sizeof(*c));
-		char host[INET6_ADDRSTRLEN] = "?", serv[16] = "?";
-		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		c->fd = fd;
-		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, serv);
-		if (atomic_fetch_add(&active_sessions, 1) >= donor_cfg.max_connections) {
-			struct cfs_conn tmp;
-			struct cfs_err e, ignored;
-			conn_init_fd(&tmp, fd, 1000, c->peer);
-			cfs_err_set(&e, ER_CLONE_TOO_MANY_CONCURRENT_CLONES, "Too many concurrent clone operations. Maximum "
-				    "allowed - %d. (clonefsd --max-connections)", donor_cfg.max_connections);
-			conn_send_error(&tmp, 1, &e, &ignored);
-			conn_close(&tmp);
-			free(c);
-			atomic_fetch_sub(&active_sessions, 1);
-			donor_log("%s: refused, %d connections already", c->peer, donor_cfg.max_connections);
-			continue;
-		}
-		pthread_t t;
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &attr, conn_main, c)) {
-			close(fd);
-			free(c);
-			atomic_fetch_sub(&active_sessions, 1);
-		}
-		pthread_attr_destroy(&attr);
+		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+		int r = ppoll(&pfd, 1, NULL, &orig);
+		if (r > 0)
+			accept_one(lfd);
+		else if (r < 0 && errno != EINTR)
+			donor_log("poll: %s", strerror(errno));
 	}
-	donor_log("stopping");
+	donor_log("stopping: closing the listening socket, ending %d connections", atomic_load(&active_sessions));
 	close(lfd);
+	snap_cancel();
+	int left = donor_sessions_stop(STOP_TIMEOUT_S);
+	if (left)
+		donor_log("%d connections did not end within %d s", left, STOP_TIMEOUT_S);
 	snap_registry_shutdown();
+	unlink(pidfile);
+	donor_log("stopped");
+	if (!left)
+		mysql_library_end();
 	return 0;
 }

@@ -31,13 +31,14 @@ struct donor_config {
 	uint64_t max_bandwidth;     /* bytes/s over all sessions; 0 = unlimited */
 	int max_connections;
 	int snapshot_ttl_s;
+	int snapshot_timeout_s;     /* bound on making one snapshot (mariabackup --backup + --prepare) */
 	int idle_timeout_s;
 	int zstd_level;
 };
 
 extern struct donor_config donor_cfg;
 
-/* Logging: one line with a UTC timestamp on stderr (the log file when daemonized). Never a password. */
+/* donor_log.c: one line with a UTC timestamp on stderr (the log file when daemonized). Never a password. */
 void donor_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* donor_auth.c: the donor server's own accounts. */
@@ -53,7 +54,9 @@ int donor_rsa_decrypt(const uint8_t *ct, size_t ctlen, const uint8_t nonce[WIRE_
 
 /* donor_facts.c: the facts a snapshot records (docs/protocol.md §3), asked of the server. */
 int donor_facts(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err);
-bool donor_has_encrypted(MYSQL *db);
+/* 1 when a tablespace is encrypted, 0 when none is, -1 + err when the server would not say. */
+int donor_has_encrypted(MYSQL *db, struct cfs_err *err);
+bool donor_is_mariadb(MYSQL *db);
 /* One value of a query's first row, or "" (NULL result). -1 on a query error. */
 int donor_query1(MYSQL *db, const char *sql, char *out, size_t outsz, struct cfs_err *err);
 
@@ -63,8 +66,10 @@ struct snapshot {
 	char dir[4096];             /* <state_dir>/<id> */
 	char root[4200];            /* the tree served: <dir>/data, or the datadir for method dir */
 	bool owns_root;             /* delete root with the snapshot (not for method dir) */
+	enum snap_method method;    /* the method that made it (never SNAP_AUTO) */
 	struct wire_snap_info info;
 	struct manifest m;
+	char **src;                 /* per entry id: the file to read when it is not root/path (.external) */
 	uint8_t *blob;              /* encoded manifest, sent in slices */
 	size_t blob_len;
 	bool encrypted;             /* holds an encrypted tablespace: TLS only */
@@ -73,17 +78,32 @@ struct snapshot {
 	struct snapshot *next;
 };
 
-/* snapshot.c: the registry. */
-int snap_registry_init(struct cfs_err *err);   /* loads snapshots left in state_dir */
+/* snapshot.c: the registry. Immutable once made: sessions read info, m, src and blob without a lock. */
+int snap_registry_init(struct cfs_err *err);   /* loads snapshots left in state_dir; no thread yet */
+int snap_reaper_start(struct cfs_err *err);    /* the TTL reaper (after daemonizing: threads do not fork) */
 void snap_registry_shutdown(void);
+/* While a snapshot is being made: a line for the PROGRESS frames (the method's latest step). */
+void snap_set_status(const char *line);
+/* Stop the snapshot being made (shutdown): its tool is killed, the make fails. */
+void snap_cancel(void);
+bool snap_cancelled(void);
 /* Make a new snapshot with the configured method, as the authenticated user. progress() is called
  * every 2 s from another thread while it runs. 3634 if one is being made already. */
 struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
 			     void (*progress)(void *arg, const char *line), void *arg, struct cfs_err *err);
 struct snapshot *snap_open(const char *id, struct cfs_err *err);
 void snap_release(struct snapshot *s);
-/* Build the manifest of root (skipping what is not data) and its blob. */
+
+/* snap_tree.c: the manifest of a snapshot's tree. */
+/* Build the manifest of root (skipping what is not data), s->src for .external files, and the blob. */
 int snap_build_manifest(struct snapshot *s, struct cfs_err *err);
+void snap_tree_release(struct snapshot *s);
+/* rel (a path relative to the root) is not data: pid files, logs, binary logs, backup metadata. */
+bool snap_tree_skip(const char *rel, const char *binlog_base);
+/* A symlink at rel pointing to target stays inside the tree. */
+bool snap_tree_link_inside(const char *rel, const char *target);
+/* Open a regular entry's bytes read-only. fd, or -1 + err (7005). */
+int snap_file_open(const struct snapshot *s, const struct manifest_entry *e, struct cfs_err *err);
 
 /* The methods: fill s->root (and s->info's binlog facts) from the live server. */
 int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const char *password,
@@ -91,9 +111,18 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 int snap_dir_take(struct snapshot *s, MYSQL *db, struct cfs_err *err);
 /* Read xtrabackup_binlog_info / mariadb_backup_binlog_info from dir into the facts. */
 void snap_read_binlog_info(const char *dir, struct wire_snap_info *info);
+/* Parse one "FILE<TAB>POS<TAB>GTID" line (GTID may be missing). 0, or -1 when it is not one. */
+int snap_parse_binlog_line(char *line, char **file, char **pos, char **gtid);
+/* An option-file value, quoted and escaped for MariaDB's parser ("a\"b\nc"); 0, or -1 if it does not fit. */
+int snap_cnf_quote(const char *v, char *out, size_t outsz);
 const char *snap_method_name(enum snap_method m);
+/* snap_auto.c: the method --snapshot-method=auto takes for this server: 0, or 7005 naming what is missing. */
+int snap_method_pick(MYSQL *db, enum snap_method *out, struct cfs_err *err);
+bool snap_have_mariabackup(void);
 
 /* donor_session.c: one recipient connection, start to end. */
 void donor_session_run(int fd, const char *peer);
+/* Shutdown: end every session (their sockets are shut down) and wait for them, at most timeout_s. */
+int donor_sessions_stop(int timeout_s);
 
 #endif

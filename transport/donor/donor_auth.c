@@ -38,9 +38,13 @@ MYSQL *donor_login(const char *user, const char *password, struct cfs_err *err)
 
 int donor_check_privilege(MYSQL *db, struct cfs_err *err)
 {
-	const char *need = strstr(mysql_get_server_info(db), "MariaDB") ? "RELOAD" : "BACKUP_ADMIN";
-	if (mysql_query(db, "SHOW GRANTS FOR CURRENT_USER()"))
-		return cfs_err_set(err, (int)mysql_errno(db), "%s", mysql_error(db));
+	const char *need = donor_is_mariadb(db) ? "RELOAD" : "BACKUP_ADMIN";
+	/* Plain SHOW GRANTS: the account's grants and, on MariaDB, those of its active (default) role. */
+	if (mysql_query(db, "SHOW GRANTS")) {
+		cfs_err_set(err, (int)mysql_errno(db), "%s", mysql_error(db));
+		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", mysql_sqlstate(db));
+		return -1;
+	}
 	MYSQL_RES *res = mysql_store_result(db);
 	bool ok = false;
 	MYSQL_ROW row;

@@ -6,12 +6,28 @@
 #include <stdio.h>
 #include <string.h>
 
+bool donor_is_mariadb(MYSQL *db)
+{
+	const char *v = mysql_get_server_info(db);
+	return v && strstr(v, "MariaDB") != NULL;
+}
+
+/* The server's own error, code, SQLSTATE and words, as a recipient should see it. */
+static int server_err(MYSQL *db, struct cfs_err *err)
+{
+	cfs_err_set(err, (int)mysql_errno(db), "%s", mysql_error(db));
+	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", mysql_sqlstate(db));
+	return -1;
+}
+
 int donor_query1(MYSQL *db, const char *sql, char *out, size_t outsz, struct cfs_err *err)
 {
 	out[0] = 0;
 	if (mysql_query(db, sql))
-		return cfs_err_set(err, (int)mysql_errno(db), "%s (while asking: %.80s)", mysql_error(db), sql);
+		return server_err(db, err);
 	MYSQL_RES *res = mysql_store_result(db);
+	if (!res && mysql_field_count(db))
+		return server_err(db, err);
 	MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
 	if (row && row[0])
 		snprintf(out, outsz, "%s", row[0]);
@@ -26,51 +42,81 @@ static const char *encrypted_sql(bool mariadb)
 		       : "SELECT COUNT(*) > 0 FROM information_schema.INNODB_TABLESPACES WHERE ENCRYPTION = 'Y'";
 }
 
-bool donor_has_encrypted(MYSQL *db)
+int donor_has_encrypted(MYSQL *db, struct cfs_err *err)
 {
 	char val[16];
-	struct cfs_err ignored;
-	return donor_query1(db, encrypted_sql(strstr(mysql_get_server_info(db), "MariaDB") != NULL), val, sizeof(val),
-			    &ignored) == 0 && !strcmp(val, "1");
+	if (donor_query1(db, encrypted_sql(donor_is_mariadb(db)), val, sizeof(val), err))
+		return -1;
+	return !strcmp(val, "1");
+}
+
+/* Tablespaces outside the datadir, by the server's own dictionary: MariaDB >= 10.6, MariaDB < 10.6, MySQL. */
+static const char *const external_sql[] = {
+	"SELECT IFNULL(GROUP_CONCAT(FILENAME), '') FROM information_schema.INNODB_SYS_TABLESPACES "
+	"WHERE FILENAME LIKE '/%' AND LEFT(FILENAME, LENGTH(@@datadir)) <> @@datadir",
+	"SELECT IFNULL(GROUP_CONCAT(PATH), '') FROM information_schema.INNODB_SYS_DATAFILES "
+	"WHERE PATH LIKE '/%' AND LEFT(PATH, LENGTH(@@datadir)) <> @@datadir",
+	"SELECT IFNULL(GROUP_CONCAT(FILE_NAME), '') FROM information_schema.FILES "
+	"WHERE FILE_NAME LIKE '/%' AND LEFT(FILE_NAME, LENGTH(@@datadir)) <> @@datadir",
+};
+
+/* A fact longer than the protocol allows is left out (and said so), never cut short. */
+static void set_fact(struct wire_snap_info *info, const char *key, const char *val)
+{
+	if (wire_snap_info_set(info, key, val))
+		donor_log("fact %s (%zu bytes) exceeds the protocol's %u bytes: not sent", key, strlen(val),
+			  WIRE_FACT_VALUE_MAX);
 }
 
 int donor_facts(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err)
 {
-	bool mariadb = strstr(mysql_get_server_info(db), "MariaDB") != NULL;
+	bool mariadb = donor_is_mariadb(db);
+	/* MySQL's default of 1024 would cut the plugin and collation lists silently. */
+	mysql_query(db, "SET SESSION group_concat_max_len = 1048576");
 	static const char *const vars[] = {
 		"version", "version_comment", "version_compile_os", "version_compile_machine", "hostname", "port",
 		"datadir", "innodb_page_size", "innodb_data_file_path", "innodb_checksum_algorithm",
 		"character_set_server", "collation_server", "character_set_filesystem", "max_allowed_packet",
 		"innodb_undo_tablespaces", "log_bin_basename",
 	};
-	char sql[256], val[WIRE_FACT_VALUE_MAX + 1];
+	/* Larger than a fact may be, so that a longer answer is noticed (set_fact) rather than cut. */
+	char sql[512], val[16 * WIRE_FACT_VALUE_MAX];
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
 		snprintf(sql, sizeof(sql), "SELECT @@%s", vars[i]);
 		if (donor_query1(db, sql, val, sizeof(val), err))
 			return -1;
-		wire_snap_info_set(info, vars[i], val);
+		set_fact(info, vars[i], val);
 	}
+	/* Whether data is encrypted decides whether it may leave without TLS: no answer, no snapshot. */
+	int enc = donor_has_encrypted(db, err);
+	if (enc < 0)
+		return -1;
+	wire_snap_info_set(info, "encrypted", enc ? "1" : "0");
 	struct { const char *key, *sql; } q[] = {
 		{ "plugins", "SELECT GROUP_CONCAT(PLUGIN_NAME ORDER BY PLUGIN_NAME) FROM information_schema.PLUGINS "
 			     "WHERE PLUGIN_STATUS = 'ACTIVE'" },
+		/* The collations the data uses (tables and schemas), which the recipient must have. */
 		{ "collations", "SELECT GROUP_CONCAT(DISTINCT COLLATION_NAME ORDER BY COLLATION_NAME) FROM ("
 				"SELECT TABLE_COLLATION AS COLLATION_NAME FROM information_schema.TABLES WHERE TABLE_COLLATION IS NOT NULL "
 				"UNION SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA) c" },
-		{ "encrypted", encrypted_sql(mariadb) },
 		{ "page_compressed", "SELECT COUNT(*) > 0 FROM information_schema.TABLES "
 				     "WHERE CREATE_OPTIONS LIKE '%page_compressed%' OR CREATE_OPTIONS LIKE '%COMPRESSION=%'" },
-		{ "external_paths", mariadb ? "SELECT IFNULL(GROUP_CONCAT(PATH), '') FROM information_schema.INNODB_SYS_DATAFILES "
-					      "WHERE PATH LIKE '/%' AND PATH NOT LIKE CONCAT(@@datadir, '%')"
-					    : "SELECT IFNULL(GROUP_CONCAT(FILE_NAME), '') FROM information_schema.FILES "
-					      "WHERE FILE_NAME LIKE '/%' AND FILE_NAME NOT LIKE CONCAT(@@datadir, '%')" },
 	};
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
 		/* A fact the server cannot give (an old version, a missing table) is left empty, not fatal. */
 		struct cfs_err ignored;
 		if (donor_query1(db, q[i].sql, val, sizeof(val), &ignored))
 			val[0] = 0;
-		wire_snap_info_set(info, q[i].key, val);
+		set_fact(info, q[i].key, val);
 	}
+	val[0] = 0;
+	for (size_t i = 0; i < sizeof(external_sql) / sizeof(external_sql[0]); i++) {
+		struct cfs_err ignored;
+		if (donor_query1(db, external_sql[i], val, sizeof(val), &ignored) == 0)
+			break;
+		val[0] = 0;
+	}
+	set_fact(info, "external_paths", val);
 	wire_snap_info_set(info, "flavor", mariadb ? "MariaDB" : "MySQL");
 	return 0;
 }
