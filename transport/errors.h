@@ -33,6 +33,8 @@ struct cfs_err {
 #define ER_SPECIFIC_ACCESS_DENIED_ERROR_MSG "Access denied; you need (at least one of) the %s privilege(s) for this operation"
 #define ER_QUERY_INTERRUPTED 1317
 #define ER_QUERY_INTERRUPTED_MSG "Query execution was interrupted"
+#define ER_WRONG_STRING_LENGTH 1470
+#define ER_WRONG_STRING_LENGTH_MSG "String '%-.70s' is too long for %s (should be no longer than %d)"
 #define ER_WRONG_VALUE 1525
 #define ER_WRONG_VALUE_MSG "Incorrect path value: '%s'"
 #define ER_PATH_LENGTH 1680

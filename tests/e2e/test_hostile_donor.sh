@@ -14,9 +14,10 @@ mkdir -p "$T/mnt"
 
 start_hostile() {
 	HPORT=$(t_free_port)
-	python3 "$here/../lib/hostile_donor.py" --port "$HPORT" --mode "$1" --pem "$T/pub.pem" >"$T/hostile.log" 2>&1 &
+	# A log per mode: the previous one says "ready" until this one's redirection truncates it.
+	python3 "$here/../lib/hostile_donor.py" --port "$HPORT" --mode "$1" --pem "$T/pub.pem" >"$T/hostile.$1.log" 2>&1 &
 	HPID=$!
-	t_wait_for "grep -q ready '$T/hostile.log'" 10 || t_fail "hostile donor did not start"
+	t_wait_for "grep -q ready '$T/hostile.$1.log'" 10 || t_fail "hostile donor did not start"
 }
 stop_hostile() { kill "$HPID" 2>/dev/null || true; wait "$HPID" 2>/dev/null || true; }
 t_on_exit "stop_hostile"
