@@ -45,7 +45,7 @@ static const char usage[] =
 	"  --listen=ADDR:PORT        where to listen (default 127.0.0.1:4406; [::]:4406 for IPv6)\n"
 	"  --socket=PATH             the donor server's socket: recipients log in to it as themselves\n"
 	"  --datadir=DIR             the directory to serve with --snapshot-method=dir\n"
-	"  --snapshot-method=M       auto (default) | mariabackup | dir\n"
+	"  --snapshot-method=M       auto (default) | btrfs | mariabackup | dir\n"
 	"  --ssl-cert=F --ssl-key=F  offer TLS with this certificate\n"
 	"  --ssl-ca=F                ask recipients for a client certificate signed by this CA\n"
 	"  --require-client-cert     refuse recipients without one (with --ssl-ca)\n"
@@ -58,6 +58,8 @@ static const char usage[] =
 	"  --compression-level=N     zstd level, 0 = off (default 1)\n"
 	"  --defaults-file=F         read options from F instead of " CONFIG_FILE "\n"
 	"  --foreground              do not daemonize; log to stderr\n"
+	"  --explain-methods         say which snapshot methods this host supports (for --datadir and\n"
+	"                            --state-dir; the server is not asked), then exit\n"
 	"  --help, --version\n"
 	"\n"
 	"Every option may also be given as `name = value` in " CONFIG_FILE ";\n"
@@ -65,7 +67,7 @@ static const char usage[] =
 
 struct opts {
 	char *ssl_cert, *ssl_key, *ssl_ca, *method, *defaults_file;
-	bool require_client_cert, foreground;
+	bool require_client_cert, foreground, explain_methods;
 };
 
 static int fail(struct cfs_err *err)
@@ -130,6 +132,8 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 		o->require_client_cert = flag_value(v);
 	else if (!strcmp(name, "foreground"))
 		o->foreground = flag_value(v);
+	else if (!strcmp(name, "explain-methods"))
+		o->explain_methods = flag_value(v);
 	else if (!strcmp(name, "max-bandwidth")) {
 		if (set_num(name, v, 0, 1L << 40, &n, err))
 			return -1;
@@ -411,6 +415,31 @@ static int write_pid(int fd, const char *path, struct cfs_err *err)
 	return 0;
 }
 
+/* clonefsd --explain-methods: one line per method, available or not and why; what auto takes. */
+static int explain_methods(struct cfs_err *err)
+{
+	if (absolute(donor_cfg.datadir, sizeof(donor_cfg.datadir), "datadir", err) ||
+	    absolute(donor_cfg.state_dir, sizeof(donor_cfg.state_dir), "state-dir", err))
+		return fail(err);
+	static const enum snap_method order[] = { SNAP_BTRFS, SNAP_MARIABACKUP, SNAP_DIR };
+	const char *pick = NULL;
+	char why[8400];
+	printf("%-12s not available: not built yet (issue 6)\n", "clone");
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		bool ok = snap_method_available(order[i], donor_cfg.datadir, why, sizeof(why));
+		printf("%-12s %s: %s\n", snap_method_name(order[i]), ok ? "available" : "not available", why);
+		if (ok && !pick && order[i] != SNAP_DIR)
+			pick = snap_method_name(order[i]);
+	}
+	if (pick && !strcmp(pick, "btrfs"))
+		printf("%-12s would take btrfs\n", "auto");
+	else if (pick)
+		printf("%-12s would take %s for a MariaDB server; a MySQL server has no method here\n", "auto", pick);
+	else
+		printf("%-12s has no method here\n", "auto");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -435,6 +464,8 @@ int main(int argc, char **argv)
 	donor_cfg.zstd_level = 1;
 	if (parse_args(argc, argv, &o, &err))
 		return fail(&err);
+	if (o.explain_methods)
+		return explain_methods(&err);
 	if (!donor_cfg.socket[0]) {
 		cfs_err_set(&err, CFS_ER_USAGE, "clonefsd needs --socket=PATH, the donor server's socket");
 		return fail(&err);
@@ -449,9 +480,11 @@ int main(int argc, char **argv)
 		donor_cfg.method = SNAP_MARIABACKUP;
 	else if (!strcmp(o.method, "dir"))
 		donor_cfg.method = SNAP_DIR;
+	else if (!strcmp(o.method, "btrfs"))
+		donor_cfg.method = SNAP_BTRFS;
 	else {
-		cfs_err_set(&err, CFS_ER_USAGE, "--snapshot-method=%s: expected auto, mariabackup or dir "
-			    "(btrfs and clone are not built yet)", o.method);
+		cfs_err_set(&err, CFS_ER_USAGE, "--snapshot-method=%s: expected auto, btrfs, mariabackup or dir "
+			    "(clone is not built yet)", o.method);
 		return fail(&err);
 	}
 	if (donor_cfg.method == SNAP_MARIABACKUP && !snap_have_mariabackup()) {
@@ -485,6 +518,11 @@ int main(int argc, char **argv)
 	}
 	if (mkdir(donor_cfg.state_dir, 0700) && errno != EEXIST) {
 		cfs_err_set(&err, CFS_ER_SNAPSHOT, "cannot create --state-dir '%s': %s", donor_cfg.state_dir, strerror(errno));
+		return fail(&err);
+	}
+	if (donor_cfg.method == SNAP_BTRFS && !snap_btrfs_is_btrfs(donor_cfg.state_dir)) {
+		cfs_err_set(&err, CFS_ER_SNAPSHOT, "--snapshot-method=btrfs needs --state-dir on the btrfs filesystem "
+			    "holding the datadir: '%s' is not on btrfs", donor_cfg.state_dir);
 		return fail(&err);
 	}
 	char pidfile[4200];
@@ -542,7 +580,8 @@ int main(int argc, char **argv)
 		  o.require_client_cert ? ", client certificate required" : "", snap_method_name(donor_cfg.method),
 		  donor_cfg.state_dir, donor_cfg.max_connections, donor_cfg.snapshot_ttl_s);
 	if (donor_cfg.method == SNAP_AUTO && !snap_have_mariabackup())
-		donor_log("warning: mariabackup is not installed: --snapshot-method=auto has no method for MariaDB");
+		donor_log("warning: mariabackup is not installed: --snapshot-method=auto has a method for MariaDB only "
+			  "where btrfs can be used (clonefsd --explain-methods)");
 
 	while (!stopping) {
 		struct pollfd pfd = { .fd = lfd, .events = POLLIN };

@@ -16,7 +16,7 @@
 #include "transport/manifest.h"
 #include "transport/wire.h"
 
-enum snap_method { SNAP_AUTO, SNAP_MARIABACKUP, SNAP_DIR };
+enum snap_method { SNAP_AUTO, SNAP_MARIABACKUP, SNAP_DIR, SNAP_BTRFS };
 
 /* Set by main before the first connection; read-only afterwards. */
 struct donor_config {
@@ -64,7 +64,8 @@ int donor_query1(MYSQL *db, const char *sql, char *out, size_t outsz, struct cfs
 struct snapshot {
 	char id[WIRE_SNAP_ID_MAX + 1];
 	char dir[4096];             /* <state_dir>/<id> */
-	char root[4200];            /* the tree served: <dir>/data, or the datadir for method dir */
+	char root[4200];            /* the tree served: <dir>/data, <dir>/subvol/<datadir in it> (btrfs),
+				       or the datadir for method dir */
 	bool owns_root;             /* delete root with the snapshot (not for method dir) */
 	enum snap_method method;    /* the method that made it (never SNAP_AUTO) */
 	struct wire_snap_info info;
@@ -109,6 +110,17 @@ int snap_file_open(const struct snapshot *s, const struct manifest_entry *e, str
 int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const char *password,
 			  struct cfs_err *err);
 int snap_dir_take(struct snapshot *s, MYSQL *db, struct cfs_err *err);
+/* snap_btrfs.c: backup lock, binlog position, read-only snapshot of the datadir's subvolume at
+ * <dir>/subvol, release; the lock time in the fact lock_ms. */
+int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err);
+/* Delete <dir>/subvol if it is a btrfs subvolume (btrfs subvolume delete). 0, or -1 (logged). */
+int snap_btrfs_remove(const char *dir);
+/* After the manifest is built: tablespaces outside the datadir but in the snapshotted subvolume are
+ * read from the snapshot, not their live path (sizes, times and the blob follow). 0, or -1 + err. */
+int snap_btrfs_map_external(struct snapshot *s, struct cfs_err *err);
+bool snap_btrfs_is_btrfs(const char *path);
+/* The datadir is in a btrfs subvolume on the filesystem of --state-dir; why says what was found. */
+bool snap_btrfs_usable(const char *datadir, char *why, size_t whysz);
 /* Read xtrabackup_binlog_info / mariadb_backup_binlog_info from dir into the facts. */
 void snap_read_binlog_info(const char *dir, struct wire_snap_info *info);
 /* Parse one "FILE<TAB>POS<TAB>GTID" line (GTID may be missing). 0, or -1 when it is not one. */
@@ -119,6 +131,9 @@ const char *snap_method_name(enum snap_method m);
 /* snap_auto.c: the method --snapshot-method=auto takes for this server: 0, or 7005 naming what is missing. */
 int snap_method_pick(MYSQL *db, enum snap_method *out, struct cfs_err *err);
 bool snap_have_mariabackup(void);
+/* Whether method m can work here and why, from the filesystem and PATH only (the server is not
+ * asked: clonefsd has no account of its own); datadir may be "" (not known). */
+bool snap_method_available(enum snap_method m, const char *datadir, char *why, size_t whysz);
 
 /* donor_session.c: one recipient connection, start to end. */
 void donor_session_run(int fd, const char *peer);

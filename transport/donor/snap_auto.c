@@ -1,6 +1,6 @@
 /* snap_auto.c: what --snapshot-method=auto means on this host: the first method the server and
- * the host support (today mariabackup for MariaDB; clone and btrfs are not built yet), or an error
- * naming what is missing. */
+ * the host support, in the order clone (not built yet), btrfs, mariabackup, or an error naming
+ * what is missing. */
 #include "transport/donor/donor.h"
 
 #include <stdlib.h>
@@ -32,15 +32,52 @@ bool snap_have_mariabackup(void)
 int snap_method_pick(MYSQL *db, enum snap_method *out, struct cfs_err *err)
 {
 	const char *server = mysql_get_server_info(db);
+	char datadir[4096], why[4400];
+	/* clone first when it is built (issue 6); then btrfs, instant, when the datadir allows it. */
+	struct cfs_err ignored;
+	if (donor_query1(db, "SELECT @@datadir", datadir, sizeof(datadir), &ignored) == 0 && *datadir &&
+	    snap_btrfs_usable(datadir, why, sizeof(why))) {
+		*out = SNAP_BTRFS;
+		return 0;
+	}
+	if (!*datadir)
+		snprintf(why, sizeof(why), "the server did not say its datadir");
 	if (donor_is_mariadb(db)) {
 		if (snap_have_mariabackup()) {
 			*out = SNAP_MARIABACKUP;
 			return 0;
 		}
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=auto: the server is MariaDB %s but mariabackup "
-				   "is not installed (Debian package mariadb-backup)", server);
+				   "is not installed (Debian package mariadb-backup) and btrfs cannot be used: %.600s",
+				   server, why);
 	}
-	return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=auto: the server is MySQL %s; this clonefsd takes "
-			   "snapshots of MariaDB (mariabackup) and of cold directories (--snapshot-method=dir) only: "
-			   "the clone and btrfs methods are not built yet", server);
+	return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=auto: the server is MySQL %s; btrfs cannot be used "
+			   "(%.600s) and the clone method is not built yet", server, why);
+}
+
+bool snap_method_available(enum snap_method m, const char *datadir, char *why, size_t whysz)
+{
+	switch (m) {
+	case SNAP_BTRFS:
+		if (!*datadir) {
+			snprintf(why, whysz, "not checked: give --datadir (the server's datadir)");
+			return false;
+		}
+		return snap_btrfs_usable(datadir, why, whysz);
+	case SNAP_MARIABACKUP:
+		snprintf(why, whysz, snap_have_mariabackup() ? "mariabackup is in PATH (MariaDB servers)"
+							   : "mariabackup is not in PATH (Debian package mariadb-backup)");
+		return snap_have_mariabackup();
+	case SNAP_DIR:
+		if (!*datadir || access(datadir, R_OK | X_OK)) {
+			snprintf(why, whysz, "needs --datadir, a readable directory no running server writes");
+			return false;
+		}
+		snprintf(why, whysz, "serves '%s' as it is, refused while a server runs on it", datadir);
+		return true;
+	case SNAP_AUTO:
+	default:
+		snprintf(why, whysz, "not a method");
+		return false;
+	}
 }

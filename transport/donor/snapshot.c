@@ -40,6 +40,7 @@ const char *snap_method_name(enum snap_method m)
 	switch (m) {
 	case SNAP_MARIABACKUP: return "mariabackup";
 	case SNAP_DIR: return "dir";
+	case SNAP_BTRFS: return "btrfs";
 	case SNAP_AUTO:
 	default: return "auto";
 	}
@@ -98,6 +99,7 @@ static void remove_snap_dir(const char *dir)
 		donor_log("not removing %s: not a snapshot directory of %s", dir, donor_cfg.state_dir);
 		return;
 	}
+	snap_btrfs_remove(dir); /* method btrfs: its subvolume first (nftw does not cross into it) */
 	nftw(dir, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
@@ -190,8 +192,8 @@ static struct snapshot *load_meta(const char *id, struct cfs_err *err)
 	}
 	free(buf);
 	const char *m = wire_snap_info_get(&s->info, "method");
-	s->method = m && !strcmp(m, "dir") ? SNAP_DIR : SNAP_MARIABACKUP;
-	if (!ok || snap_build_manifest(s, err)) {
+	s->method = m && !strcmp(m, "dir") ? SNAP_DIR : m && !strcmp(m, "btrfs") ? SNAP_BTRFS : SNAP_MARIABACKUP;
+	if (!ok || snap_build_manifest(s, err) || (s->method == SNAP_BTRFS && snap_btrfs_map_external(s, err))) {
 		snap_free(s);
 		return NULL;
 	}
@@ -335,8 +337,15 @@ static int make(struct snapshot *s, MYSQL *db, const char *user, const char *pas
 	wire_snap_info_set(&s->info, "binlog_pos", "");
 	wire_snap_info_set(&s->info, "gtid_pos", "");
 	int rc = donor_facts(db, &s->info, err);
-	if (rc == 0)
-		rc = s->method == SNAP_DIR ? snap_dir_take(s, db, err) : snap_mariabackup_take(s, db, user, password, err);
+	if (rc == 0) {
+		switch (s->method) {
+		case SNAP_DIR: rc = snap_dir_take(s, db, err); break;
+		case SNAP_BTRFS: rc = snap_btrfs_take(s, db, err); break;
+		case SNAP_MARIABACKUP:
+		case SNAP_AUTO:
+		default: rc = snap_mariabackup_take(s, db, user, password, err); break;
+		}
+	}
 	if (have_pt) {
 		pthread_mutex_lock(&pc.lock);
 		pc.done = true;
@@ -395,6 +404,8 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
 	s->info.chunk_size = WIRE_CHUNK_SIZE;
 	if (rc == 0)
 		rc = snap_build_manifest(s, err);
+	if (rc == 0 && method == SNAP_BTRFS)
+		rc = snap_btrfs_map_external(s, err);
 	if (rc == 0)
 		rc = save_meta(s, err);
 	if (rc) {

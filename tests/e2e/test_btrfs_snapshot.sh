@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# test_btrfs_snapshot.sh: --snapshot-method=btrfs on a MariaDB donor under a write load, its datadir
+# a plain directory inside a btrfs subvolume (loop-mounted image): the snapshot is a read-only
+# subvolume taken under BACKUP STAGE BLOCK_COMMIT; the clone starts (InnoDB crash recovery) and the
+# donor's binary log replayed from the recorded position reaches exactly the donor's checksums;
+# after a kill -9 and restart of clonefsd the snapshot is reloaded, and after the TTL its
+# subvolume is deleted. Also: --explain-methods, auto takes btrfs, a state dir off btrfs is refused,
+# a tablespace elsewhere in the subvolume is served from the snapshot (not its live path), one off
+# the subvolume is refused with 7005 naming it.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/e2e.sh"
+
+for tool in mkfs.btrfs btrfs losetup; do
+	command -v "$tool" >/dev/null || t_skip "$tool is not installed (btrfs-progs, util-linux)"
+done
+T=$(t_tmpdir)
+# t_tmpdir registers its removal inside $(...), a subshell whose exit runs no cleanup: the 1 GiB
+# image must not stay behind, so remove the directory here (last, after the umount).
+[ "${KEEP_TMP:-0}" = 1 ] || t_on_exit "rm -rf '$T'"
+truncate -s 1G "$T/btrfs.img"
+mkfs.btrfs -q "$T/btrfs.img" >"$T/mkfs.log" 2>&1 || { cat "$T/mkfs.log"; t_fail "mkfs.btrfs failed"; }
+LOOP=$(losetup --find --show "$T/btrfs.img" 2>"$T/losetup.err") || t_skip "no loop device: $(cat "$T/losetup.err")"
+t_on_exit "losetup -d '$LOOP'"
+MNT="$T/btrfs"
+mkdir -p "$MNT"
+mount -t btrfs "$LOOP" "$MNT" 2>"$T/mount.err" || t_skip "cannot mount btrfs: $(cat "$T/mount.err")"
+t_on_exit "umount '$MNT' || umount -l '$MNT'"
+chmod 755 "$MNT"
+btrfs -q subvolume create "$MNT/sub" >/dev/null
+chmod 755 "$MNT/sub"
+
+t_log "MariaDB donor with its datadir at $MNT/sub/donor/data (subvolume $MNT/sub)"
+db_start "$MNT/sub/donor"
+DONOR_SOCK="$MNT/sub/donor/mysql.sock"
+db_load_sample "$DONOR_SOCK" 10
+cfs_make_clone_user "$DONOR_SOCK" cloner 'pw'
+# State dir on the same filesystem, in its top-level subvolume (not in the one snapshotted).
+STATE="$MNT/state"
+mkdir -p "$T/d"
+
+db_write_load_start "$DONOR_SOCK"
+PORT=$(t_free_port)
+cfs_start_donor "$T/d" "$PORT" "$DONOR_SOCK" "$MNT/sub/donor/data" \
+	--snapshot-method=btrfs --state-dir="$STATE" --snapshot-ttl=3
+sleep 1 # let the load commit while the snapshot is taken
+
+t_log "mount while the donor is being written"
+mkdir -p "$T/mnt"
+CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt" \
+	-o "ssl_mode=disabled,cache_dir=$T/cache,network_timeout=60"
+t_on_exit "fusermount3 -u '$T/mnt' 2>/dev/null || true"
+db_write_load_stop
+
+status=$(cat "$T/mnt/.clonefs/status")
+field() { echo "$status" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+id=$(field snapshot_id)
+method=$(echo "$status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["donor"]["method"])')
+[ "$method" = btrfs ] || t_fail "the snapshot's method is '$method', not btrfs"
+binlog_file=$(field binlog_file)
+binlog_pos=$(field binlog_pos)
+[ -n "$binlog_file" ] && [ -n "$binlog_pos" ] || t_fail "no binlog position recorded in the status"
+grep -q "snapshot $id: backup lock held for [0-9]* ms (BACKUP STAGE BLOCK_COMMIT to BACKUP STAGE END)" "$T/d/clonefsd.log" ||
+	{ cat "$T/d/clonefsd.log"; t_fail "clonefsd did not log how long the backup lock was held"; }
+lock_line=$(grep -o "backup lock held for [0-9]* ms" "$T/d/clonefsd.log")
+btrfs subvolume show "$STATE/$id/subvol" >"$T/subvol.txt" 2>&1 || { cat "$T/subvol.txt"; t_fail "no subvolume at $STATE/$id/subvol"; }
+grep -q "Flags:.*readonly" "$T/subvol.txt" || { cat "$T/subvol.txt"; t_fail "the snapshot's subvolume is not read-only"; }
+t_log "snapshot $id: read-only subvolume $STATE/$id/subvol, binlog $binlog_file:$binlog_pos, $lock_line"
+ls "$T/mnt" | grep -Eq '^binlog|\.pid$|^mysql\.sock$' && t_fail "binary logs, pid files or sockets are served"
+
+t_log "materialize"
+"$CLONEFS_BIN/clonefs" materialize "$T/mnt" "$T/clone" --owner=mysql --no-progress
+read -r f p g <"$T/clone/clonefs_binlog_info" || true
+[ "$f" = "$binlog_file" ] && [ "$p" = "$binlog_pos" ] ||
+	t_fail "clonefs_binlog_info '$f $p' disagrees with the status '$binlog_file $binlog_pos'"
+fusermount3 -u "$T/mnt"
+
+t_log "start the clone with mysqld_safe --datadir (InnoDB crash recovery)"
+db_start_safe "$T/clone" "$T/clone-run"
+CLONE_SOCK="$T/clone-run/mysql.sock"
+grep -Eq "Starting crash recovery|crash recovery" "$T/clone-run/error.log" &&
+	t_log "the clone's error log: $(grep -Em1 "crash recovery" "$T/clone-run/error.log" | sed 's/^.*\[Note\] //')"
+
+t_log "replay the donor's binary log from $binlog_file:$binlog_pos into the clone"
+cfs_replay_binlog "$MNT/sub/donor" "$binlog_file" "$binlog_pos" "$CLONE_SOCK"
+diff <(db_checksums "$DONOR_SOCK") <(db_checksums "$CLONE_SOCK") >"$T/diff" ||
+	{ cat "$T/diff"; t_fail "checksums differ after replaying the binlog from the recorded position"; }
+n=$(db_checksums "$DONOR_SOCK" | wc -l)
+t_log "$n checksums equal (donor vs clone + binlog replay from the snapshot position)"
+
+t_log "kill -9 clonefsd, restart it: the snapshot is reloaded as a btrfs one and expires after the TTL"
+kill -9 "$CFS_DONOR_PID"
+wait "$CFS_DONOR_PID" 2>/dev/null || true
+cfs_start_donor "$T/d" "$PORT" "$DONOR_SOCK" "$MNT/sub/donor/data" \
+	--snapshot-method=btrfs --state-dir="$STATE" --snapshot-ttl=3
+grep -q "snapshot $id reloaded" "$T/d/clonefsd.log" || { cat "$T/d/clonefsd.log"; t_fail "snapshot $id was not reloaded"; }
+t_wait_for "[ ! -e '$STATE/$id' ]" 30 || { cat "$T/d/clonefsd.log"; t_fail "snapshot $id still on the donor after its TTL"; }
+btrfs subvolume list "$MNT" >"$T/subvols.txt"
+grep -q "$id" "$T/subvols.txt" && { cat "$T/subvols.txt"; t_fail "the subvolume of $id is still listed"; }
+grep -i "error\|cannot" "$T/d/clonefsd.log" && t_fail "clonefsd logged an error"
+
+t_log "--explain-methods sees btrfs; --snapshot-method=btrfs with a state dir off btrfs refuses to start"
+"$CLONEFS_BIN/clonefsd" --explain-methods --datadir="$MNT/sub/donor/data" --state-dir="$STATE" >"$T/explain"
+grep -q "^btrfs  *available: the datadir '$MNT/sub/donor/data' is in btrfs subvolume '$MNT/sub'" "$T/explain" &&
+	grep -q "^auto  *would take btrfs" "$T/explain" || { cat "$T/explain"; t_fail "--explain-methods does not offer btrfs"; }
+rc=0
+timeout 30 "$CLONEFS_BIN/clonefsd" --listen="127.0.0.1:$(t_free_port)" --socket="$DONOR_SOCK" --snapshot-method=btrfs \
+	--state-dir="$T/plain-state" --foreground 2>"$T/err" || rc=$?
+[ $rc = 1 ] || t_fail "clonefsd with its state dir off btrfs: exit $rc"
+cfs_assert_one_error "$T/err" 7005
+t_log "ok: $(cat "$T/err")"
+
+t_log "auto takes btrfs; a tablespace outside the datadir but in its subvolume is served from the snapshot"
+mkdir -p "$MNT/sub/ext"
+chown mysql:mysql "$MNT/sub/ext"
+db_sql "$DONOR_SOCK" "CREATE TABLE sample.t_in (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB DATA DIRECTORY='$MNT/sub/ext';
+	INSERT INTO sample.t_in SELECT seq, REPEAT('x', 200) FROM sample.seq_1_to_100"
+kill "$CFS_DONOR_PID"
+wait "$CFS_DONOR_PID" 2>/dev/null || true
+cfs_start_donor "$T/d" "$PORT" "$DONOR_SOCK" "$MNT/sub/donor/data" \
+	--snapshot-method=auto --state-dir="$STATE" --snapshot-ttl=3
+mkdir -p "$T/mnt2"
+CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt2" \
+	-o "ssl_mode=disabled,cache_dir=$T/cache2,prefetch=off"
+t_on_exit "fusermount3 -u '$T/mnt2' 2>/dev/null || true"
+st2() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["donor"]["method"], d["snapshot_id"])' "$T/mnt2/.clonefs/status"; }
+read -r method id2 < <(st2)
+[ "$method" = btrfs ] || t_fail "--snapshot-method=auto took '$method', not btrfs"
+live="$MNT/sub/ext/sample/t_in.ibd"
+# The live tablespace changes after the snapshot; the mount (lazy: nothing read yet) must serve the snapshot's copy.
+db_sql "$DONOR_SOCK" "INSERT INTO sample.t_in SELECT seq, REPEAT('y', 200) FROM sample.seq_101_to_3000;
+	FLUSH TABLES sample.t_in FOR EXPORT; UNLOCK TABLES"
+cmp -s "$T/mnt2/.external$live" "$STATE/$id2/subvol/ext/sample/t_in.ibd" ||
+	t_fail "the external tablespace served differs from the snapshot's copy"
+cmp -s "$T/mnt2/.external$live" "$live" && t_fail "the external tablespace is served from its live path"
+t_log "ok: .external$live read through the mount equals the snapshot's copy, not the live file ($(stat -c %s "$T/mnt2/.external$live") vs $(stat -c %s "$live") bytes)"
+fusermount3 -u "$T/mnt2"
+kill -9 "$CFS_DONOR_PID"
+wait "$CFS_DONOR_PID" 2>/dev/null || true
+cfs_start_donor "$T/d" "$PORT" "$DONOR_SOCK" "$MNT/sub/donor/data" \
+	--snapshot-method=auto --state-dir="$STATE" --snapshot-ttl=3
+CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt2" \
+	-o "ssl_mode=disabled,cache_dir=$T/cache2b,prefetch=off,snapshot=$id2"
+cmp -s "$T/mnt2/.external$live" "$STATE/$id2/subvol/ext/sample/t_in.ibd" ||
+	t_fail "after a restart, the external tablespace served differs from the snapshot's copy"
+fusermount3 -u "$T/mnt2"
+t_log "ok: the same after a kill -9 and restart of clonefsd (snapshot $id2 reloaded)"
+t_log "a tablespace outside the subvolume is refused with 7005 naming it"
+mkdir -p "$T/ext"
+chown mysql:mysql "$T/ext"
+db_sql "$DONOR_SOCK" "CREATE TABLE sample.t_ext (id INT PRIMARY KEY) ENGINE=InnoDB DATA DIRECTORY='$T/ext'"
+before=$(ls "$STATE")
+rc=0
+CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt2" \
+	-o "ssl_mode=disabled,cache_dir=$T/cache3" 2>"$T/err" || rc=$?
+[ $rc = 1 ] || t_fail "a donor with a tablespace off the subvolume: mount exit $rc"
+cfs_assert_one_error "$T/err" 7005
+grep -q "'$T/ext/sample/t_ext.ibd' is not on the datadir's subvolume" "$T/err" || { cat "$T/err"; t_fail "the refusal does not name the tablespace"; }
+t_log "ok: $(cat "$T/err")"
+[ "$(ls "$STATE")" = "$before" ] || { ls -la "$STATE"; t_fail "a refused snapshot left files in $STATE"; }
+t_log "PASS: btrfs snapshot $id ($lock_line), clone recovered, replay equals donor, subvolume deleted after the TTL"

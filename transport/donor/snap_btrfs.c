@@ -1,0 +1,384 @@
+/* snap_btrfs.c: the btrfs method: the server's backup lock held for an instant while a read-only
+ * btrfs snapshot of the datadir's subvolume is made at <snapshot dir>/subvol (crash-consistent:
+ * InnoDB recovers on the clone's first start); and the removal of such a subvolume. */
+#include "transport/donor/donor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <linux/btrfs.h>
+#include <linux/magic.h>
+
+#include "transport/buf.h"
+
+/* The name of the snapshot's subvolume inside <state_dir>/<id>/. */
+#define SUBVOL_NAME "subvol"
+/* The root directory of every btrfs subvolume has this inode number (BTRFS_FIRST_FREE_OBJECTID in
+ * the kernel's btrfs_tree.h): how a subvolume root is told from a plain directory. */
+#define BTRFS_SUBVOL_ROOT_INO 256
+/* lock_wait_timeout's maximum (one year): a larger --snapshot-timeout is cut to it. */
+#define LOCK_WAIT_MAX_S 31536000
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+bool snap_btrfs_is_btrfs(const char *path)
+{
+	struct statfs sf;
+	return statfs(path, &sf) == 0 && (unsigned long)sf.f_type == (unsigned long)BTRFS_SUPER_MAGIC;
+}
+
+/* The subvolume holding the directory real (a resolved path): its root into subvol, real's path
+ * inside it into rel ("" when real is the subvolume root). 0, or -1 + err. */
+static int find_subvol(const char *real, char *subvol, size_t subvolsz, char *rel, size_t relsz,
+		       struct cfs_err *err)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s", real);
+	for (;;) {
+		struct stat st;
+		if (!snap_btrfs_is_btrfs(p) || stat(p, &st))
+			return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=btrfs: no btrfs subvolume holds '%s' "
+					   "('%s' is not on btrfs: a bind mount of a plain directory?)", real, p);
+		if (st.st_ino == BTRFS_SUBVOL_ROOT_INO)
+			break;
+		char *slash = strrchr(p, '/');
+		if (!slash || slash == p)
+			return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=btrfs: no btrfs subvolume holds '%s'", real);
+		*slash = 0;
+	}
+	size_t n = strlen(p);
+	snprintf(subvol, subvolsz, "%s", p);
+	snprintf(rel, relsz, "%s", real[n] == '/' ? real + n + 1 : "");
+	return 0;
+}
+
+/* The filesystem's UUID: two paths on one btrfs filesystem share it. 0, or -1 (errno). */
+static int fs_uuid(const char *path, uint8_t uuid[BTRFS_FSID_SIZE])
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct btrfs_ioctl_fs_info_args fi;
+	memset(&fi, 0, sizeof(fi));
+	int rc = ioctl(fd, BTRFS_IOC_FS_INFO, &fi);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	if (rc == 0)
+		memcpy(uuid, fi.fsid, BTRFS_FSID_SIZE);
+	return rc;
+}
+
+/* Tablespaces outside the datadir (the comma-separated external_paths fact) must be in the same
+ * subvolume, so that the snapshot holds them (snap_btrfs_map_external serves them from there); one
+ * on another subvolume or filesystem is refused, naming its path. */
+static int check_external(const char *paths, const char *subvol, const struct stat *sv, struct cfs_err *err)
+{
+	char list[WIRE_FACT_VALUE_MAX + 1];
+	snprintf(list, sizeof(list), "%s", paths ? paths : "");
+	for (char *p = list, *next; p && *p; p = next) {
+		next = strchr(p, ',');
+		if (next)
+			*next++ = 0;
+		struct stat st;
+		size_t n = strlen(subvol);
+		bool same = stat(p, &st) == 0 && st.st_dev == sv->st_dev && !strncmp(p, subvol, n) && p[n] == '/';
+		if (!same)
+			return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=btrfs refused: the tablespace '%s' is not "
+					   "on the datadir's subvolume '%s', so a snapshot of it cannot include it "
+					   "(use --snapshot-method=mariabackup)", p, subvol);
+	}
+	return 0;
+}
+
+bool snap_btrfs_usable(const char *datadir, char *why, size_t whysz)
+{
+	char real[PATH_MAX], subvol[PATH_MAX], rel[PATH_MAX];
+	uint8_t a[BTRFS_FSID_SIZE], b[BTRFS_FSID_SIZE];
+	struct cfs_err e = { 0 };
+	if (!realpath(datadir, real)) {
+		snprintf(why, whysz, "cannot resolve the datadir '%s': %s", datadir, strerror(errno));
+		return false;
+	}
+	if (!snap_btrfs_is_btrfs(real)) {
+		snprintf(why, whysz, "the datadir '%s' is not on btrfs", real);
+		return false;
+	}
+	if (find_subvol(real, subvol, sizeof(subvol), rel, sizeof(rel), &e)) {
+		snprintf(why, whysz, "%s", e.msg);
+		return false;
+	}
+	if (!snap_btrfs_is_btrfs(donor_cfg.state_dir)) {
+		snprintf(why, whysz, "--state-dir '%s' is not on btrfs (or does not exist): the snapshot of the "
+			 "datadir's subvolume '%s' must be on its filesystem", donor_cfg.state_dir, subvol);
+		return false;
+	}
+	if (fs_uuid(subvol, a) || fs_uuid(donor_cfg.state_dir, b) || memcmp(a, b, sizeof(a))) {
+		snprintf(why, whysz, "--state-dir '%s' is not on the btrfs filesystem of the datadir's subvolume '%s'",
+			 donor_cfg.state_dir, subvol);
+		return false;
+	}
+	snprintf(why, whysz, "the datadir '%s' is in btrfs subvolume '%s'", real, subvol);
+	return true;
+}
+
+/* The first row's first two columns of sql (e.g. SHOW MASTER STATUS's File and Position); both ""
+ * when it has no row (no binary log). 0, or -1 + the server's error. */
+static int query_row2(MYSQL *db, const char *sql, char *a, size_t asz, char *b, size_t bsz, struct cfs_err *err)
+{
+	a[0] = b[0] = 0;
+	if (mysql_query(db, sql))
+		goto server_err;
+	MYSQL_RES *res = mysql_store_result(db);
+	if (!res)
+		goto server_err;
+	MYSQL_ROW row = mysql_num_fields(res) >= 2 ? mysql_fetch_row(res) : NULL;
+	if (row && row[0] && row[1]) {
+		snprintf(a, asz, "%s", row[0]);
+		snprintf(b, bsz, "%s", row[1]);
+	}
+	mysql_free_result(res);
+	return 0;
+server_err:
+	cfs_err_set(err, (int)mysql_errno(db), "%s", mysql_error(db));
+	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", mysql_sqlstate(db));
+	return -1;
+}
+
+/* Under the lock: the binary log position and GTID of the snapshot instant, with the keys the
+ * mariabackup method fills from xtrabackup_binlog_info. */
+static int record_binlog(MYSQL *db, bool mariadb, struct wire_snap_info *info, struct cfs_err *err)
+{
+	char file[512], pos[32], gtid[WIRE_FACT_VALUE_MAX];
+	int rc = query_row2(db, "SHOW MASTER STATUS", file, sizeof(file), pos, sizeof(pos), err);
+	if (rc && !mariadb) /* MySQL 8.4 dropped SHOW MASTER STATUS for SHOW BINARY LOG STATUS */
+		rc = query_row2(db, "SHOW BINARY LOG STATUS", file, sizeof(file), pos, sizeof(pos), err);
+	if (rc)
+		return -1;
+	if (donor_query1(db, mariadb ? "SELECT @@GLOBAL.gtid_binlog_pos" : "SELECT @@GLOBAL.gtid_executed", gtid,
+			 sizeof(gtid), err))
+		return -1;
+	wire_snap_info_set(info, "binlog_file", file);
+	wire_snap_info_set(info, "binlog_pos", pos);
+	if (wire_snap_info_set(info, "gtid_pos", gtid))
+		donor_log("fact gtid_pos (%zu bytes) exceeds the protocol's %u bytes: not sent", strlen(gtid),
+			  WIRE_FACT_VALUE_MAX);
+	return 0;
+}
+
+/* A read-only snapshot of the subvolume at subvol, made as <dir>/subvol. 0, or -1 + err. */
+static int make_subvol_snapshot(const char *subvol, const char *dir, struct cfs_err *err)
+{
+	int src = open(subvol, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dst = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+	if (src < 0 || dst < 0) {
+		rc = cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot open '%s': %s", src < 0 ? subvol : dir, strerror(errno));
+		goto out;
+	}
+	struct btrfs_ioctl_vol_args_v2 args;
+	memset(&args, 0, sizeof(args));
+	args.fd = src;
+	args.flags = BTRFS_SUBVOL_RDONLY;
+	snprintf(args.name, sizeof(args.name), "%s", SUBVOL_NAME);
+	if (ioctl(dst, BTRFS_IOC_SNAP_CREATE_V2, &args))
+		rc = cfs_err_set(err, CFS_ER_SNAPSHOT, "btrfs subvolume snapshot -r '%s' '%s/%s' failed: %s%s", subvol, dir,
+				 SUBVOL_NAME, strerror(errno),
+				 errno == EXDEV ? " (--state-dir must be on the same btrfs filesystem as the datadir)" : "");
+out:
+	if (src >= 0)
+		close(src);
+	if (dst >= 0)
+		close(dst);
+	return rc;
+}
+
+/* Run the statements in order, stopping at the first error; *done counts those that succeeded. */
+static int run_all(MYSQL *db, const char *const *sql, size_t n, size_t *done, struct cfs_err *err)
+{
+	char ignored[8];
+	for (size_t i = 0; i < n; i++) {
+		if (snap_cancelled())
+			return cfs_err_set(err, CFS_ER_SNAPSHOT, "snapshot stopped: clonefsd is stopping");
+		snap_set_status(sql[i]);
+		if (donor_query1(db, sql[i], ignored, sizeof(ignored), err))
+			return -1;
+		(*done)++;
+	}
+	return 0;
+}
+
+/* Release what run_all took; errors are logged, not returned: the release must not hide the cause. */
+static void release_all(MYSQL *db, const char *const *sql, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (mysql_query(db, sql[i]))
+			donor_log("%s failed: ERROR %u: %s", sql[i], mysql_errno(db), mysql_error(db));
+		else
+			mysql_free_result(mysql_store_result(db));
+	}
+}
+
+static long long elapsed_ms(const struct timespec *from)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - from->tv_sec) * 1000 + (now.tv_nsec - from->tv_nsec) / 1000000;
+}
+
+int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
+{
+	static const char *const maria_prepare[] = { "BACKUP STAGE START", "BACKUP STAGE FLUSH", "BACKUP STAGE BLOCK_DDL" };
+	/* With a binary log, InnoDB's commit record may still be in its log buffer once the commit
+	 * returned (the binlog is what makes it durable): FLUSH ENGINE LOGS writes it to the redo log, so
+	 * the clone, which has no binlog, does not recover it as a prepared transaction. */
+	static const char *const maria_block[] = { "BACKUP STAGE BLOCK_COMMIT", "FLUSH NO_WRITE_TO_BINLOG ENGINE LOGS" };
+	static const char *const maria_release[] = { "BACKUP STAGE END" };
+	/* MySQL: untested here (no MySQL server on the build hosts). */
+	static const char *const my_prepare[] = { "LOCK INSTANCE FOR BACKUP" };
+	static const char *const my_block[] = { "FLUSH TABLES WITH READ LOCK", "FLUSH NO_WRITE_TO_BINLOG ENGINE LOGS" };
+	static const char *const my_release[] = { "UNLOCK TABLES", "UNLOCK INSTANCE" };
+	bool mariadb = donor_is_mariadb(db);
+	const char *const *prepare = mariadb ? maria_prepare : my_prepare;
+	const char *const *block = mariadb ? maria_block : my_block;
+	const char *const *release = mariadb ? maria_release : my_release;
+	size_t nprepare = mariadb ? ARRAY_LEN(maria_prepare) : ARRAY_LEN(my_prepare);
+	size_t nblock = mariadb ? ARRAY_LEN(maria_block) : ARRAY_LEN(my_block);
+	size_t nrelease = mariadb ? ARRAY_LEN(maria_release) : ARRAY_LEN(my_release);
+
+	char datadir[4096], real[PATH_MAX], subvol[PATH_MAX], rel[PATH_MAX], why[PATH_MAX + 200];
+	if (donor_query1(db, "SELECT @@datadir", datadir, sizeof(datadir), err))
+		return -1;
+	if (!realpath(datadir, real))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=btrfs: cannot resolve the datadir '%s': %s",
+				   datadir, strerror(errno));
+	if (!snap_btrfs_usable(real, why, sizeof(why)))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=btrfs: %s", why);
+	struct stat sv;
+	if (find_subvol(real, subvol, sizeof(subvol), rel, sizeof(rel), err))
+		return -1;
+	if (stat(subvol, &sv))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot stat '%s': %s", subvol, strerror(errno));
+	if (check_external(wire_snap_info_get(&s->info, "external_paths"), subvol, &sv, err))
+		return -1;
+	if ((size_t)snprintf(s->root, sizeof(s->root), "%s/%s%s%s", s->dir, SUBVOL_NAME, *rel ? "/" : "", rel) >=
+	    sizeof(s->root))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "the snapshot path for '%s' is too long", real);
+	s->owns_root = true;
+
+	/* Every lock wait is bounded by the snapshot's timeout, not the server's one-year default. */
+	char old_wait[32], sql[96];
+	int wait_s = donor_cfg.snapshot_timeout_s < LOCK_WAIT_MAX_S ? donor_cfg.snapshot_timeout_s : LOCK_WAIT_MAX_S;
+	if (donor_query1(db, "SELECT @@SESSION.lock_wait_timeout", old_wait, sizeof(old_wait), err))
+		return -1;
+	snprintf(sql, sizeof(sql), "SET SESSION lock_wait_timeout = %d", wait_s > 0 ? wait_s : 1);
+	if (donor_query1(db, sql, why, sizeof(why), err))
+		return -1;
+
+	struct timespec locked;
+	long long held = -1;
+	size_t done = 0;
+	int rc = run_all(db, prepare, nprepare, &done, err);
+	if (rc == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &locked); /* from here until the release, commits wait */
+		rc = run_all(db, block, nblock, &done, err);
+		if (rc == 0)
+			rc = record_binlog(db, mariadb, &s->info, err);
+		if (rc == 0) {
+			snap_set_status("btrfs subvolume snapshot");
+			rc = make_subvol_snapshot(subvol, s->dir, err);
+		}
+	}
+	/* Released on every path once anything was taken, also when a later step failed. */
+	if (done)
+		release_all(db, release, nrelease);
+	if (rc == 0)
+		held = elapsed_ms(&locked);
+	snprintf(sql, sizeof(sql), "SET SESSION lock_wait_timeout = %.20s", old_wait);
+	if (mysql_query(db, sql))
+		donor_log("cannot restore lock_wait_timeout: ERROR %u: %s", mysql_errno(db), mysql_error(db));
+	if (rc)
+		return -1;
+	char num[32];
+	snprintf(num, sizeof(num), "%lld", held);
+	wire_snap_info_set(&s->info, "lock_ms", num);
+	wire_snap_info_set(&s->info, "btrfs_subvolume", subvol);
+	donor_log("snapshot %s: %s held for %lld ms (%s to %s); read-only snapshot of subvolume %s, serving %s",
+		  s->id, mariadb ? "backup lock" : "instance and read lock", held, block[0], release[nrelease - 1],
+		  subvol, *rel ? rel : "its root");
+	return 0;
+}
+
+int snap_btrfs_remove(const char *dir)
+{
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", dir, SUBVOL_NAME);
+	if (lstat(path, &st) || !S_ISDIR(st.st_mode) || st.st_ino != BTRFS_SUBVOL_ROOT_INO || !snap_btrfs_is_btrfs(path))
+		return 0; /* no subvolume here: nothing to do */
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		donor_log("cannot delete subvolume %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct btrfs_ioctl_vol_args args;
+	memset(&args, 0, sizeof(args));
+	snprintf(args.name, sizeof(args.name), "%s", SUBVOL_NAME);
+	int rc = ioctl(fd, BTRFS_IOC_SNAP_DESTROY, &args);
+	if (rc)
+		donor_log("cannot delete subvolume %s (btrfs subvolume delete): %s", path, strerror(errno));
+	close(fd);
+	return rc ? -1 : 0;
+}
+
+int snap_btrfs_map_external(struct snapshot *s, struct cfs_err *err)
+{
+	const char *subvol = wire_snap_info_get(&s->info, "btrfs_subvolume");
+	size_t n = subvol ? strlen(subvol) : 0;
+	bool changed = false;
+	for (uint32_t i = 0; n && s->src && i < s->m.n; i++) {
+		const char *live = s->src[i];
+		if (!live || strncmp(live, subvol, n) || live[n] != '/')
+			continue;
+		char path[8400];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s%s", s->dir, SUBVOL_NAME, live + n);
+		if (lstat(path, &st) || !S_ISREG(st.st_mode))
+			return cfs_err_set(err, CFS_ER_SNAPSHOT, "the tablespace '%s' is not in the snapshot at '%s'", live, path);
+		char *dup = strdup(path);
+		if (!dup)
+			return cfs_err_set(err, CFS_ER_IO, "out of memory");
+		free(s->src[i]);
+		s->src[i] = dup;
+		struct manifest_entry *e = &s->m.e[i];
+		s->m.bytes_total = s->m.bytes_total - e->size + (uint64_t)st.st_size;
+		e->size = (uint64_t)st.st_size;
+		e->mtime_sec = st.st_mtim.tv_sec;
+		e->mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
+		changed = true;
+	}
+	if (!changed)
+		return 0;
+	struct wbuf b;
+	wbuf_init(&b, WIRE_MANIFEST_MAX_BYTES);
+	manifest_encode(&b, &s->m);
+	if (b.over) {
+		wbuf_release(&b);
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "the snapshot's manifest exceeds %u bytes", WIRE_MANIFEST_MAX_BYTES);
+	}
+	free(s->blob);
+	s->blob = b.p;
+	s->blob_len = b.len;
+	char num[32];
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)s->m.bytes_total);
+	wire_snap_info_set(&s->info, "bytes_total", num);
+	return 0;
+}
