@@ -105,24 +105,6 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi, const c
 	return 0;
 }
 
-/* valid_donor_list: "h:p;h:p" (';' since ',' separates -o options). */
-static int check_donor_list(const char *list, const struct endpoint *ep, struct cfs_err *err)
-{
-	char want[300];
-	snprintf(want, sizeof(want), "%s:%u", ep->host, ep->port);
-	const char *p = list;
-	while (*p) {
-		size_t n = strcspn(p, ";");
-		if (n == strlen(want) && !strncmp(p, want, n))
-			return 0;
-		p += n;
-		if (*p)
-			p++;
-	}
-	return cfs_err_set(err, ER_CLONE_SYS_CONFIG, "Clone system configuration: %s is not found in clone_valid_donor_list: %s",
-			   want, list);
-}
-
 static void default_cache_dir(char *out, size_t n)
 {
 	if (getuid() == 0) {
@@ -202,7 +184,7 @@ static int run(int argc, char **argv)
 		cfs_err_set(&err, CFS_ER_MOUNT, "mount point '%s' is not a directory", mountpoint);
 		return fail(&err);
 	}
-	if (o.valid_donor_list && check_donor_list(o.valid_donor_list, &ep, &err))
+	if (o.valid_donor_list && endpoint_check_donor_list(o.valid_donor_list, &ep, &err))
 		return fail(&err);
 
 	struct cfs_client_opts co = { .host = ep.host, .port = ep.port, .user = ep.user,

@@ -1,27 +1,465 @@
-/* clone_cmd.c: clonefs check and clone (the seed's statement). Not built yet: issue 7. Each says so
- * in MySQL's error form rather than pretending to work. */
+/* clone_cmd.c: clonefs check and clonefs clone, the seed's statement: parse it, check every
+ * prerequisite in MySQL's order before any byte is written, then mount, hydrate and materialize
+ * into DATA DIRECTORY, or replace the recipient instance's data and restart it (DESIGN §6). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <mysql.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "tools/clone_check.h"
+#include "tools/clone_mount.h"
+#include "tools/clone_stmt.h"
 #include "tools/commands.h"
-#include "transport/errors.h"
+#include "tools/mountinfo.h"
+#include "tools/recipient.h"
+#include "tools/rmtree.h"
+#include "tools/supervisor.h"
+#include "transport/endpoint.h"
 
-static int not_yet(const char *what)
+enum { CLONE_RESTART_WAIT_S = 300, CLONE_STOP_WAIT_S = 300, OPTS_MAX = 4096 };
+
+static const char clone_usage[] =
+	"usage: clonefs clone \"CLONE INSTANCE FROM 'user'@'host':port IDENTIFIED BY 'password'\n"
+	"                      [DATA DIRECTORY [=] '/abs/dir'] [REQUIRE [NO] SSL]\" | -\n"
+	"                     [--recipient-defaults-file=F] [-o MOUNT_OPTIONS] [--owner=USER] [--no-progress]\n"
+	"  '-' reads the statement from standard input (keeps the password off the command line).\n"
+	"  With DATA DIRECTORY: the donor's data is copied into that new directory.\n"
+	"  Without it: the recipient instance of --recipient-defaults-file is stopped, its data replaced,\n"
+	"  and it is started again through mysqld_safe or systemd (ERROR 3707 when it has neither).\n";
+
+static const char check_usage[] =
+	"usage: clonefs check [USER@]HOST[:PORT] [-o MOUNT_OPTIONS] [--recipient-defaults-file=F]\n"
+	"                     [--data-directory=/abs/dir]\n"
+	"  Runs every clone prerequisite against the donor and the recipient without copying data and\n"
+	"  prints one row each. Exit 0 when all pass, 1 (with the first failure's ERROR line) if not.\n";
+
+struct clone_opts {
+	const char *statement, *defaults_file, *owner, *data_directory, *donor;
+	char mount_opts[OPTS_MAX];
+	bool no_progress;
+};
+
+static void stage(const char *name, const char *state)
 {
-	struct cfs_err err;
-	cfs_err_set(&err, CFS_ER_USAGE, "clonefs %s is not implemented yet; use mount.clonefs + clonefs materialize",
-		    what);
-	cfs_err_print(&err, stderr);
+	time_t now = time(NULL);
+	struct tm tm;
+	char ts[32];
+	localtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%s  %-10s %s\n", ts, name, state);
+	fflush(stdout);
+}
+
+static int fail_with(const struct cfs_err *err)
+{
+	fflush(stdout);
+	cfs_err_print(err, stderr);
 	return 1;
+}
+
+static int usage_error(const char *usage, const char *msg)
+{
+	fprintf(stderr, "ERROR %d (HY000): %s\n%s", CFS_ER_USAGE, msg, usage);
+	return 2;
+}
+
+static int parse_opts(int argc, char **argv, bool check, struct clone_opts *o)
+{
+	const char *usage = check ? check_usage : clone_usage;
+	memset(o, 0, sizeof(*o));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			exit(0);
+		} else if (!strncmp(a, "--recipient-defaults-file=", 26)) {
+			o->defaults_file = a + 26;
+		} else if (!strncmp(a, "--owner=", 8)) {
+			o->owner = a + 8;
+		} else if (check && !strncmp(a, "--data-directory=", 17)) {
+			o->data_directory = a + 17;
+		} else if (!strcmp(a, "--no-progress")) {
+			o->no_progress = true;
+		} else if (!strcmp(a, "-o") && i + 1 < argc) {
+			size_t n = strlen(o->mount_opts);
+			snprintf(o->mount_opts + n, sizeof(o->mount_opts) - n, "%s%s", n ? "," : "", argv[++i]);
+		} else if (a[0] == '-' && strcmp(a, "-")) {
+			return usage_error(usage, "unknown option");
+		} else if (check && !o->donor) {
+			o->donor = a;
+		} else if (!check && !o->statement) {
+			o->statement = a;
+		} else {
+			return usage_error(usage, "unexpected argument");
+		}
+	}
+	if (check ? !o->donor : !o->statement)
+		return usage_error(usage, check ? "check needs the donor: [USER@]HOST[:PORT]" : "clone needs the statement");
+	return 0;
+}
+
+/* Take name=value out of a comma-separated option string (the last one wins). */
+static bool take_opt(char *opts, const char *name, char *out, size_t n)
+{
+	bool found = false;
+	size_t nl = strlen(name);
+	char *p = opts;
+	while (*p) {
+		size_t l = strcspn(p, ",");
+		if (l > nl && !strncmp(p, name, nl) && p[nl] == '=') {
+			snprintf(out, n, "%.*s", (int)(l - nl - 1), p + nl + 1);
+			found = true;
+			memmove(p, p + l + (p[l] == ','), strlen(p + l + (p[l] == ',')) + 1);
+			continue;
+		}
+		p += l + (p[l] == ',');
+	}
+	size_t len = strlen(opts);
+	if (len && opts[len - 1] == ',')
+		opts[len - 1] = 0;
+	return found;
+}
+
+static char *read_stdin(void)
+{
+	size_t cap = CLONE_STMT_TEXT_MAX + 1, n = 0;
+	char *buf = malloc(cap + 1);
+	if (!buf)
+		return NULL;
+	size_t r;
+	while (n < cap && (r = fread(buf + n, 1, cap - n, stdin)) > 0)
+		n += r;
+	buf[n] = 0;
+	return buf;
+}
+
+/* DATA DIRECTORY by the seed's rules, in MySQL's order: 1525, 1680, 1007, 3632, 1006. */
+static int check_data_directory(const char *dir, const struct recipient *r, struct cfs_err *err)
+{
+	if (dir[0] != '/')
+		return cfs_err_set(err, ER_WRONG_VALUE, ER_WRONG_VALUE_MSG, dir);
+	if (strlen(dir) >= PATH_MAX - 64)
+		return cfs_err_set(err, ER_PATH_LENGTH, ER_PATH_LENGTH_MSG);
+	struct stat st;
+	if (lstat(dir, &st) == 0)
+		return cfs_err_set(err, ER_DB_CREATE_EXISTS, ER_DB_CREATE_EXISTS_MSG, dir);
+	size_t dl = strlen(r->datadir);
+	while (dl > 1 && r->datadir[dl - 1] == '/')
+		dl--;
+	if (dl && !strncmp(dir, r->datadir, dl) && (dir[dl] == '/' || dir[dl] == 0))
+		return cfs_err_set(err, ER_PATH_IN_DATADIR, ER_PATH_IN_DATADIR_MSG, r->datadir);
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", dir);
+	char *pd = dirname(parent);
+	if (stat(pd, &st) || !S_ISDIR(st.st_mode) || access(pd, W_OK)) {
+		int e = stat(pd, &st) ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : EACCES;
+		return cfs_err_set(err, ER_CANT_CREATE_DB, ER_CANT_CREATE_DB_MSG, dir, e, strerror(e));
+	}
+	return 0;
+}
+
+/* One clone at a time on this host (MySQL's maximum of 1): an flock held until we exit. */
+static int take_clone_lock(struct cfs_err *err)
+{
+	char path[PATH_MAX];
+	const char *dir = getenv("CLONEFS_LOCK_DIR");
+	if (dir)
+		snprintf(path, sizeof(path), "%s/clonefs-clone.lock", dir);
+	else if (geteuid() == 0)
+		snprintf(path, sizeof(path), "/run/clonefs-clone.lock");
+	else
+		snprintf(path, sizeof(path), "/tmp/clonefs-clone-%u.lock", (unsigned)getuid());
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cfs_err_set(err, CFS_ER_IO, "cannot open the clone lock %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return cfs_err_set(err, ER_CLONE_TOO_MANY_CONCURRENT_CLONES, ER_CLONE_TOO_MANY_CONCURRENT_CLONES_MSG, 1);
+	}
+	return 0; /* fd stays open: the lock lasts as long as this process */
+}
+
+static void print_table(const struct check_list *l)
+{
+	printf("%-38s %-28s %-28s %s\n", "PREREQUISITE", "DONOR", "RECIPIENT", "RESULT");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct check_row *r = &l->row[i];
+		const char *res = r->state == CHECK_PASS ? "pass" : r->state == CHECK_FAIL ? "FAIL" : "not checked";
+		printf("%-38s %-28.28s %-28.28s %s", r->what, r->donor, r->recipient, res);
+		if (r->state == CHECK_FAIL)
+			printf(": ERROR %d (%s): %s", r->err.code, r->err.sqlstate, r->err.msg);
+		else if (r->state == CHECK_SKIP)
+			printf(" (%s)", r->err.msg);
+		putchar('\n');
+	}
+}
+
+/* The donor list: -o valid_donor_list=, else the recipient's clone_valid_donor_list; none is empty. */
+static int check_donor_list(char *mount_opts, const struct recipient *r, const char *host, unsigned port,
+			    struct cfs_err *err)
+{
+	char list[1024] = "";
+	if (!take_opt(mount_opts, "valid_donor_list", list, sizeof(list)))
+		snprintf(list, sizeof(list), "%s", r->valid_donor_list);
+	struct endpoint ep = { .port = port };
+	snprintf(ep.host, sizeof(ep.host), "%s", host);
+	return endpoint_check_donor_list(list, &ep, err);
 }
 
 int cmd_check(int argc, char **argv)
 {
-	(void)argc; (void)argv;
-	return not_yet("check");
+	struct clone_opts o;
+	int rc = parse_opts(argc, argv, true, &o);
+	if (rc)
+		return rc;
+	struct cfs_err err = { 0 };
+	struct recipient *r = calloc(1, sizeof(*r));
+	struct endpoint ep;
+	struct clone_mount cm = { 0 };
+	struct check_list *l = calloc(1, sizeof(*l));
+	char password[512], pwfile[PATH_MAX] = "", work[PATH_MAX];
+	if (!r || !l) {
+		cfs_err_set(&err, CFS_ER_IO, "out of memory");
+		goto fail;
+	}
+	take_opt(o.mount_opts, "password_file", pwfile, sizeof(pwfile));
+	if (endpoint_parse(o.donor, &ep, &err) || endpoint_password(pwfile[0] ? pwfile : NULL, password, sizeof(password), &err) ||
+	    recipient_load(o.defaults_file, r, &err))
+		goto fail;
+	const char *target = o.data_directory ? o.data_directory : r->datadir;
+	if (o.data_directory && check_data_directory(o.data_directory, r, &err))
+		goto fail;
+	if (check_donor_list(o.mount_opts, r, ep.host, ep.port, &err))
+		goto fail;
+	snprintf(work, sizeof(work), "%s", geteuid() == 0 ? "/run" : "/tmp");
+	if (clone_mount_open(&cm, work, ep.user, ep.host, ep.port, password, o.mount_opts, false, "new", false, &err))
+		goto fail;
+	struct mountinfo mi;
+	if (mountinfo_read(cm.mnt, &mi, &err))
+		goto fail;
+	struct check_target t = { .target = target[0] ? target : "/", .cache_dir = NULL, .replace = !o.data_directory };
+	clone_checks_run(&mi, r, &t, l);
+	printf("donor %s:%u (%s %s), snapshot %s; recipient %s (%s)\n", ep.host, ep.port, mountinfo_get(&mi, "flavor"),
+	       mountinfo_get(&mi, "version"), cm.snapshot, r->mysqld, r->running ? "running" : "not running");
+	print_table(l);
+	mountinfo_release(&mi);
+	clone_mount_close(&cm);
+	const struct check_row *bad = clone_checks_first_failure(l);
+	rc = bad ? fail_with(&bad->err) : 0;
+	free(r);
+	free(l);
+	return rc;
+fail:
+	clone_mount_close(&cm);
+	free(r);
+	free(l);
+	return fail_with(&err);
+}
+
+static int owner_of(const char *path, char *out, size_t n)
+{
+	struct stat st;
+	struct passwd *pw;
+	if (stat(path, &st) || !(pw = getpwuid(st.st_uid)))
+		return -1;
+	snprintf(out, n, "%s", pw->pw_name);
+	return 0;
+}
+
+/* The recipient answers on its socket again: the RECOVERY stage is over. */
+static int wait_server(const struct recipient *r, int timeout_s)
+{
+	for (int i = 0; i < timeout_s * 2; i++) {
+		MYSQL *db = mysql_init(NULL);
+		unsigned t = 2;
+		mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &t);
+		bool ok = mysql_real_connect(db, NULL, r->user[0] ? r->user : NULL, r->password[0] ? r->password : NULL,
+					     NULL, 0, r->socket, 0) != NULL;
+		mysql_close(db);
+		if (ok)
+			return 0;
+		struct timespec ts = { 0, 500 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+/* Swap the new data in and start the server through its supervisor. */
+static int replace_and_restart(const struct recipient *r, const char *new_dir, struct cfs_err *err)
+{
+	struct supervisor sup;
+	if (supervisor_detect(r->pid_file, &sup, err))
+		return -1;
+	char old_dir[PATH_MAX + 32];
+	stage("DROP DATA", "In Progress (stopping the recipient server)");
+	if (recipient_shutdown(r, CLONE_STOP_WAIT_S, err))
+		return -1;
+	supervisor_wait_stopped(&sup, CLONE_STOP_WAIT_S);
+	char dd[PATH_MAX];
+	snprintf(dd, sizeof(dd), "%s", r->datadir);
+	size_t l = strlen(dd);
+	while (l > 1 && dd[l - 1] == '/')
+		dd[--l] = 0;
+	snprintf(old_dir, sizeof(old_dir), "%s.clonefs-old", dd);
+	if (rename(dd, old_dir) || rename(new_dir, dd)) {
+		int e = errno;
+		return cfs_err_set(err, CFS_ER_IO, "cannot swap %s into %s: %s (the old data is in %s)", new_dir, dd,
+				   strerror(e), access(dd, F_OK) ? old_dir : dd);
+	}
+	stage("DROP DATA", "Completed");
+	stage("RESTART", "In Progress");
+	if (supervisor_restart(&sup, err)) {
+		stage("RESTART", "Failed");
+		printf("the donor's data is in place in %s (the old data in %s): start the server by hand\n", dd, old_dir);
+		return -1;
+	}
+	stage("RESTART", "Completed");
+	stage("RECOVERY", "In Progress");
+	if (wait_server(r, CLONE_RESTART_WAIT_S)) {
+		stage("RECOVERY", "Failed");
+		char why[PATH_MAX + 100];
+		snprintf(why, sizeof(why), "the server did not answer on %s within %d s after %s started it", r->socket,
+			 CLONE_RESTART_WAIT_S, supervisor_name(&sup));
+		return cfs_err_set(err, ER_RESTART_SERVER_FAILED, ER_RESTART_SERVER_FAILED_MSG, why);
+	}
+	stage("RECOVERY", "Completed");
+	rm_tree(old_dir);
+	return 0;
 }
 
 int cmd_clone(int argc, char **argv)
 {
-	(void)argc; (void)argv;
-	return not_yet("clone");
+	struct clone_opts o;
+	int rc = parse_opts(argc, argv, false, &o);
+	if (rc)
+		return rc;
+	struct cfs_err err = { 0 };
+	struct clone_stmt st = { 0 };
+	struct clone_mount cm = { 0 };
+	struct recipient *r = calloc(1, sizeof(*r));
+	struct check_list *l = calloc(1, sizeof(*l));
+	char *text = NULL;
+	if (!r || !l) {
+		cfs_err_set(&err, CFS_ER_IO, "out of memory");
+		goto fail;
+	}
+	if (!strcmp(o.statement, "-")) {
+		if (!(text = read_stdin())) {
+			cfs_err_set(&err, CFS_ER_IO, "out of memory");
+			goto fail;
+		}
+	} else {
+		fprintf(stderr, "clonefs: [Warning] Using a password on the command line interface can be insecure.\n");
+	}
+	const char *stmt = text ? text : o.statement;
+	size_t len = strlen(stmt);
+	while (len && (stmt[len - 1] == '\n' || stmt[len - 1] == '\r' || stmt[len - 1] == ' ' || stmt[len - 1] == '\t'))
+		len--; /* as the mysql client sends it: without the line's end */
+	if (clone_stmt_parse(stmt, len, &st, &err) || recipient_load(o.defaults_file, r, &err))
+		goto fail;
+	bool replace = st.data_dir == NULL;
+	char target[PATH_MAX], work[PATH_MAX], owner[64] = "";
+	/* 1. Privileges and DATA DIRECTORY. */
+	if (replace) {
+		if (!o.defaults_file) {
+			cfs_err_set(&err, CFS_ER_USAGE, "without DATA DIRECTORY clonefs clone replaces the data of the recipient "
+				    "instance named by --recipient-defaults-file=F; give it, or a DATA DIRECTORY");
+			goto fail;
+		}
+		if (!r->running) {
+			cfs_err_set(&err, CFS_ER_USAGE, "the recipient server (socket '%s') is not running: its data is replaced "
+				    "only while it runs, as MySQL's clone does", r->socket);
+			goto fail;
+		}
+		if (recipient_check_privilege(r, "SHUTDOWN", &err))
+			goto fail;
+		size_t dl = strlen(r->datadir);
+		while (dl > 1 && r->datadir[dl - 1] == '/')
+			r->datadir[--dl] = 0;
+		snprintf(target, sizeof(target), "%s.clonefs-new", r->datadir);
+		if (owner_of(r->datadir, owner, sizeof(owner)))
+			snprintf(owner, sizeof(owner), "mysql");
+	} else {
+		if (check_data_directory(st.data_dir, r, &err))
+			goto fail;
+		snprintf(target, sizeof(target), "%s", st.data_dir);
+		snprintf(owner, sizeof(owner), "%s", o.owner ? o.owner : "mysql");
+	}
+	char tcopy[PATH_MAX];
+	snprintf(tcopy, sizeof(tcopy), "%s", target);
+	snprintf(work, sizeof(work), "%s", dirname(tcopy)); /* scratch beside the target, on its file system */
+	/* 2. Donor list, 3. one clone at a time. */
+	if (check_donor_list(o.mount_opts, r, st.host, st.port, &err) || take_clone_lock(&err))
+		goto fail;
+	/* REQUIRE [NO] SSL decides over any ssl_mode= in -o. */
+	char ignored[128];
+	take_opt(o.mount_opts, "ssl_mode", ignored, sizeof(ignored));
+	take_opt(o.mount_opts, "snapshot", ignored, sizeof(ignored)); /* always a new one */
+	size_t ol = strlen(o.mount_opts);
+	snprintf(o.mount_opts + ol, sizeof(o.mount_opts) - ol, "%sssl_mode=%s", ol ? "," : "",
+		 st.ssl == CLONE_SSL_REQUIRED ? "required" : st.ssl == CLONE_SSL_NONE ? "disabled" : "preferred");
+	/* 4. Connect and authenticate (a snapshot is made), 5. compare, all before writing. */
+	stage("CONNECT", "In Progress");
+	if (clone_mount_open(&cm, work, st.user, st.host, st.port, st.password, o.mount_opts, false, "new", true, &err))
+		goto fail;
+	struct mountinfo mi;
+	if (mountinfo_read(cm.mnt, &mi, &err))
+		goto fail;
+	if (replace && !strcmp(mountinfo_get(&mi, "datadir"), r->datadir) &&
+	    (!strcmp(st.host, "127.0.0.1") || !strcmp(st.host, "localhost") || !strcmp(st.host, "::1"))) {
+		mountinfo_release(&mi);
+		cfs_err_set(&err, ER_CLONE_LOOPBACK, ER_CLONE_LOOPBACK_MSG);
+		goto fail;
+	}
+	struct check_target t = { .target = target, .cache_dir = cm.cache, .replace = replace };
+	clone_checks_run(&mi, r, &t, l);
+	mountinfo_release(&mi);
+	const struct check_row *bad = clone_checks_first_failure(l);
+	if (bad) {
+		err = bad->err;
+		goto fail;
+	}
+	stage("CONNECT", "Completed (every prerequisite passed)");
+	/* 6. Hydrate (the same snapshot, now prefetching) and copy out. */
+	char snapshot[128];
+	snprintf(snapshot, sizeof(snapshot), "%s", cm.snapshot);
+	clone_mount_unmount(&cm);
+	if (clone_mount_open(&cm, work, st.user, st.host, st.port, st.password, o.mount_opts, true, snapshot, true, &err))
+		goto fail;
+	stage("FILE COPY", "In Progress");
+	char owner_opt[96];
+	snprintf(owner_opt, sizeof(owner_opt), "--owner=%s", owner);
+	char *margv[] = { "materialize", cm.mnt, target, owner_opt, o.no_progress ? "--no-progress" : NULL, NULL };
+	int mrc = cmd_materialize(o.no_progress ? 5 : 4, margv);
+	clone_mount_close(&cm);
+	if (mrc) {
+		stage("FILE COPY", "Failed");
+		rc = mrc;
+		goto out; /* materialize printed its error; nothing complete was left */
+	}
+	stage("FILE COPY", "Completed");
+	stage("FILE SYNC", "Completed");
+	if (replace && replace_and_restart(r, target, &err))
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	rc = fail_with(&err);
+out:
+	clone_mount_close(&cm);
+	clone_stmt_release(&st);
+	free(text);
+	free(r);
+	free(l);
+	return rc;
 }

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <libgen.h>
 #include <pwd.h>
@@ -20,6 +19,7 @@
 #include "fs/json.h"
 #include "tools/commands.h"
 #include "tools/mountinfo.h"
+#include "tools/rmtree.h"
 
 enum { COPY_BLOCK = 1 << 20, SPARSE_BLOCK = 4096 };
 
@@ -118,16 +118,6 @@ static int check_clone_dir(struct mat *m, const char *dir)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
-static int rm_tree(const char *path)
-{
-	return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) && errno != ENOENT ? -1 : 0;
-}
 
 static int fsync_path(const char *path)
 {

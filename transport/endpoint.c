@@ -116,3 +116,21 @@ int endpoint_password(const char *password_file, char *out, size_t outsz, struct
 	chomp(out);
 	return 0;
 }
+
+int endpoint_check_donor_list(const char *list, const struct endpoint *ep, struct cfs_err *err)
+{
+	char want[300], why[CFS_ERR_MSG_MAX];
+	snprintf(want, sizeof(want), "%s:%u", ep->host, ep->port);
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",;");
+		while (n && p[n - 1] == ' ')
+			n--;
+		if (n == strlen(want) && !strncmp(p, want, n))
+			return 0;
+		p += strcspn(p, ",;");
+		while (*p == ',' || *p == ';' || *p == ' ')
+			p++;
+	}
+	snprintf(why, sizeof(why), "%.260s is not found in clone_valid_donor_list: %.240s", want, list);
+	return cfs_err_set(err, ER_CLONE_SYS_CONFIG, ER_CLONE_SYS_CONFIG_MSG, why);
+}

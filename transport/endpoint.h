@@ -18,4 +18,8 @@ int endpoint_parse(const char *s, struct endpoint *ep, struct cfs_err *err);
 /* From password_file (if non-NULL), else $CLONEFS_PASSWORD, else a prompt on /dev/tty. */
 int endpoint_password(const char *password_file, char *out, size_t outsz, struct cfs_err *err);
 
+/* clone_valid_donor_list: ep's "host:port" must be one of list's entries, separated by ',' (MySQL)
+ * or ';' (inside -o options); an empty list admits no donor. 0, or -1 with 3869 naming both. */
+int endpoint_check_donor_list(const char *list, const struct endpoint *ep, struct cfs_err *err);
+
 #endif

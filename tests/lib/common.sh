@@ -11,7 +11,13 @@ _t_run_cleanups() {
 	local i
 	for ((i = ${#_t_cleanups[@]} - 1; i >= 0; i--)); do eval "${_t_cleanups[$i]}" >/dev/null 2>&1 || true; done
 	_t_cleanups=()
+	# Last, the directories t_tmpdir made (listed in a file: it runs in a $(...) subshell).
+	if [ -f "$_t_tmplist" ]; then
+		while read -r d; do rm -rf --one-file-system "$d" 2>/dev/null || true; done <"$_t_tmplist"
+		rm -f "$_t_tmplist"
+	fi
 }
+_t_tmplist="${TMPDIR:-/tmp}/clonefs-test-dirs.$$"
 trap '_t_run_cleanups' EXIT
 trap 'echo "interrupted (SIGINT)" >&2; exit 130' INT
 trap 'echo "terminated (SIGTERM)" >&2; exit 143' TERM
@@ -22,7 +28,7 @@ t_tmpdir() {
 	local d
 	d=$(mktemp -d "${TMPDIR:-/tmp}/clonefs-test.XXXXXX")
 	chmod 755 "$d"
-	[ "${KEEP_TMP:-0}" = 1 ] || t_on_exit "rm -rf '$d'"
+	[ "${KEEP_TMP:-0}" = 1 ] || echo "$d" >>"$_t_tmplist"
 	echo "$d"
 }
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# test_clone_replace.sh: `clonefs clone` without DATA DIRECTORY replaces the data of the recipient
+# instance named by --recipient-defaults-file: under mysqld_safe it is stopped, its data swapped
+# only once the new data is complete, and restarted by mysqld_safe with the donor's checksums; an
+# account without SHUTDOWN is refused (1227) before anything happens; with no supervisor it ends in
+# ERROR 3707 with the donor's data in place, and a manual start finishes the clone.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/e2e.sh"
+
+T=$(t_tmpdir)
+export CLONEFS_LOCK_DIR=$T
+cfs_donor_up "$T" 5 pw
+
+# recipient DIR: a MariaDB instance's option file DIR/my.cnf and an empty datadir DIR/data.
+recipient() {
+	local dir=$1
+	mkdir -p "$dir/data"
+	chown -R mysql:mysql "$dir"
+	cat >"$dir/my.cnf" <<EOF
+[mysqld]
+datadir=$dir/data
+socket=$dir/mysql.sock
+pid-file=$dir/mysqld.pid
+log-error=$dir/error.log
+skip-networking
+user=mysql
+character-set-server=latin1
+collation-server=latin1_swedish_ci
+innodb-buffer-pool-size=64M
+[client]
+user=root
+socket=$dir/mysql.sock
+[clonefs]
+valid_donor_list=127.0.0.1:$PORT
+EOF
+	mariadb-install-db --defaults-file="$dir/my.cnf" --auth-root-authentication-method=normal --skip-test-db \
+		>"$dir/install.log" 2>&1 || { tail "$dir/install.log"; t_fail "mariadb-install-db failed"; }
+	t_on_exit "db_stop '$dir'"
+}
+stmt="CLONE INSTANCE FROM 'cloner'@'127.0.0.1':$PORT IDENTIFIED BY 'pw'"
+db_checksums "$DONOR_SOCK" >"$T/donor.sums"
+
+t_log "under mysqld_safe: stopped, replaced, restarted by it"
+recipient "$T/r"
+mysqld_safe --defaults-file="$T/r/my.cnf" >"$T/r/mysqld_safe.log" 2>&1 &
+_db_wait_ready "$T/r/mysql.sock" "$T/r/error.log"
+db_sql "$T/r/mysql.sock" "CREATE DATABASE recipient_only; CREATE USER 'noshut'@'localhost'; GRANT SELECT ON *.* TO 'noshut'@'localhost'"
+old_pid=$(cat "$T/r/mysqld.pid")
+# An account that cannot shut the recipient down is refused first (the seed's CLONE_ADMIN).
+sed 's/^user=root$/user=noshut/' "$T/r/my.cnf" >"$T/r/noshut.cnf"
+rc=0
+echo "$stmt" | "$CLONEFS_BIN/clonefs" clone - --no-progress --recipient-defaults-file="$T/r/noshut.cnf" \
+	>/dev/null 2>"$T/err" || rc=$?
+[ $rc = 1 ] && cfs_assert_one_error "$T/err" 1227 || t_fail "no 1227 for an account without SHUTDOWN (exit $rc)"
+grep -q SHUTDOWN "$T/err" || t_fail "1227 does not name SHUTDOWN"
+[ "$(cat "$T/r/mysqld.pid")" = "$old_pid" ] || t_fail "the recipient was restarted after 1227"
+t_log "ok: $(cat "$T/err")"
+
+echo "$stmt" | "$CLONEFS_BIN/clonefs" clone - --no-progress --recipient-defaults-file="$T/r/my.cnf" \
+	>"$T/clone.out" 2>"$T/err" || { cat "$T/clone.out" "$T/err"; t_fail "clone (replace) failed"; }
+cat "$T/clone.out"
+grep -q 'RECOVERY   Completed' "$T/clone.out" || t_fail "no RECOVERY stage"
+new_pid=$(cat "$T/r/mysqld.pid")
+[ "$new_pid" != "$old_pid" ] || t_fail "the server was not restarted"
+pgrep -f "mysqld_safe --defaults-file=$T/r/my.cnf" >/dev/null || t_fail "the server is not under mysqld_safe again"
+db_checksums "$T/r/mysql.sock" >"$T/r.sums"
+diff "$T/donor.sums" "$T/r.sums" || t_fail "the replaced recipient's checksums differ from the donor's"
+[ -z "$(db_sql "$T/r/mysql.sock" "SHOW DATABASES LIKE 'recipient_only'")" ] || t_fail "the recipient's old data is still served"
+[ ! -e "$T/r/data.clonefs-old" ] && [ ! -e "$T/r/data.clonefs-new" ] || t_fail "old or new data left beside the datadir"
+t_log "ok: restarted by mysqld_safe (pid $old_pid -> $new_pid), $(wc -l <"$T/r.sums") checksums equal"
+db_stop "$T/r"
+
+t_log "no supervisor: ERROR 3707, the donor's data in place for a manual start"
+recipient "$T/n"
+mariadbd --defaults-file="$T/n/my.cnf" >/dev/null 2>&1 &
+_db_wait_ready "$T/n/mysql.sock" "$T/n/error.log"
+rc=0
+echo "$stmt" | "$CLONEFS_BIN/clonefs" clone - --no-progress --recipient-defaults-file="$T/n/my.cnf" \
+	>"$T/clone.out" 2>"$T/err" || rc=$?
+[ $rc = 1 ] || { cat "$T/clone.out" "$T/err"; t_fail "expected exit 1 without a supervisor, got $rc"; }
+cfs_assert_one_error "$T/err" 3707
+grep -qx 'ERROR 3707 (HY000): Restart server failed (mysqld is not managed by supervisor process).' "$T/err" ||
+	t_fail "3707 not in MySQL's words"
+t_log "ok: $(cat "$T/err")"
+[ -f "$T/n/data/clonefs_info.json" ] || t_fail "the donor's data is not in place"
+mariadbd --defaults-file="$T/n/my.cnf" >/dev/null 2>&1 &
+_db_wait_ready "$T/n/mysql.sock" "$T/n/error.log"
+db_checksums "$T/n/mysql.sock" >"$T/n.sums"
+diff "$T/donor.sums" "$T/n.sums" || t_fail "after a manual start the checksums differ from the donor's"
+t_log "PASS: replaced under mysqld_safe; 3707 without a supervisor and the data complete for a manual start"
