@@ -61,7 +61,11 @@ PROGRAMS    := $(BIN)/clonefsd $(BIN)/mount.clonefs $(BIN)/clonefs
 
 all: $(PROGRAMS)
 
-$(BUILD)/%.o: %.c
+# The flags an object was built with: a change (CI=1 adds -Werror) rebuilds everything.
+FLAGS_STAMP := $(BUILD)/.cflags
+$(shell mkdir -p $(BUILD) && echo '$(CC) $(CFLAGS)' | cmp -s - $(FLAGS_STAMP) || echo '$(CC) $(CFLAGS)' >$(FLAGS_STAMP))
+
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@

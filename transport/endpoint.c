@@ -131,6 +131,6 @@ int endpoint_check_donor_list(const char *list, const struct endpoint *ep, struc
 		while (*p == ',' || *p == ';' || *p == ' ')
 			p++;
 	}
-	snprintf(why, sizeof(why), "%.260s is not found in clone_valid_donor_list: %.240s", want, list);
+	snprintf(why, sizeof(why), "%.260s is not found in clone_valid_donor_list: %.200s", want, list);
 	return cfs_err_set(err, ER_CLONE_SYS_CONFIG, ER_CLONE_SYS_CONFIG_MSG, why);
 }
