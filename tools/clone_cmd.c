@@ -18,6 +18,7 @@
 
 #include "tools/clone_check.h"
 #include "tools/clone_mount.h"
+#include "tools/clone_progress.h"
 #include "tools/clone_stmt.h"
 #include "tools/commands.h"
 #include "tools/mountinfo.h"
@@ -48,17 +49,6 @@ struct clone_opts {
 	char mount_opts[OPTS_MAX];
 	bool no_progress;
 };
-
-static void stage(const char *name, const char *state)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	char ts[32];
-	localtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-	printf("%s  %-10s %s\n", ts, name, state);
-	fflush(stdout);
-}
 
 static int fail_with(const struct cfs_err *err)
 {
@@ -295,13 +285,14 @@ static int wait_server(const struct recipient *r, int timeout_s)
 }
 
 /* Swap the new data in and start the server through its supervisor. */
-static int replace_and_restart(const struct recipient *r, const char *new_dir, struct cfs_err *err)
+static int replace_and_restart(const struct recipient *r, const char *new_dir, struct clone_progress *p,
+			       struct cfs_err *err)
 {
 	struct supervisor sup;
 	if (supervisor_detect(r->pid_file, &sup, err))
 		return -1;
 	char old_dir[PATH_MAX + 32];
-	stage("DROP DATA", "In Progress (stopping the recipient server)");
+	clone_progress_stage(p, CS_DROP_DATA, CSS_IN_PROGRESS);
 	if (recipient_shutdown(r, CLONE_STOP_WAIT_S, err))
 		return -1;
 	supervisor_wait_stopped(&sup, CLONE_STOP_WAIT_S);
@@ -316,23 +307,21 @@ static int replace_and_restart(const struct recipient *r, const char *new_dir, s
 		return cfs_err_set(err, CFS_ER_IO, "cannot swap %s into %s: %s (the old data is in %s)", new_dir, dd,
 				   strerror(e), access(dd, F_OK) ? old_dir : dd);
 	}
-	stage("DROP DATA", "Completed");
-	stage("RESTART", "In Progress");
+	clone_progress_stage(p, CS_DROP_DATA, CSS_COMPLETED);
+	clone_progress_stage(p, CS_RESTART, CSS_IN_PROGRESS);
 	if (supervisor_restart(&sup, err)) {
-		stage("RESTART", "Failed");
 		printf("the donor's data is in place in %s (the old data in %s): start the server by hand\n", dd, old_dir);
 		return -1;
 	}
-	stage("RESTART", "Completed");
-	stage("RECOVERY", "In Progress");
+	clone_progress_stage(p, CS_RESTART, CSS_COMPLETED);
+	clone_progress_stage(p, CS_RECOVERY, CSS_IN_PROGRESS);
 	if (wait_server(r, CLONE_RESTART_WAIT_S)) {
-		stage("RECOVERY", "Failed");
 		char why[PATH_MAX + 100];
 		snprintf(why, sizeof(why), "the server did not answer on %s within %d s after %s started it", r->socket,
 			 CLONE_RESTART_WAIT_S, supervisor_name(&sup));
 		return cfs_err_set(err, ER_RESTART_SERVER_FAILED, ER_RESTART_SERVER_FAILED_MSG, why);
 	}
-	stage("RECOVERY", "Completed");
+	clone_progress_stage(p, CS_RECOVERY, CSS_COMPLETED);
 	rm_tree(old_dir);
 	return 0;
 }
@@ -348,8 +337,9 @@ int cmd_clone(int argc, char **argv)
 	struct clone_mount cm = { 0 };
 	struct recipient *r = calloc(1, sizeof(*r));
 	struct check_list *l = calloc(1, sizeof(*l));
+	struct clone_progress *p = calloc(1, sizeof(*p));
 	char *text = NULL;
-	if (!r || !l) {
+	if (!r || !l || !p) {
 		cfs_err_set(&err, CFS_ER_IO, "out of memory");
 		goto fail;
 	}
@@ -401,6 +391,9 @@ int cmd_clone(int argc, char **argv)
 	/* 2. Donor list, 3. one clone at a time. */
 	if (check_donor_list(o.mount_opts, r, st.host, st.port, &err) || take_clone_lock(&err))
 		goto fail;
+	clone_progress_path(p->path, sizeof(p->path));
+	snprintf(p->source, sizeof(p->source), "%s:%u", st.host, st.port);
+	snprintf(p->destination, sizeof(p->destination), "%s", replace ? r->datadir : target);
 	/* REQUIRE [NO] SSL decides over any ssl_mode= in -o. */
 	char ignored[128];
 	take_opt(o.mount_opts, "ssl_mode", ignored, sizeof(ignored));
@@ -409,7 +402,7 @@ int cmd_clone(int argc, char **argv)
 	snprintf(o.mount_opts + ol, sizeof(o.mount_opts) - ol, "%sssl_mode=%s", ol ? "," : "",
 		 st.ssl == CLONE_SSL_REQUIRED ? "required" : st.ssl == CLONE_SSL_NONE ? "disabled" : "preferred");
 	/* 4. Connect and authenticate (a snapshot is made), 5. compare, all before writing. */
-	stage("CONNECT", "In Progress");
+	clone_progress_stage(p, CS_SNAPSHOT, CSS_IN_PROGRESS);
 	if (clone_mount_open(&cm, work, st.user, st.host, st.port, st.password, o.mount_opts, false, "new", true, &err))
 		goto fail;
 	struct mountinfo mi;
@@ -423,37 +416,45 @@ int cmd_clone(int argc, char **argv)
 	}
 	struct check_target t = { .target = target, .cache_dir = cm.cache, .replace = replace };
 	clone_checks_run(&mi, r, &t, l);
+	snprintf(p->binlog_file, sizeof(p->binlog_file), "%s", mountinfo_get(&mi, "binlog_file"));
+	snprintf(p->binlog_pos, sizeof(p->binlog_pos), "%s", mountinfo_get(&mi, "binlog_pos"));
+	snprintf(p->gtid, sizeof(p->gtid), "%s", mountinfo_get(&mi, "gtid_pos"));
+	p->stage[CS_FILE_COPY].estimate = strtoull(mountinfo_get(&mi, "bytes_total"), NULL, 10);
 	mountinfo_release(&mi);
 	const struct check_row *bad = clone_checks_first_failure(l);
 	if (bad) {
 		err = bad->err;
 		goto fail;
 	}
-	stage("CONNECT", "Completed (every prerequisite passed)");
+	clone_progress_stage(p, CS_SNAPSHOT, CSS_COMPLETED);
 	/* 6. Hydrate (the same snapshot, now prefetching) and copy out. */
 	char snapshot[128];
 	snprintf(snapshot, sizeof(snapshot), "%s", cm.snapshot);
 	clone_mount_unmount(&cm);
 	if (clone_mount_open(&cm, work, st.user, st.host, st.port, st.password, o.mount_opts, true, snapshot, true, &err))
 		goto fail;
-	stage("FILE COPY", "In Progress");
+	clone_progress_stage(p, CS_FILE_COPY, CSS_IN_PROGRESS);
 	char owner_opt[96];
 	snprintf(owner_opt, sizeof(owner_opt), "--owner=%s", owner);
 	char *margv[] = { "materialize", cm.mnt, target, owner_opt, o.no_progress ? "--no-progress" : NULL, NULL };
 	int mrc = cmd_materialize(o.no_progress ? 5 : 4, margv);
 	clone_mount_close(&cm);
 	if (mrc) {
-		stage("FILE COPY", "Failed");
+		cfs_err_set(&err, CFS_ER_INCOMPLETE, "materialize failed (its error is above)");
+		clone_progress_fail(p, &err);
 		rc = mrc;
 		goto out; /* materialize printed its error; nothing complete was left */
 	}
-	stage("FILE COPY", "Completed");
-	stage("FILE SYNC", "Completed");
-	if (replace && replace_and_restart(r, target, &err))
+	p->stage[CS_FILE_COPY].data = p->stage[CS_FILE_COPY].estimate;
+	clone_progress_stage(p, CS_FILE_COPY, CSS_COMPLETED);
+	clone_progress_stage(p, CS_FILE_SYNC, CSS_COMPLETED); /* materialize fsyncs every file and directory */
+	if (replace && replace_and_restart(r, target, p, &err))
 		goto fail;
 	rc = 0;
 	goto out;
 fail:
+	if (p && p->path[0])
+		clone_progress_fail(p, &err);
 	rc = fail_with(&err);
 out:
 	clone_mount_close(&cm);
@@ -461,5 +462,6 @@ out:
 	free(text);
 	free(r);
 	free(l);
+	free(p);
 	return rc;
 }

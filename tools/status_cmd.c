@@ -1,10 +1,11 @@
 /* status_cmd.c: clonefs status MOUNTPOINT [--json]: prints the mount's /.clonefs/status, as JSON or
- * as a few human lines with a progress bar. */
+ * as a few human lines with a progress bar; --clone: the last clonefs clone's stages. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/clone_progress.h"
 #include "tools/commands.h"
 #include "tools/mountinfo.h"
 
@@ -46,10 +47,12 @@ static void human(double b, char *out, size_t n)
 int cmd_status(int argc, char **argv)
 {
 	const char *mount = NULL;
-	bool json = false;
+	bool json = false, clone = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = true;
+		else if (!strcmp(argv[i], "--clone"))
+			clone = true;
 		else if (argv[i][0] != '-' && !mount)
 			mount = argv[i];
 		else {
@@ -57,8 +60,10 @@ int cmd_status(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (clone)
+		return clone_progress_show(json);
 	if (!mount) {
-		fprintf(stderr, "ERROR %d (HY000): usage: clonefs status MOUNTPOINT [--json]\n", CFS_ER_USAGE);
+		fprintf(stderr, "ERROR %d (HY000): usage: clonefs status MOUNTPOINT [--json] | --clone [--json]\n", CFS_ER_USAGE);
 		return 2;
 	}
 	char path[4200];

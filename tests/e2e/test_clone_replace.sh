@@ -68,6 +68,20 @@ db_checksums "$T/r/mysql.sock" >"$T/r.sums"
 diff "$T/donor.sums" "$T/r.sums" || t_fail "the replaced recipient's checksums differ from the donor's"
 [ -z "$(db_sql "$T/r/mysql.sock" "SHOW DATABASES LIKE 'recipient_only'")" ] || t_fail "the recipient's old data is still served"
 [ ! -e "$T/r/data.clonefs-old" ] && [ ! -e "$T/r/data.clonefs-new" ] || t_fail "old or new data left beside the datadir"
+# The stages as performance_schema.clone_progress has them, and clone_status's facts.
+"$CLONEFS_BIN/clonefs" status --clone --json >"$T/progress.json"
+python3 - "$T/progress.json" "$T/r/data" "127.0.0.1:$PORT" <<'PY' || t_fail "clonefs status --clone --json is not the clone's progress"
+import json, sys
+d = json.load(open(sys.argv[1]))
+stages = {s["stage"]: s for s in d["stages"]}
+assert d["state"] == "Completed" and d["error_no"] == 0, d
+assert d["destination"] == sys.argv[2] and d["source"] == sys.argv[3], d
+assert d["binlog_file"] and d["binlog_position"] and d["gtid_executed"], d
+for name in ("SNAPSHOT", "DROP DATA", "FILE COPY", "FILE SYNC", "RESTART", "RECOVERY"):
+    assert stages[name]["state"] == "Completed" and stages[name]["begin_time"] <= stages[name]["end_time"], stages[name]
+assert stages["FILE COPY"]["data"] == stages["FILE COPY"]["estimate"] > 0
+PY
+"$CLONEFS_BIN/clonefs" status --clone | grep -q '^RECOVERY *Completed' || t_fail "clonefs status --clone does not show RECOVERY"
 t_log "ok: restarted by mysqld_safe (pid $old_pid -> $new_pid), $(wc -l <"$T/r.sums") checksums equal"
 db_stop "$T/r"
 
@@ -83,6 +97,10 @@ cfs_assert_one_error "$T/err" 3707
 grep -qx 'ERROR 3707 (HY000): Restart server failed (mysqld is not managed by supervisor process).' "$T/err" ||
 	t_fail "3707 not in MySQL's words"
 t_log "ok: $(cat "$T/err")"
+"$CLONEFS_BIN/clonefs" status --clone --json | python3 -c 'import json, sys; d = json.load(sys.stdin)
+assert d["state"] == "Failed" and d["error_no"] == 3707, d
+assert [s["state"] for s in d["stages"] if s["stage"] == "RESTART"] == ["Failed"], d' ||
+	t_fail "the progress does not show the failed RESTART"
 [ -f "$T/n/data/clonefs_info.json" ] || t_fail "the donor's data is not in place"
 mariadbd --defaults-file="$T/n/my.cnf" >/dev/null 2>&1 &
 _db_wait_ready "$T/n/mysql.sock" "$T/n/error.log"

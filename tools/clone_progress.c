@@ -1,0 +1,150 @@
+/* clone_progress.c: writes clonefs clone's stages as one JSON document (replaced atomically, so a
+ * reader never sees half of one) and prints them as lines; reads it back for clonefs status. */
+#include "tools/clone_progress.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/json.h"
+#include "tools/mountinfo.h"
+
+static const char *const stage_name[CS_COUNT] = {
+	[CS_SNAPSHOT] = "SNAPSHOT", [CS_DROP_DATA] = "DROP DATA", [CS_FILE_COPY] = "FILE COPY",
+	[CS_FILE_SYNC] = "FILE SYNC", [CS_RESTART] = "RESTART", [CS_RECOVERY] = "RECOVERY",
+};
+static const char *const state_name[] = {
+	[CSS_NOT_STARTED] = "Not Started", [CSS_IN_PROGRESS] = "In Progress", [CSS_COMPLETED] = "Completed",
+	[CSS_FAILED] = "Failed",
+};
+
+void clone_progress_path(char *out, size_t n)
+{
+	const char *dir = getenv("CLONEFS_LOCK_DIR");
+	if (dir)
+		snprintf(out, n, "%s/clonefs-clone.json", dir);
+	else if (geteuid() == 0)
+		snprintf(out, n, "/run/clonefs-clone.json");
+	else
+		snprintf(out, n, "/tmp/clonefs-clone-%u.json", (unsigned)getuid());
+}
+
+static void iso(time_t t, char *out, size_t n)
+{
+	struct tm tm;
+	if (!t) {
+		out[0] = 0;
+		return;
+	}
+	localtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void write_file(const struct clone_progress *p)
+{
+	if (!p->path[0])
+		return;
+	struct wbuf b;
+	wbuf_init(&b, 1u << 20);
+	json_raw(&b, "{");
+	json_kv_str(&b, "source", p->source, 0);
+	json_kv_str(&b, "destination", p->destination, 1);
+	bool failed = false, running = false;
+	for (int i = 0; i < CS_COUNT; i++) {
+		failed = failed || p->stage[i].state == CSS_FAILED;
+		running = running || p->stage[i].state == CSS_IN_PROGRESS;
+	}
+	json_kv_str(&b, "state", failed ? "Failed" : running ? "In Progress" : "Completed", 1);
+	json_kv_u64(&b, "error_no", (uint64_t)p->error_no, 1);
+	json_kv_str(&b, "error_message", p->error_message, 1);
+	json_kv_str(&b, "binlog_file", p->binlog_file, 1);
+	json_kv_str(&b, "binlog_position", p->binlog_pos, 1);
+	json_kv_str(&b, "gtid_executed", p->gtid, 1);
+	json_raw(&b, ",\"stages\":[");
+	for (int i = 0; i < CS_COUNT; i++) {
+		char begin[32], end[32];
+		iso(p->stage[i].begin, begin, sizeof(begin));
+		iso(p->stage[i].end, end, sizeof(end));
+		json_raw(&b, i ? ",{" : "{");
+		json_kv_str(&b, "stage", stage_name[i], 0);
+		json_kv_str(&b, "state", state_name[p->stage[i].state], 1);
+		json_kv_str(&b, "begin_time", begin, 1);
+		json_kv_str(&b, "end_time", end, 1);
+		json_kv_u64(&b, "estimate", p->stage[i].estimate, 1);
+		json_kv_u64(&b, "data", p->stage[i].data, 1);
+		json_raw(&b, "}");
+	}
+	json_raw(&b, "]}\n");
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p->path);
+	FILE *f = fopen(tmp, "w");
+	if (f) {
+		bool ok = fwrite(b.p, 1, b.len, f) == b.len;
+		if (fclose(f) == 0 && ok)
+			rename(tmp, p->path);
+		else
+			unlink(tmp);
+	}
+	wbuf_release(&b);
+}
+
+void clone_progress_stage(struct clone_progress *p, enum clone_stage s, enum clone_stage_state st)
+{
+	time_t now = time(NULL);
+	if (st == CSS_IN_PROGRESS)
+		p->stage[s].begin = now;
+	else
+		p->stage[s].end = now;
+	p->stage[s].state = st;
+	char ts[32];
+	iso(now, ts, sizeof(ts));
+	printf("%s  %-10s %s\n", ts, stage_name[s], state_name[st]);
+	fflush(stdout);
+	write_file(p);
+}
+
+void clone_progress_fail(struct clone_progress *p, const struct cfs_err *err)
+{
+	for (int i = 0; i < CS_COUNT; i++)
+		if (p->stage[i].state == CSS_IN_PROGRESS) {
+			p->stage[i].state = CSS_FAILED;
+			p->stage[i].end = time(NULL);
+		}
+	p->error_no = err->code;
+	snprintf(p->error_message, sizeof(p->error_message), "%s", err->msg);
+	write_file(p);
+}
+
+int clone_progress_show(int json)
+{
+	char path[4096];
+	clone_progress_path(path, sizeof(path));
+	char *doc = mountinfo_slurp(path, 1u << 20, NULL);
+	if (!doc) {
+		struct cfs_err err;
+		cfs_err_set(&err, CFS_ER_USAGE, "no clone has run on this host (no %s)", path);
+		cfs_err_print(&err, stderr);
+		return 1;
+	}
+	if (json) {
+		fputs(doc, stdout);
+		free(doc);
+		return 0;
+	}
+	/* One line per stage, as SELECT * FROM performance_schema.clone_progress shows them. */
+	printf("%-10s %-12s %-20s %-20s\n", "STAGE", "STATE", "BEGIN_TIME", "END_TIME");
+	for (const char *q = doc; (q = strstr(q, "{\"stage\":\"")); q++) {
+		char stage[32] = "", state[32] = "", begin[32] = "", end[32] = "";
+		sscanf(q, "{\"stage\":\"%31[^\"]\",\"state\":\"%31[^\"]\",\"begin_time\":\"%31[^\"]", stage, state, begin);
+		const char *e = strstr(q, "\"end_time\":\"");
+		if (e)
+			sscanf(e, "\"end_time\":\"%31[^\"]", end);
+		printf("%-10s %-12s %-20s %-20s\n", stage, state, begin, end);
+	}
+	const char *err = strstr(doc, "\"error_message\":\"");
+	if (err && err[17] != '"')
+		printf("error: %.*s\n", (int)strcspn(err + 17, "\""), err + 17);
+	free(doc);
+	return 0;
+}
