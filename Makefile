@@ -137,6 +137,9 @@ install: all
 	install -m 755 $(BIN)/clonefsd $(BIN)/mount.clonefs $(DESTDIR)$(PREFIX)/sbin/
 	install -m 755 $(BIN)/clonefs $(DESTDIR)$(PREFIX)/bin/
 	ln -sf $(PREFIX)/sbin/mount.clonefs $(DESTDIR)/sbin/mount.clonefs
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	for m in $(wildcard docs/man/*.1); do install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done
+	for m in $(wildcard docs/man/*.8); do install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done
 
 clean:
 	rm -rf build build-* bin
