@@ -4,9 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "transport/buf.h"
@@ -101,6 +105,54 @@ uint32_t cache_chunk_len(const struct cache *c, const struct manifest_entry *e, 
 	return (uint32_t)(e->size - off < c->chunk_size ? e->size - off : c->chunk_size);
 }
 
+void cache_default_dir(char *out, size_t n)
+{
+	if (getuid() == 0) {
+		snprintf(out, n, "/var/cache/clonefs");
+		return;
+	}
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	if (xdg && *xdg) {
+		snprintf(out, n, "%s/clonefs", xdg);
+		return;
+	}
+	const char *home = getenv("HOME");
+	struct passwd *pw = getpwuid(getuid());
+	snprintf(out, n, "%s/.cache/clonefs", home && *home ? home : pw ? pw->pw_dir : "/tmp");
+}
+
+bool cache_in_use(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
+/* One mount per cache: two daemons storing chunks into one index would tear it. The lock lives as
+ * long as the open file description, so it survives the mount's daemonizing fork. */
+static int take_lock(struct cache *c, struct cfs_err *err)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/lock", c->dir);
+	c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (c->lock_fd < 0)
+		return io_err(err, "open", path);
+	/* A mount just unmounted may still be closing its cache: give it a moment. */
+	for (int waited_ms = 0; waited_ms < CACHE_LOCK_WAIT_MS; waited_ms += 100) {
+		if (flock(c->lock_fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' is in use by another mount of this snapshot "
+			   "(use another cache_dir=, or unmount it first)", c->dir);
+}
+
 int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
 	       uint32_t chunk_size, const uint8_t *manifest_blob, size_t blob_len, struct cfs_err *err)
 {
@@ -108,12 +160,13 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 	bool fresh;
 	memset(c, 0, sizeof(*c));
 	c->idx_fd = -1;
+	c->lock_fd = -1;
 	c->m = m;
 	c->chunk_size = chunk_size;
 	pthread_mutex_init(&c->lock, NULL);
 	snprintf(c->dir, sizeof(c->dir), "%s/%s", cache_dir, snap_id);
 	snprintf(path, sizeof(path), "%s/data", c->dir);
-	if (mkdirs(path, err) || check_manifest(c->dir, manifest_blob, blob_len, &fresh, err))
+	if (mkdirs(path, err) || take_lock(c, err) || check_manifest(c->dir, manifest_blob, blob_len, &fresh, err))
 		goto fail;
 
 	c->base = calloc(m->n ? m->n : 1, sizeof(*c->base));
@@ -198,6 +251,9 @@ void cache_close(struct cache *c)
 				close(c->data_fd[i]);
 	if (c->idx_fd >= 0)
 		close(c->idx_fd);
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
+	c->lock_fd = -1;
 	free(c->data_fd);
 	free(c->base);
 	free(c->recs);

@@ -25,7 +25,7 @@ struct cache_rec {
 	uint8_t digest[CHUNK_DIGEST_LEN];
 };
 _Static_assert(sizeof(struct cache_rec) == 48, "cache record layout is on disk");
-enum { CACHE_HDR_LEN = 4096 };
+enum { CACHE_HDR_LEN = 4096, CACHE_LOCK_WAIT_MS = 10000 };
 
 struct cache {
 	char dir[4096];
@@ -34,6 +34,7 @@ struct cache {
 	uint64_t nchunks;           /* over all regular files */
 	uint64_t *base;             /* per entry id: global index of its chunk 0 */
 	int idx_fd;
+	int lock_fd;                /* <dir>/lock, flock'ed for the mount's life: one mount per cache */
 	int *data_fd;               /* per entry id, opened lazily; -1 when closed */
 	pthread_mutex_t lock;       /* guards data_fd[] opening, recs[] and the counters below */
 	struct cache_rec *recs;     /* in-memory copy of chunks.idx */
@@ -44,7 +45,13 @@ struct cache {
 	uint64_t corrupt_found;     /* chunks whose bytes no longer matched their digest */
 };
 
-/* Open or create <cache_dir>/<snapshot_id>. A cache made for another manifest is refused. */
+/* The default cache_dir: /var/cache/clonefs for root, else $XDG_CACHE_HOME/clonefs or ~/.cache/clonefs. */
+void cache_default_dir(char *out, size_t n);
+/* Is <dir> (one snapshot's cache) held by a running mount? */
+bool cache_in_use(const char *dir);
+
+/* Open or create <cache_dir>/<snapshot_id>. A cache made for another manifest is refused, and so
+ * is one another mount holds (7003). */
 int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
 	       uint32_t chunk_size, const uint8_t *manifest_blob, size_t blob_len, struct cfs_err *err);
 void cache_close(struct cache *c);

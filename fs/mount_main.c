@@ -105,22 +105,6 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi, const c
 	return 0;
 }
 
-static void default_cache_dir(char *out, size_t n)
-{
-	if (getuid() == 0) {
-		snprintf(out, n, "/var/cache/clonefs");
-		return;
-	}
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	if (xdg && *xdg) {
-		snprintf(out, n, "%s/clonefs", xdg);
-		return;
-	}
-	const char *home = getenv("HOME");
-	struct passwd *pw = getpwuid(getuid());
-	snprintf(out, n, "%s/.cache/clonefs", home && *home ? home : pw ? pw->pw_dir : "/tmp");
-}
-
 static void on_progress(void *arg, const char *line)
 {
 	(void)arg;
@@ -238,7 +222,7 @@ static int run(int argc, char **argv)
 	if (o.cache_dir)
 		snprintf(cache_dir, sizeof(cache_dir), "%s", o.cache_dir);
 	else
-		default_cache_dir(cache_dir, sizeof(cache_dir));
+		cache_default_dir(cache_dir, sizeof(cache_dir));
 	struct wbuf blob;
 	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);
 	manifest_encode(&blob, &mt.m);

@@ -15,8 +15,11 @@ static const char usage[] =
 	"        copy a mounted snapshot into CLONE_DIR (absolute, must not exist) that\n"
 	"        mysqld_safe --datadir=CLONE_DIR starts from\n"
 	"  status MOUNTPOINT [--json]      snapshot, donor, hydration progress, binlog position\n"
+	"  status --clone [--json]         the stages of the last clonefs clone\n"
 	"  inspect FILE [--page=N] [--json]  read an InnoDB tablespace (lazily, through a mount)\n"
 	"  check [USER@]HOST[:PORT] [-o ...]  check every clone prerequisite without copying\n"
+	"  cache list|prune [--cache-dir=DIR] [--max-size=SIZE] [--older-than=DAYS]\n"
+	"        the snapshot caches mounts keep; prune removes those no mount holds\n"
 	"  clone \"CLONE INSTANCE FROM 'u'@'h':p IDENTIFIED BY 'pw' [DATA DIRECTORY [=] '/d'] [REQUIRE [NO] SSL]\"\n"
 	"\n"
 	"Exit status: 0 success, 1 error (one 'ERROR <code> (<sqlstate>): <message>' line on stderr), 2 usage.\n";
@@ -25,7 +28,7 @@ int main(int argc, char **argv)
 {
 	static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
 		{ "materialize", cmd_materialize }, { "status", cmd_status }, { "inspect", cmd_inspect },
-		{ "check", cmd_check }, { "clone", cmd_clone },
+		{ "check", cmd_check }, { "clone", cmd_clone }, { "cache", cmd_cache },
 	};
 	signal(SIGPIPE, SIG_IGN); /* a closed donor connection is an error to report, not a signal */
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {

@@ -9,5 +9,6 @@ int cmd_status(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 #endif

@@ -38,4 +38,26 @@ snapfile=$(find "$T/state" -path "*/$big" -print -quit)
 [ -n "$snapfile" ] || t_fail "cannot find $big in the donor's snapshot directory"
 cmp <(dd if="$snapfile" bs=16384 skip=$((off / 16384)) count=1 status=none) "$T/page.mnt" ||
 	t_fail "the page read through the mount differs from the snapshot"
-t_log "PASS: one page, one chunk, same bytes"
+t_log "ok: one page, one chunk, same bytes"
+
+t_log "the cache: one mount at a time; clonefs cache list and prune never touch a mounted one"
+ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/mnt/.clonefs/status")
+mkdir -p "$T/mnt2"
+rc=0
+CLONEFS_PASSWORD='pw-lazy' "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt2" \
+	-o "ssl_mode=disabled,prefetch=off,cache_dir=$T/cache,snapshot=$ID" 2>"$T/err" || rc=$?
+[ $rc = 1 ] && cfs_assert_one_error "$T/err" 7003 || t_fail "a second mount of the same cache: exit $rc"
+grep -q "in use by another mount" "$T/err" || t_fail "7003 does not say the cache is in use"
+"$CLONEFS_BIN/clonefs" cache list --cache-dir="$T/cache" | tee "$T/list"
+grep -q "^$ID .* mounted$" "$T/list" || t_fail "cache list does not show $ID mounted"
+"$CLONEFS_BIN/clonefs" cache prune --cache-dir="$T/cache" >/dev/null
+[ -f "$T/cache/$ID/chunks.idx" ] || t_fail "prune removed a mounted cache"
+fusermount3 -u "$T/mnt"
+t_wait_for "! \"$CLONEFS_BIN/clonefs\" cache list --cache-dir='$T/cache' | grep -q ' mounted\$'" 10 ||
+	t_fail "the cache is still held after umount"
+"$CLONEFS_BIN/clonefs" cache prune --cache-dir="$T/cache" --max-size=1G | tee "$T/prune"
+[ -f "$T/cache/$ID/chunks.idx" ] || t_fail "prune --max-size=1G removed a cache that fits"
+"$CLONEFS_BIN/clonefs" cache prune --cache-dir="$T/cache" --max-size=0 | tee "$T/prune"
+[ ! -e "$T/cache/$ID" ] || t_fail "prune --max-size=0 left $ID"
+grep -q "^removed $ID " "$T/prune" || t_fail "prune did not say what it removed"
+t_log "PASS: one page, one chunk, same bytes; the cache held while mounted, pruned after"

@@ -1,0 +1,194 @@
+/* cache_cmd.c: clonefs cache list|prune: the snapshot caches under cache_dir, their size on disk,
+ * last use and whether a mount holds them; prune removes unmounted ones (all, the older ones, or
+ * the least recently used until the total fits --max-size). A mounted cache is never touched. */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fs/cache.h"
+#include "tools/commands.h"
+#include "tools/rmtree.h"
+
+enum { CACHE_LIST_MAX = 4096 };
+
+static const char cache_usage[] =
+	"usage: clonefs cache list  [--cache-dir=DIR]\n"
+	"       clonefs cache prune [--cache-dir=DIR] [--max-size=SIZE] [--older-than=DAYS] [--dry-run]\n"
+	"  list   one line per snapshot cache: id, size on disk, last used, mounted or not\n"
+	"  prune  removes caches no mount holds: all of them, or those unused for DAYS, or the least\n"
+	"         recently used until the rest fits in SIZE (K, M, G, T suffixes)\n";
+
+struct entry {
+	char id[256];
+	uint64_t bytes;     /* allocated on disk (sparse files count what they hold) */
+	time_t used;        /* chunks.idx's mtime: it changes with every chunk stored */
+	bool mounted;
+};
+
+static uint64_t tree_bytes;
+
+static int add_blocks(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path; (void)flag; (void)ftw;
+	tree_bytes += (uint64_t)st->st_blocks * 512;
+	return 0;
+}
+
+static int by_age(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	return (x->used > y->used) - (x->used < y->used);
+}
+
+static void human(uint64_t b, char *out, size_t n)
+{
+	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)b;
+	int i = 0;
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	uint64_t mult = 1;
+	switch (*end) {
+	case 'k': case 'K': mult = 1ull << 10; end++; break;
+	case 'm': case 'M': mult = 1ull << 20; end++; break;
+	case 'g': case 'G': mult = 1ull << 30; end++; break;
+	case 't': case 'T': mult = 1ull << 40; end++; break;
+	default: break;
+	}
+	if (errno || end == s || *end || v < 0)
+		return -1;
+	*out = (uint64_t)(v * (double)mult);
+	return 0;
+}
+
+/* The caches under dir, oldest first. */
+static size_t scan(const char *dir, struct entry *e, size_t max)
+{
+	DIR *d = opendir(dir);
+	size_t n = 0;
+	struct dirent *de;
+	while (d && (de = readdir(d)) && n < max) {
+		char path[4096 + 300];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s/chunks.idx", dir, de->d_name);
+		if (de->d_name[0] == '.' || stat(path, &st))
+			continue;
+		snprintf(e[n].id, sizeof(e[n].id), "%s", de->d_name);
+		e[n].used = st.st_mtime;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		e[n].mounted = cache_in_use(path);
+		tree_bytes = 0;
+		nftw(path, add_blocks, 16, FTW_PHYS);
+		e[n].bytes = tree_bytes;
+		n++;
+	}
+	if (d)
+		closedir(d);
+	qsort(e, n, sizeof(*e), by_age);
+	return n;
+}
+
+static int usage_err(const char *msg)
+{
+	fprintf(stderr, "ERROR %d (HY000): %s\n%s", CFS_ER_USAGE, msg, cache_usage);
+	return 2;
+}
+
+int cmd_cache(int argc, char **argv)
+{
+	char dir[4096];
+	cache_default_dir(dir, sizeof(dir));
+	const char *verb = NULL;
+	uint64_t max_size = UINT64_MAX;
+	long older_days = -1;
+	bool dry = false;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(cache_usage, stdout);
+			return 0;
+		} else if (!strncmp(a, "--cache-dir=", 12)) {
+			snprintf(dir, sizeof(dir), "%s", a + 12);
+		} else if (!strncmp(a, "--max-size=", 11)) {
+			if (parse_size(a + 11, &max_size))
+				return usage_err("--max-size: expected a size such as 500M or 20G");
+		} else if (!strncmp(a, "--older-than=", 13)) {
+			char *end;
+			older_days = strtol(a + 13, &end, 10);
+			if (*end || older_days < 0)
+				return usage_err("--older-than: expected a number of days");
+		} else if (!strcmp(a, "--dry-run")) {
+			dry = true;
+		} else if (!verb && (!strcmp(a, "list") || !strcmp(a, "prune"))) {
+			verb = a;
+		} else {
+			return usage_err("unexpected argument");
+		}
+	}
+	if (!verb)
+		return usage_err("cache needs list or prune");
+	static struct entry e[CACHE_LIST_MAX];
+	size_t n = scan(dir, e, CACHE_LIST_MAX);
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += e[i].bytes;
+	char h[32], when[32];
+	if (!strcmp(verb, "list")) {
+		printf("%-32s %12s  %-19s  %s\n", "SNAPSHOT", "ON DISK", "LAST USED", "STATE");
+		for (size_t i = 0; i < n; i++) {
+			struct tm tm;
+			localtime_r(&e[i].used, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+			human(e[i].bytes, h, sizeof(h));
+			printf("%-32s %12s  %-19s  %s\n", e[i].id, h, when, e[i].mounted ? "mounted" : "unmounted");
+		}
+		human(total, h, sizeof(h));
+		printf("%zu caches, %s in %s\n", n, h, dir);
+		return 0;
+	}
+	bool all = max_size == UINT64_MAX && older_days < 0;
+	time_t now = time(NULL);
+	size_t removed = 0;
+	uint64_t freed = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool old = older_days >= 0 && now - e[i].used > older_days * 86400;
+		bool over = max_size != UINT64_MAX && total > max_size;
+		if (e[i].mounted || !(all || old || over))
+			continue;
+		char path[4096 + 300];
+		snprintf(path, sizeof(path), "%.4000s/%.255s", dir, e[i].id);
+		human(e[i].bytes, h, sizeof(h));
+		if (!dry && rm_tree(path)) {
+			struct cfs_err err;
+			cfs_err_set(&err, CFS_ER_IO, "cannot remove %s: %s", path, strerror(errno));
+			cfs_err_print(&err, stderr);
+			return 1;
+		}
+		printf("%s %s (%s)\n", dry ? "would remove" : "removed", e[i].id, h);
+		total -= e[i].bytes;
+		freed += e[i].bytes;
+		removed++;
+	}
+	human(freed, h, sizeof(h));
+	char left[32];
+	human(total, left, sizeof(left));
+	printf("%s %zu caches, %s; %s left in %s\n", dry ? "would prune" : "pruned", removed, h, left, dir);
+	return 0;
+}
