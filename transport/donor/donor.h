@@ -16,7 +16,7 @@
 #include "transport/manifest.h"
 #include "transport/wire.h"
 
-enum snap_method { SNAP_AUTO, SNAP_MARIABACKUP, SNAP_DIR, SNAP_BTRFS };
+enum snap_method { SNAP_AUTO, SNAP_MARIABACKUP, SNAP_DIR, SNAP_BTRFS, SNAP_CLONE };
 
 /* Set by main before the first connection; read-only afterwards. */
 struct donor_config {
@@ -31,7 +31,7 @@ struct donor_config {
 	uint64_t max_bandwidth;     /* bytes/s over all sessions; 0 = unlimited */
 	int max_connections;
 	int snapshot_ttl_s;
-	int snapshot_timeout_s;     /* bound on making one snapshot (mariabackup --backup + --prepare) */
+	int snapshot_timeout_s;     /* bound on making one snapshot (mariabackup --backup + --prepare, CLONE) */
 	int idle_timeout_s;
 	int zstd_level;
 };
@@ -64,8 +64,8 @@ int donor_query1(MYSQL *db, const char *sql, char *out, size_t outsz, struct cfs
 struct snapshot {
 	char id[WIRE_SNAP_ID_MAX + 1];
 	char dir[4096];             /* <state_dir>/<id> */
-	char root[4200];            /* the tree served: <dir>/data, <dir>/subvol/<datadir in it> (btrfs),
-				       or the datadir for method dir */
+	char root[4200];            /* the tree served: <dir>/data (mariabackup, clone), <dir>/subvol/<datadir
+				       in it> (btrfs), or the datadir for method dir */
 	bool owns_root;             /* delete root with the snapshot (not for method dir) */
 	enum snap_method method;    /* the method that made it (never SNAP_AUTO) */
 	struct wire_snap_info info;
@@ -127,6 +127,12 @@ void snap_read_binlog_info(const char *dir, struct wire_snap_info *info);
 int snap_parse_binlog_line(char *line, char **file, char **pos, char **gtid);
 /* An option-file value, quoted and escaped for MariaDB's parser ("a\"b\nc"); 0, or -1 if it does not fit. */
 int snap_cnf_quote(const char *v, char *out, size_t outsz);
+/* snap_clone.c (MySQL >= 8.0.17; pure helpers in snap_clone.h): CLONE LOCAL DATA DIRECTORY into
+ * <dir>/data as the authenticated user (user/password open a second connection only to KILL QUERY
+ * it at --snapshot-timeout or shutdown); binlog facts from performance_schema.clone_status. */
+int snap_clone_take(struct snapshot *s, MYSQL *db, const char *user, const char *password, struct cfs_err *err);
+/* The server is MySQL >= 8.0.17 with the clone plugin ACTIVE; why says what was found. */
+bool snap_clone_usable(MYSQL *db, char *why, size_t whysz);
 const char *snap_method_name(enum snap_method m);
 /* snap_auto.c: the method --snapshot-method=auto takes for this server: 0, or 7005 naming what is missing. */
 int snap_method_pick(MYSQL *db, enum snap_method *out, struct cfs_err *err);

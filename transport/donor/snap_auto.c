@@ -1,7 +1,7 @@
 /* snap_auto.c: what --snapshot-method=auto means on this host: the first method the server and
- * the host support, in the order clone (not built yet), btrfs, mariabackup, or an error naming
- * what is missing. */
+ * the host support, in the order clone, btrfs, mariabackup, or an error naming what is missing. */
 #include "transport/donor/donor.h"
+#include "transport/donor/snap_clone.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +32,12 @@ bool snap_have_mariabackup(void)
 int snap_method_pick(MYSQL *db, enum snap_method *out, struct cfs_err *err)
 {
 	const char *server = mysql_get_server_info(db);
-	char datadir[4096], why[4400];
-	/* clone first when it is built (issue 6); then btrfs, instant, when the datadir allows it. */
+	char datadir[4096], why[4400], why_clone[600];
+	/* clone first: the server's own consistent copy; then btrfs, instant, when the datadir allows it. */
+	if (snap_clone_usable(db, why_clone, sizeof(why_clone))) {
+		*out = SNAP_CLONE;
+		return 0;
+	}
 	struct cfs_err ignored;
 	if (donor_query1(db, "SELECT @@datadir", datadir, sizeof(datadir), &ignored) == 0 && *datadir &&
 	    snap_btrfs_usable(datadir, why, sizeof(why))) {
@@ -51,13 +55,19 @@ int snap_method_pick(MYSQL *db, enum snap_method *out, struct cfs_err *err)
 				   "is not installed (Debian package mariadb-backup) and btrfs cannot be used: %.600s",
 				   server, why);
 	}
-	return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=auto: the server is MySQL %s; btrfs cannot be used "
-			   "(%.600s) and the clone method is not built yet", server, why);
+	return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=auto: the server is MySQL %s; clone cannot be used "
+			   "(%.200s) and btrfs cannot be used (%.200s)", server, why_clone, why);
 }
 
 bool snap_method_available(enum snap_method m, const char *datadir, char *why, size_t whysz)
 {
 	switch (m) {
+	case SNAP_CLONE:
+		/* Decided by the server when a snapshot is asked for (snap_clone_usable). */
+		snprintf(why, whysz, "MySQL %u.%u.%u or later (not MariaDB) with the clone plugin ACTIVE (INSTALL PLUGIN "
+			 "clone SONAME 'mysql_clone.so'), asked when a snapshot is made; the account needs BACKUP_ADMIN",
+			 SNAP_CLONE_MIN_MAJOR, SNAP_CLONE_MIN_MINOR, SNAP_CLONE_MIN_PATCH);
+		return false;
 	case SNAP_BTRFS:
 		if (!*datadir) {
 			snprintf(why, whysz, "not checked: give --datadir (the server's datadir)");

@@ -41,6 +41,7 @@ const char *snap_method_name(enum snap_method m)
 	case SNAP_MARIABACKUP: return "mariabackup";
 	case SNAP_DIR: return "dir";
 	case SNAP_BTRFS: return "btrfs";
+	case SNAP_CLONE: return "clone";
 	case SNAP_AUTO:
 	default: return "auto";
 	}
@@ -192,7 +193,8 @@ static struct snapshot *load_meta(const char *id, struct cfs_err *err)
 	}
 	free(buf);
 	const char *m = wire_snap_info_get(&s->info, "method");
-	s->method = m && !strcmp(m, "dir") ? SNAP_DIR : m && !strcmp(m, "btrfs") ? SNAP_BTRFS : SNAP_MARIABACKUP;
+	s->method = m && !strcmp(m, "dir") ? SNAP_DIR : m && !strcmp(m, "btrfs") ? SNAP_BTRFS
+		  : m && !strcmp(m, "clone") ? SNAP_CLONE : SNAP_MARIABACKUP;
 	if (!ok || snap_build_manifest(s, err) || (s->method == SNAP_BTRFS && snap_btrfs_map_external(s, err))) {
 		snap_free(s);
 		return NULL;
@@ -341,6 +343,7 @@ static int make(struct snapshot *s, MYSQL *db, const char *user, const char *pas
 		switch (s->method) {
 		case SNAP_DIR: rc = snap_dir_take(s, db, err); break;
 		case SNAP_BTRFS: rc = snap_btrfs_take(s, db, err); break;
+		case SNAP_CLONE: rc = snap_clone_take(s, db, user, password, err); break;
 		case SNAP_MARIABACKUP:
 		case SNAP_AUTO:
 		default: rc = snap_mariabackup_take(s, db, user, password, err); break;
