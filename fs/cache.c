@@ -304,17 +304,14 @@ static int write_rec(struct cache *c, uint64_t g, const struct cache_rec *r, str
 	return 0;
 }
 
-int cache_store(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h,
-		const uint8_t *data, struct cfs_err *err)
+int cache_write(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h, const uint8_t *data,
+		struct cfs_err *err)
 {
-	uint64_t g = cache_gidx(c, e, h->index);
-	struct cache_rec r = { .state = h->enc == CHUNK_ZERO ? CACHE_ZERO : CACHE_DATA, .raw_len = h->raw_len };
-	memcpy(r.digest, h->digest, CHUNK_DIGEST_LEN);
 	int fd = data_fd(c, e, err);
 	if (fd < 0)
 		return -1;
 	off_t off = (off_t)(h->index * c->chunk_size);
-	if (r.state == CACHE_DATA) {
+	if (h->enc != CHUNK_ZERO) {
 		for (size_t done = 0; done < h->raw_len;) {
 			ssize_t n = pwrite(fd, data + done, h->raw_len - done, off + (off_t)done);
 			if (n < 0 && errno == EINTR)
@@ -324,27 +321,49 @@ int cache_store(struct cache *c, const struct manifest_entry *e, const struct ch
 						   e->path, c->dir, n < 0 ? strerror(errno) : "short write");
 			done += (size_t)n;
 		}
-	} else {
+	} else if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, h->raw_len) && errno != EOPNOTSUPP) {
 		/* A zero chunk keeps (or becomes) a hole. */
-		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, h->raw_len) && errno != EOPNOTSUPP)
-			return io_err(err, "punch a hole in a data file of", c->dir);
+		return io_err(err, "punch a hole in a data file of", c->dir);
 	}
-	/* The record is the promise that the bytes are there: durable bytes first. */
+	return 0;
+}
+
+int cache_commit(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h, size_t n,
+		 struct cfs_err *err)
+{
+	if (n == 0)
+		return 0;
+	int fd = data_fd(c, e, err);
+	if (fd < 0)
+		return -1;
+	/* The records are the promise that the bytes are there: durable bytes first, one sync for all. */
 	if (fdatasync(fd))
 		return io_err(err, "sync a data file of", c->dir);
+	int rc = 0;
 	pthread_mutex_lock(&c->lock);
-	bool was = c->recs[g].state != CACHE_EMPTY;
-	int rc = write_rec(c, g, &r, err);
-	if (rc == 0) {
-		c->recs[g] = r;
-		c->checked[g] = 1;
-		if (!was) {
-			c->chunks_cached++;
-			c->bytes_cached += r.raw_len;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		uint64_t g = cache_gidx(c, e, h[i].index);
+		struct cache_rec r = { .state = h[i].enc == CHUNK_ZERO ? CACHE_ZERO : CACHE_DATA, .raw_len = h[i].raw_len };
+		memcpy(r.digest, h[i].digest, CHUNK_DIGEST_LEN);
+		bool was = c->recs[g].state != CACHE_EMPTY;
+		rc = write_rec(c, g, &r, err);
+		if (rc == 0) {
+			c->recs[g] = r;
+			c->checked[g] = 1;
+			if (!was) {
+				c->chunks_cached++;
+				c->bytes_cached += r.raw_len;
+			}
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
 	return rc;
+}
+
+int cache_store(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h,
+		const uint8_t *data, struct cfs_err *err)
+{
+	return cache_write(c, e, h, data, err) || cache_commit(c, e, h, 1, err) ? -1 : 0;
 }
 
 static int drop(struct cache *c, uint64_t g, struct cfs_err *err)

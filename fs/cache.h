@@ -65,7 +65,14 @@ uint32_t cache_chunk_len(const struct cache *c, const struct manifest_entry *e, 
 
 /* Is the chunk present (state != EMPTY)? */
 bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx);
-/* Store a verified chunk: bytes durable first (fdatasync), then the record. */
+/* Store verified chunks of one file in two steps: cache_write puts each chunk's bytes in place (not
+ * yet present to readers); cache_commit makes the file's bytes durable with one fdatasync and then
+ * writes the records of the n chunks written (h[i] as received). */
+int cache_write(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h, const uint8_t *data,
+		struct cfs_err *err);
+int cache_commit(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h, size_t n,
+		 struct cfs_err *err);
+/* Both for one chunk: bytes durable first (fdatasync), then the record. */
 int cache_store(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h,
 		const uint8_t *data, struct cfs_err *err);
 /* Verify a present chunk against its recorded digest once per run; on mismatch the record is

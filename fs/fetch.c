@@ -109,19 +109,35 @@ static int slot_connect(struct fetcher *f, struct fetch_slot *sl, struct cfs_err
 	return 0;
 }
 
+struct store_ctx;
+static int commit_pending(struct store_ctx *sc, struct cfs_err *err);
+
+/* The chunks of one READ written but not yet committed: one fdatasync covers them all. */
 struct store_ctx {
 	struct fetcher *f;
 	const struct manifest_entry *e;
+	struct chunk_hdr pending[HYDRATE_BATCH > DEMAND_BATCH ? HYDRATE_BATCH : DEMAND_BATCH];
+	size_t npending;
 };
 
 static int store_cb(void *arg, const struct chunk_hdr *h, const uint8_t *data, struct cfs_err *err)
 {
 	struct store_ctx *sc = arg;
-	if (cache_store(sc->f->cache, sc->e, h, data, err))
+	if (sc->npending == sizeof(sc->pending) / sizeof(sc->pending[0]) && commit_pending(sc, err))
 		return -1;
+	if (cache_write(sc->f->cache, sc->e, h, data, err))
+		return -1;
+	sc->pending[sc->npending++] = *h;
 	atomic_fetch_add(&sc->f->bytes_fetched, h->raw_len);
 	atomic_fetch_add(&sc->f->chunks_fetched, 1);
 	return 0;
+}
+
+static int commit_pending(struct store_ctx *sc, struct cfs_err *err)
+{
+	int rc = cache_commit(sc->f->cache, sc->e, sc->pending, sc->npending, err);
+	sc->npending = 0;
+	return rc;
 }
 
 /* Fetch chunks [first, first+count) of e through slot sl, retrying network failures with backoff
@@ -130,7 +146,7 @@ static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e
 		     uint32_t count, struct cfs_err *err)
 {
 	struct fetch_slot *sl = &f->slots[slot];
-	struct store_ctx sc = { f, e };
+	struct store_ctx sc = { .f = f, .e = e };
 	int64_t deadline = -1;
 	int backoff = 100;
 	pthread_mutex_lock(&sl->lock);
@@ -146,6 +162,12 @@ static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e
 		if (rc == 0) {
 			atomic_fetch_add(&f->requests, 1);
 			rc = cfs_session_read(&sl->sess, e, first, count, store_cb, &sc, err);
+			/* What arrived before a failure is kept too (it was verified). */
+			struct cfs_err cerr = { 0 };
+			if (commit_pending(&sc, rc ? &cerr : err) && rc == 0) {
+				pthread_mutex_unlock(&sl->lock);
+				return -1; /* the cache failed: not a network error to retry */
+			}
 			if (rc == 0) {
 				if (deadline >= 0)
 					set_disconnected(f, false, NULL);

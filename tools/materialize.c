@@ -21,7 +21,9 @@
 #include "tools/mountinfo.h"
 #include "tools/rmtree.h"
 
-enum { COPY_BLOCK = 1 << 20, SPARSE_BLOCK = 4096 };
+/* Files are made durable in groups (one syncfs) before the journal records them: one sync per
+ * group instead of one fsync per file, which on a datadir of many small files is most of the time. */
+enum { COPY_BLOCK = 1 << 20, SPARSE_BLOCK = 4096, SYNC_GROUP_FILES = 512, SYNC_GROUP_BYTES = 256 << 20 };
 
 struct mat {
 	const char *mount;
@@ -35,7 +37,11 @@ struct mat {
 	bool progress;
 	uint64_t total, done, files;
 	int64_t start_ms, last_draw_ms;
-	FILE *journal;              /* relative paths of files already complete (resume) */
+	FILE *journal;              /* relative paths of files already complete and durable (resume) */
+	char **pending;             /* copied, not yet synced: journaled after the next syncfs */
+	size_t npending;
+	uint64_t pending_bytes;
+	size_t group_files;         /* SYNC_GROUP_FILES, or $CLONEFS_SYNC_GROUP_FILES (smaller: finer resume) */
 	char **completed;
 	size_t ncompleted;
 	uint8_t *buf;
@@ -187,7 +193,44 @@ static int open_partial(struct mat *m)
 	return 0;
 }
 
-/* Copy one regular file: all-zero 4 KiB blocks become holes; fsync before it counts as done. */
+/* Make the pending files durable (one syncfs of CLONE_DIR's file system), then journal them. */
+static int sync_group(struct mat *m)
+{
+	if (m->npending == 0)
+		return 0;
+	int fd = open(m->partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = fd < 0 || syncfs(fd) ? io_fail(m, "sync", m->partial) : 0;
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < m->npending; i++) {
+		if (rc == 0 && fprintf(m->journal, "%s\n", m->pending[i]) < 0)
+			rc = io_fail(m, "write the journal of", m->partial);
+		free(m->pending[i]);
+	}
+	if (rc == 0 && fflush(m->journal))
+		rc = io_fail(m, "write the journal of", m->partial);
+	m->npending = 0;
+	m->pending_bytes = 0;
+	return rc;
+}
+
+static int copied(struct mat *m, const char *rel, uint64_t size)
+{
+	char **p = realloc(m->pending, (m->npending + 1) * sizeof(char *));
+	if (!p || !(p[m->npending] = strdup(rel))) {
+		if (p)
+			m->pending = p;
+		return cfs_err_set(&m->err, CFS_ER_IO, "out of memory");
+	}
+	m->pending = p;
+	m->npending++;
+	m->pending_bytes += size;
+	if (m->npending >= m->group_files || m->pending_bytes >= SYNC_GROUP_BYTES)
+		return sync_group(m);
+	return 0;
+}
+
+/* Copy one regular file: all-zero 4 KiB blocks become holes. Durable at the next sync_group. */
 static int copy_file(struct mat *m, const char *src, const char *dst, const struct stat *st)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC);
@@ -228,8 +271,8 @@ static int copy_file(struct mat *m, const char *src, const char *dst, const stru
 	if (rc == 0 && off != (uint64_t)st->st_size)
 		rc = cfs_err_set(&m->err, CFS_ER_INCOMPLETE, "'%s' ended at %llu bytes, the snapshot says %lld", src,
 				 (unsigned long long)off, (long long)st->st_size);
-	if (rc == 0 && (ftruncate(out, (off_t)off) || fsync(out)))
-		rc = io_fail(m, "sync", dst);
+	if (rc == 0 && ftruncate(out, (off_t)off))
+		rc = io_fail(m, "truncate", dst);
 	if (rc == 0) {
 		struct timespec times[2] = { st->st_mtim, st->st_mtim };
 		futimens(out, times);
@@ -278,9 +321,7 @@ static int copy_tree(struct mat *m, const char *src, const char *dst, const char
 				struct timespec times[2] = { st.st_mtim, st.st_mtim };
 				utimensat(AT_FDCWD, t, times, AT_SYMLINK_NOFOLLOW);
 				if (m->chown && lchown(t, m->uid, m->gid))
-					rc = io_fail(m, "chown", t);
-				if (rc == 0 && fsync_path(t))
-					rc = io_fail(m, "sync", t);
+					rc = io_fail(m, "chown", t); /* made durable by the next sync_group */
 			}
 		} else if (is_completed(m, r)) {
 			m->done += (uint64_t)st.st_size;
@@ -298,8 +339,8 @@ static int copy_tree(struct mat *m, const char *src, const char *dst, const char
 		} else if (S_ISREG(st.st_mode)) {
 			rc = copy_file(m, s, t, &st);
 			m->files++;
-			if (rc == 0 && (fprintf(m->journal, "%s\n", r) < 0 || fflush(m->journal)))
-				rc = io_fail(m, "write the journal of", m->partial);
+			if (rc == 0)
+				rc = copied(m, r, (uint64_t)st.st_size);
 		}
 	}
 	if (rc == 0 && errno)
@@ -427,6 +468,8 @@ int cmd_materialize(int argc, char **argv)
 		return usage_err("materialize needs a mount point and a CLONE_DIR");
 	m.mount = args[0];
 	m.progress = !no_progress && isatty(2);
+	const char *group = getenv("CLONEFS_SYNC_GROUP_FILES");
+	m.group_files = group && atoi(group) > 0 ? (size_t)atoi(group) : SYNC_GROUP_FILES;
 
 	/* Every check before any byte is written. bytes_total counts external tablespaces too. */
 	if (check_clone_dir(&m, args[1]) || mountinfo_read(m.mount, &m.mi, &m.err))
@@ -473,7 +516,7 @@ int cmd_materialize(int argc, char **argv)
 	m.start_ms = now_ms();
 
 	if (open_partial(&m) || copy_tree(&m, m.mount, m.partial, "", true) || externals(&m, ext, "", false) ||
-	    write_info(&m))
+	    write_info(&m) || sync_group(&m))
 		goto fail;
 	fclose(m.journal);
 	m.journal = NULL;
@@ -483,7 +526,12 @@ int cmd_materialize(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/.clonefs-snapshot", m.partial);
 	unlink(path);
 	chmod(m.partial, 0750);
-	if ((m.chown && chown(m.partial, m.uid, m.gid)) || fsync_path(m.partial) ||
+	/* Everything in it durable (directories, times, owners too: one syncfs), then the rename. */
+	int pfd = open(m.partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool synced = pfd >= 0 && syncfs(pfd) == 0;
+	if (pfd >= 0)
+		close(pfd);
+	if (!synced || (m.chown && chown(m.partial, m.uid, m.gid)) || fsync_path(m.partial) ||
 	    rename(m.partial, m.clone_dir) || fsync_path(m.parent)) {
 		io_fail(&m, "finish", m.clone_dir);
 		goto fail;
@@ -497,9 +545,13 @@ int cmd_materialize(int argc, char **argv)
 	       mountinfo_get(&m.mi, "binlog_pos"), mountinfo_get(&m.mi, "gtid_pos"));
 	printf("start it with: mysqld_safe --datadir=%s\n", m.clone_dir);
 	mountinfo_release(&m.mi);
+	free(m.pending);
 	free(m.buf);
 	return 0;
 fail:
+	for (size_t i = 0; i < m.npending; i++)
+		free(m.pending[i]);
+	free(m.pending);
 	if (m.progress && m.done)
 		fputc('\n', stderr);
 	if (m.journal)

@@ -49,7 +49,11 @@ int cmd_status(int argc, char **argv)
 	const char *mount = NULL;
 	bool json = false, clone = false;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: clonefs status MOUNTPOINT [--json]   a mount's snapshot, donor, hydration, binlog position\n"
+			       "       clonefs status --clone [--json]      the stages of the last clonefs clone on this host\n");
+			return 0;
+		} else if (!strcmp(argv[i], "--json"))
 			json = true;
 		else if (!strcmp(argv[i], "--clone"))
 			clone = true;
