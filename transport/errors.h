@@ -27,6 +27,8 @@ struct cfs_err {
 #define ER_PARSE_ERROR_MSG "You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near '%s' at line %d"
 #define ER_FILE_EXISTS_ERROR 1086
 #define ER_FILE_EXISTS_ERROR_MSG "File '%s' already exists"
+#define ER_HOST_IS_BLOCKED 1129
+#define ER_HOST_IS_BLOCKED_MSG "Host '%s' is blocked because of many connection errors; clonefsd unblocks it in %ld s"
 #define ER_LOCK_WAIT_TIMEOUT 1205
 #define ER_LOCK_WAIT_TIMEOUT_MSG "Lock wait timeout exceeded; try restarting transaction"
 #define ER_SPECIFIC_ACCESS_DENIED_ERROR 1227

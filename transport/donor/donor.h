@@ -52,6 +52,13 @@ int donor_rsa_init(struct cfs_err *err);
 int donor_rsa_decrypt(const uint8_t *ct, size_t ctlen, const uint8_t nonce[WIRE_NONCE_LEN], char *pw,
 		      size_t pwsz, struct cfs_err *err);
 
+/* auth_limit.c: failed logins per host (MySQL's max_connect_errors, time-bounded). */
+enum { AUTH_LIMIT_FAILURES = 10, AUTH_LIMIT_WINDOW_S = 60, AUTH_LIMIT_BLOCK_S = 60, AUTH_LIMIT_HOSTS = 1024 };
+/* 0, or -1 with 1129 while peer's host is blocked. */
+int donor_auth_allowed(const char *peer, struct cfs_err *err);
+/* Count a login of peer's host: a failure towards the block, a success resets it. */
+void donor_auth_result(const char *peer, bool ok);
+
 /* donor_facts.c: the facts a snapshot records (docs/protocol.md §3), asked of the server. */
 int donor_facts(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err);
 /* 1 when a tablespace is encrypted, 0 when none is, -1 + err when the server would not say. */

@@ -191,7 +191,11 @@ static int auth(struct session *s, struct cfs_err *err)
 	} else if (donor_rsa_decrypt(a.secret, a.secret_len, s->nonce, s->password, sizeof(s->password), &e)) {
 		goto reply;
 	}
+	if (donor_auth_allowed(s->peer, &e))
+		goto reply;
 	s->db = donor_login(s->user, s->password, &e);
+	/* Only a wrong password counts towards the block; a missing privilege is not a guess. */
+	donor_auth_result(s->peer, s->db != NULL);
 	if (!s->db || donor_check_privilege(s->db, &e))
 		goto reply;
 	rc = 0;
