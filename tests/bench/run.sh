@@ -2,6 +2,8 @@
 # run.sh: `make bench`: clonefs against the peers a DBA would use instead, measured in one run on
 # one donor, printed as a table of ratios and written to bench-results.json (tests/bench/README.md).
 #   BENCH_SIZE=MB  (default 2048): size of the sysbench donor (8 tables)
+# The donor's datadir lives in a btrfs subvolume of a loop-mounted image when btrfs is usable, so the
+# same donor is snapshotted by both methods; without btrfs the btrfs figures are null.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 for a in "$@"; do case $a in --bin=*) CLONEFS_BIN=$(cd "${a#*=}" && pwd) ;; esac; done
@@ -13,9 +15,34 @@ now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
 say() { printf '%s\n' "-- $*" >&2; }
 
-say "donor: sysbench oltp_read_write prepare, 8 tables, about $size_mb MB"
-db_start "$T/donor" --innodb-buffer-pool-size=512M
-SOCK="$T/donor/mysql.sock"
+# btrfs_up: a btrfs image (sparse, room for the datadir, its binary logs and CoW snapshots)
+# loop-mounted at $T/btrfs with the subvolume $T/btrfs/sub; sets DONOR_DIR under it. Returns 1 with
+# BTRFS_WHY set when btrfs cannot be used here.
+btrfs_up() {
+	local tool img_mb=$((size_mb * 4 + 2048))
+	for tool in mkfs.btrfs btrfs losetup; do
+		command -v "$tool" >/dev/null || { BTRFS_WHY="$tool is not installed"; return 1; }
+	done
+	truncate -s "${img_mb}M" "$T/btrfs.img"
+	mkfs.btrfs -q "$T/btrfs.img" >"$T/mkfs.log" 2>&1 || { BTRFS_WHY="mkfs.btrfs: $(tail -1 "$T/mkfs.log")"; return 1; }
+	LOOP=$(losetup --find --show "$T/btrfs.img" 2>"$T/losetup.err") || { BTRFS_WHY="no loop device: $(cat "$T/losetup.err")"; return 1; }
+	t_on_exit "losetup -d '$LOOP'"
+	mkdir -p "$T/btrfs"
+	mount -t btrfs "$LOOP" "$T/btrfs" 2>"$T/mount.err" || { BTRFS_WHY="cannot mount btrfs: $(cat "$T/mount.err")"; return 1; }
+	t_on_exit "umount '$T/btrfs' || umount -l '$T/btrfs'"
+	chmod 755 "$T/btrfs"
+	btrfs -q subvolume create "$T/btrfs/sub" >/dev/null || { BTRFS_WHY="cannot create a subvolume"; return 1; }
+	chmod 755 "$T/btrfs/sub"
+	DONOR_DIR="$T/btrfs/sub/donor"
+}
+# The image is removed with $T, after the umount and losetup -d (registered after this, run before).
+[ "${KEEP_TMP:-0}" = 1 ] || t_on_exit "rm -rf --one-file-system '$T'"
+DONOR_DIR="$T/donor" BTRFS_WHY=
+btrfs_up || say "btrfs: not measured ($BTRFS_WHY); the donor is on $(df --output=fstype "$T" | tail -1)"
+
+say "donor: sysbench oltp_read_write prepare, 8 tables, about $size_mb MB, datadir $DONOR_DIR/data"
+db_start "$DONOR_DIR" --innodb-buffer-pool-size=512M
+SOCK="$DONOR_DIR/mysql.sock"
 db_sql "$SOCK" "CREATE DATABASE sbtest"
 rows=$((size_mb * 1024 * 1024 / 8 / 230))
 sysbench oltp_read_write --mysql-socket="$SOCK" --mysql-user=root --mysql-db=sbtest --tables=8 \
@@ -23,11 +50,11 @@ sysbench oltp_read_write --mysql-socket="$SOCK" --mysql-user=root --mysql-db=sbt
 cfs_make_clone_user "$SOCK" cloner pw
 tls_make "$T/tls"
 db_sql "$SOCK" "FLUSH TABLES"
-size=$(du -sb --apparent-size "$T/donor/data" | cut -f1)
+size=$(du -sb --apparent-size "$DONOR_DIR/data" | cut -f1)
 sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
 
 say "cp -a of the datadir + sync (the local limit)"
-t0=$(now); cp -a "$T/donor/data" "$T/cp"; sync; cp_s=$(since "$t0"); rm -rf "$T/cp"
+t0=$(now); cp -a "$DONOR_DIR/data" "$T/cp"; sync; cp_s=$(since "$t0"); rm -rf "$T/cp"
 
 say "mariabackup --backup --stream=mbstream over TLS (socat) into mbstream -x, then --prepare"
 MBPORT=$(t_free_port)
@@ -37,7 +64,7 @@ socat -u "OPENSSL-LISTEN:$MBPORT,reuseaddr,cert=$T/tls/server.pem,key=$T/tls/ser
 rx=$!
 t_wait_for "ss -ltn | grep -q ':$MBPORT '" 10 || t_fail "socat did not listen"
 t0=$(now)
-mariabackup --no-defaults --backup --stream=mbstream --user=root --socket="$SOCK" --datadir="$T/donor/data" \
+mariabackup --no-defaults --backup --stream=mbstream --user=root --socket="$SOCK" --datadir="$DONOR_DIR/data" \
 	--target-dir="$T/mbtmp" 2>"$T/mb-backup.log" |
 	socat -u STDIN "OPENSSL:127.0.0.1:$MBPORT,cafile=$T/tls/ca.pem,verify=1" 2>>"$T/socat.log"
 wait $rx
@@ -46,11 +73,11 @@ mb_s=$(since "$t0"); rm -rf "$T/mb"
 
 say "clonefs: clonefsd (mariabackup snapshot) -> TLS -> mount -> materialize"
 PORT=$(t_free_port)
-cfs_start_donor "$T/cfs" "$PORT" "$SOCK" "$T/donor/data" --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
+cfs_start_donor "$T/cfs" "$PORT" "$SOCK" "$DONOR_DIR/data" --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
 mkdir -p "$T/mnt"
 t0=$(now)
 CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt" \
-	-o "ssl_mode=required,ssl_ca=$T/tls/ca.pem,cache_dir=$T/cache"
+	-o "ssl_mode=required,ssl_ca=$T/tls/ca.pem,cache_dir=$T/cache,snapshot=new"
 t_on_exit "fusermount3 -u '$T/mnt' 2>/dev/null || true"
 mount_s=$(since "$t0")
 head -c 16384 "$T/mnt/ibdata1" >/dev/null
@@ -66,12 +93,70 @@ hz=$(getconf CLK_TCK)
 snapshot_s=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["facts"].get("created_at",""))' "$T/mnt/.clonefs/status")
 fusermount3 -u "$T/mnt"
 
+# The btrfs method: time to first read, clonefsd's lock time, and the longest commit gap of a steady
+# write load (one connection, autocommit single-row INSERTs stamped with the statement's start
+# time: a commit held by BACKUP STAGE BLOCK_COMMIT delays the next statement's stamp by as long).
+btrfs_first=null btrfs_lock=null btrfs_log_lock=null btrfs_stall=null btrfs_base=null btrfs_commits=0
+if [ -z "$BTRFS_WHY" ]; then
+	say "clonefs: clonefsd (btrfs snapshot) -> TLS -> mount -> first read of ibdata1, under a write load"
+	db_sql "$SOCK" "CREATE TABLE sbtest.stall (id BIGINT AUTO_INCREMENT PRIMARY KEY,
+		at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"
+	BPORT=$(t_free_port)
+	cfs_start_donor "$T/cfsb" "$BPORT" "$SOCK" "$DONOR_DIR/data" --snapshot-method=btrfs \
+		--state-dir="$T/btrfs/state" --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
+	stop="$T/stall.stop"
+	(
+		end=$((SECONDS + 300))
+		while [ ! -e "$stop" ] && [ $SECONDS -lt $end ]; do echo "INSERT INTO sbtest.stall () VALUES ();"; done |
+			mariadb --no-defaults -S "$SOCK" -u root
+	) &
+	stall_pid=$!
+	t_on_exit "touch '$stop'; kill $stall_pid 2>/dev/null"
+	sleep 2 # the load's steady state before the snapshot: its gaps are the baseline
+	mkdir -p "$T/bmnt"
+	t0=$(now)
+	CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$BPORT" "$T/bmnt" \
+		-o "ssl_mode=required,ssl_ca=$T/tls/ca.pem,cache_dir=$T/bcache,snapshot=new"
+	t_on_exit "fusermount3 -u '$T/bmnt' 2>/dev/null || true"
+	head -c 16384 "$T/bmnt/ibdata1" >/dev/null
+	btrfs_first=$(since "$t0")
+	t_end=$(now)
+	sleep 1
+	touch "$stop"
+	t_wait_for "! kill -0 $stall_pid 2>/dev/null" 60 || kill "$stall_pid" 2>/dev/null || true
+	wait "$stall_pid" 2>/dev/null || true
+	btrfs_lock=$(sed -n 's/^lock_ms\t//p' "$T/bmnt/.clonefs/facts")
+	btrfs_log_lock=$(grep -o 'backup lock held for [0-9]* ms' "$T/cfsb/clonefsd.log" | tail -1 | grep -o '[0-9][0-9]*')
+	[ -n "$btrfs_lock" ] || { cat "$T/bmnt/.clonefs/facts"; t_fail "the btrfs snapshot has no lock_ms fact"; }
+	[ -n "$btrfs_log_lock" ] || { cat "$T/cfsb/clonefsd.log"; t_fail "clonefsd did not log its backup lock time"; }
+	fusermount3 -u "$T/bmnt"
+	# Gaps between consecutive commits: the longest one that overlaps [snapshot requested, first
+	# read], and the longest one wholly before the request (the load's own jitter).
+	read -r btrfs_stall btrfs_base btrfs_commits < <(db_sql "$SOCK" "SELECT UNIX_TIMESTAMP(at) FROM sbtest.stall ORDER BY id" |
+		python3 -c '
+import sys
+t0, t1 = float(sys.argv[1]), float(sys.argv[2])
+ts = [float(x) for x in sys.stdin.read().split()]
+stall = base = 0.0
+for a, b in zip(ts, ts[1:]):
+    if b >= t0 and a <= t1:
+        stall = max(stall, b - a)
+    elif b < t0:
+        base = max(base, b - a)
+print(f"{stall * 1000:.1f} {base * 1000:.1f} {len(ts)}")' "$t0" "$t_end")
+	db_sql "$SOCK" "DROP TABLE sbtest.stall"
+fi
+
 say "the clone starts"
 db_start_safe "$T/clone" "$T/clone-run"
 
-python3 - "$size" "$mb_s" "$cp_s" "$clonefs_s" "$first_read_s" "$mount_s" "$materialize_s" "$rss_kb" "$ut" "$st" "$cut" "$cst" "$hz" <<'PY'
+python3 - "$size" "$mb_s" "$cp_s" "$clonefs_s" "$first_read_s" "$mount_s" "$materialize_s" "$rss_kb" "$ut" "$st" "$cut" "$cst" "$hz" \
+	"$btrfs_first" "$btrfs_lock" "$btrfs_log_lock" "$btrfs_stall" "$btrfs_base" "$btrfs_commits" "$BTRFS_WHY" <<'PY'
 import json, sys
-size, mb, cp, cfs, first, mount, mat, rss_kb, ut, st, cut, cst, hz = sys.argv[1:]
+size, mb, cp, cfs, first, mount, mat, rss_kb, ut, st, cut, cst, hz = sys.argv[1:14]
+b_first, b_lock, b_log_lock, b_stall, b_base, b_commits, b_why = sys.argv[14:]
+num = lambda v: None if v == "null" else float(v)
+b_first, b_lock, b_log_lock, b_stall, b_base = map(num, (b_first, b_lock, b_log_lock, b_stall, b_base))
 size = int(size); gb = size / 2**30
 mb, cp, cfs, first, mount, mat = map(float, (mb, cp, cfs, first, mount, mat))
 hz = float(hz)
@@ -79,7 +164,10 @@ serve_cpu = (int(ut) + int(st)) / hz
 snap_cpu = (int(cut) + int(cst)) / hz
 res = {
     "size_bytes": size, "mariabackup_full_s": mb, "cp_s": cp, "clonefs_full_s": cfs,
-    "first_read_s": {"mariabackup": first},
+    "first_read_s": {"mariabackup": first, "btrfs": b_first},
+    "btrfs_lock_ms": b_lock,
+    "btrfs_write_stall_ms": b_stall,
+    "btrfs_write_baseline_gap_ms": b_base,
     "recipient_peak_rss_bytes": int(rss_kb) * 1024,
     "donor_cpu_s_per_gb": round(serve_cpu / gb, 3) if gb else None,
     "donor_snapshot_cpu_s": snap_cpu,
@@ -94,7 +182,20 @@ rows = [
      f"{cfs / mb:.2f}x mariabackup (goal <= 0.5), {cfs / cp:.2f}x cp (goal <= 1.5)"),
     ("  of which snapshot + mount", f"{mount:.1f} s", ""),
     ("  of which materialize", f"{mat:.1f} s", f"{size / 2**20 / mat:.0f} MiB/s"),
-    ("time to first read (method mariabackup)", f"{first:.1f} s", "goal <= 1 s needs btrfs (issue 6)"),
+    ("time to first read, snapshot requested -> ibdata1 (mariabackup)", f"{first:.2f} s", "goal <= 1 s needs btrfs"),
+]
+if b_first is None:
+    rows += [("time to first read (btrfs)", "n/a", b_why)]
+else:
+    rows += [
+        ("time to first read, snapshot requested -> ibdata1 (btrfs)", f"{b_first:.2f} s",
+         f"{first / max(b_first, 0.01):.1f}x faster than mariabackup (goal <= 1 s)"),
+        ("  btrfs: backup lock held (clonefsd)", f"{b_lock:.0f} ms",
+         "BACKUP STAGE BLOCK_COMMIT to END" + ("" if b_log_lock == b_lock else f"; log says {b_log_lock:.0f} ms")),
+        ("  btrfs: write stall seen by the donor's load", f"{b_stall:.0f} ms",
+         f"longest commit gap; {b_base:.0f} ms before the snapshot; {int(b_commits)} commits"),
+    ]
+rows += [
     ("recipient peak RSS", f"{int(rss_kb) / 1024:.0f} MiB", "goal <= 256 MiB"),
     ("donor CPU serving, per GB", f"{serve_cpu / gb:.2f} s" if gb else "-", f"snapshot (mariabackup) {snap_cpu:.1f} s"),
 ]
