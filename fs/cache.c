@@ -157,7 +157,7 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 	       uint32_t chunk_size, const uint8_t *manifest_blob, size_t blob_len, struct cfs_err *err)
 {
 	char path[4200];
-	bool fresh;
+	bool fresh = false;
 	memset(c, 0, sizeof(*c));
 	c->idx_fd = -1;
 	c->lock_fd = -1;
@@ -302,6 +302,14 @@ static int write_rec(struct cache *c, uint64_t g, const struct cache_rec *r, str
 	if (pwrite(c->idx_fd, r, sizeof(*r), off) != (ssize_t)sizeof(*r))
 		return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot write chunks.idx in '%s': %s", c->dir, strerror(errno));
 	return 0;
+}
+
+struct cache_stats cache_stats(struct cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	struct cache_stats st = { c->chunks_cached, c->bytes_cached, c->corrupt_found };
+	pthread_mutex_unlock(&c->lock);
+	return st;
 }
 
 int cache_write(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h, const uint8_t *data,

@@ -63,6 +63,12 @@ static inline uint64_t cache_gidx(const struct cache *c, const struct manifest_e
 /* Raw length of chunk idx of e. */
 uint32_t cache_chunk_len(const struct cache *c, const struct manifest_entry *e, uint64_t idx);
 
+/* The counters, read together under the cache's lock. */
+struct cache_stats {
+	uint64_t chunks_cached, bytes_cached, corrupt_found;
+};
+struct cache_stats cache_stats(struct cache *c);
+
 /* Is the chunk present (state != EMPTY)? */
 bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx);
 /* Store verified chunks of one file in two steps: cache_write puts each chunk's bytes in place (not

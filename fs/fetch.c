@@ -379,7 +379,7 @@ enum fetch_state fetcher_state(struct fetcher *f)
 	pthread_mutex_unlock(&f->lock);
 	if (down)
 		return FETCH_DISCONNECTED;
-	if (f->cache->chunks_cached == f->cache->nchunks)
+	if (cache_stats(f->cache).chunks_cached == f->cache->nchunks)
 		return FETCH_COMPLETE;
 	return f->prefetch ? FETCH_HYDRATING : FETCH_LAZY;
 }

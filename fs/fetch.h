@@ -14,7 +14,7 @@
 struct fetch_slot {
 	pthread_mutex_t lock;   /* guards sess and open: one request at a time per connection */
 	struct cfs_session sess;
-	bool open;
+	atomic_bool open;         /* written under lock; read by fetcher_stop, which cannot wait for it */
 };
 
 enum fetch_state { FETCH_HYDRATING, FETCH_COMPLETE, FETCH_DISCONNECTED, FETCH_LAZY };

@@ -27,8 +27,8 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	double secs = (double)(mono_ms() - f->start_ms) / 1000.0;
 	double rate = secs > 0 ? (double)fetched / secs : 0;
 	pthread_mutex_lock(&mt->cache.lock);
-	uint64_t cached = mt->cache.bytes_cached, chunks_cached = mt->cache.chunks_cached;
-	uint64_t corrupt = mt->cache.corrupt_found;
+	struct cache_stats cs = cache_stats(&mt->cache);
+	uint64_t cached = cs.bytes_cached, chunks_cached = cs.chunks_cached, corrupt = cs.corrupt_found;
 	pthread_mutex_unlock(&mt->cache.lock);
 	uint64_t total = mt->m.bytes_total;
 	pthread_mutex_lock(&f->lock);

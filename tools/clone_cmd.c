@@ -376,7 +376,7 @@ int cmd_clone(int argc, char **argv)
 		size_t dl = strlen(r->datadir);
 		while (dl > 1 && r->datadir[dl - 1] == '/')
 			r->datadir[--dl] = 0;
-		snprintf(target, sizeof(target), "%s.clonefs-new", r->datadir);
+		snprintf(target, sizeof(target), "%.4000s.clonefs-new", r->datadir);
 		if (owner_of(r->datadir, owner, sizeof(owner)))
 			snprintf(owner, sizeof(owner), "mysql");
 	} else {

@@ -68,7 +68,7 @@ void clone_mount_relay_error(const char *line, bool wrap, struct cfs_err *err)
 		return;
 	}
 	cfs_err_set(err, code, "%s", msg);
-	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
+	snprintf(err->sqlstate, sizeof(err->sqlstate), "%.5s", state);
 }
 
 static int make_dir(char *out, size_t n, const char *workdir, const char *name, struct cfs_err *err)
