@@ -26,10 +26,8 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	uint64_t fetched = atomic_load(&f->bytes_fetched);
 	double secs = (double)(mono_ms() - f->start_ms) / 1000.0;
 	double rate = secs > 0 ? (double)fetched / secs : 0;
-	pthread_mutex_lock(&mt->cache.lock);
-	struct cache_stats cs = cache_stats(&mt->cache);
+	struct cache_stats cs = cache_stats(&mt->cache); /* takes the cache's lock */
 	uint64_t cached = cs.bytes_cached, chunks_cached = cs.chunks_cached, corrupt = cs.corrupt_found;
-	pthread_mutex_unlock(&mt->cache.lock);
 	uint64_t total = mt->m.bytes_total;
 	pthread_mutex_lock(&f->lock);
 	char last_error[sizeof(f->last_error)];
