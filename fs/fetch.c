@@ -109,6 +109,13 @@ static int slot_connect(struct fetcher *f, struct fetch_slot *sl, struct cfs_err
 	return 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 struct store_ctx;
 static int commit_pending(struct store_ctx *sc, struct cfs_err *err);
 
@@ -125,8 +132,10 @@ static int store_cb(void *arg, const struct chunk_hdr *h, const uint8_t *data, s
 	struct store_ctx *sc = arg;
 	if (sc->npending == sizeof(sc->pending) / sizeof(sc->pending[0]) && commit_pending(sc, err))
 		return -1;
+	uint64_t t0 = mono_ns();
 	if (cache_write(sc->f->cache, sc->e, h, data, err))
 		return -1;
+	atomic_fetch_add(&sc->f->ns_write, mono_ns() - t0);
 	sc->pending[sc->npending++] = *h;
 	atomic_fetch_add(&sc->f->bytes_fetched, h->raw_len);
 	atomic_fetch_add(&sc->f->chunks_fetched, 1);
@@ -135,7 +144,9 @@ static int store_cb(void *arg, const struct chunk_hdr *h, const uint8_t *data, s
 
 static int commit_pending(struct store_ctx *sc, struct cfs_err *err)
 {
+	uint64_t t0 = mono_ns();
 	int rc = cache_commit(sc->f->cache, sc->e, sc->pending, sc->npending, err);
+	atomic_fetch_add(&sc->f->ns_sync, mono_ns() - t0);
 	sc->npending = 0;
 	return rc;
 }
@@ -161,7 +172,10 @@ static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e
 		int rc = sl->open ? 0 : slot_connect(f, sl, err);
 		if (rc == 0) {
 			atomic_fetch_add(&f->requests, 1);
+			uint64_t w0 = sl->sess.ns_wait, d0 = sl->sess.ns_decode;
 			rc = cfs_session_read(&sl->sess, e, first, count, store_cb, &sc, err);
+			atomic_fetch_add(&f->ns_wait, sl->sess.ns_wait - w0);
+			atomic_fetch_add(&f->ns_decode, sl->sess.ns_decode - d0);
 			/* What arrived before a failure is kept too (it was verified). */
 			struct cfs_err cerr = { 0 };
 			if (commit_pending(&sc, rc ? &cerr : err) && rc == 0) {

@@ -41,6 +41,8 @@ struct fetcher {
 
 	/* Counters, updated atomically by any thread. */
 	atomic_uint_fast64_t bytes_fetched, chunks_fetched, requests, reconnects, demand_active;
+	/* Where fetching time goes, summed over all connections (status "time_s"). */
+	atomic_uint_fast64_t ns_wait, ns_decode, ns_write, ns_sync;
 	int64_t start_ms;
 
 	pthread_t hydrator;

@@ -56,6 +56,12 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	json_kv_u64(out, "chunks_resumed", mt->cache.chunks_at_open, 1);
 	json_kv_u64(out, "requests", atomic_load(&f->requests), 1);
 	json_kv_u64(out, "reconnects", atomic_load(&f->reconnects), 1);
+	json_raw(out, ",\"time_s\":{");
+	json_kv_dbl(out, "network_wait", (double)atomic_load(&f->ns_wait) / 1e9, 0);
+	json_kv_dbl(out, "decompress_verify", (double)atomic_load(&f->ns_decode) / 1e9, 1);
+	json_kv_dbl(out, "cache_write", (double)atomic_load(&f->ns_write) / 1e9, 1);
+	json_kv_dbl(out, "cache_sync", (double)atomic_load(&f->ns_sync) / 1e9, 1);
+	json_raw(out, "}");
 	json_kv_u64(out, "corrupt_chunks_refetched", corrupt, 1);
 	json_kv_u64(out, "chunk_size", mt->cache.chunk_size, 1);
 	json_kv_dbl(out, "rate_bytes_per_s", rate, 1);

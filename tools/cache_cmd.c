@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "fs/cache.h"
+#include "tools/human.h"
 #include "tools/commands.h"
 #include "tools/rmtree.h"
 
@@ -45,18 +46,6 @@ static int by_age(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
 	return (x->used > y->used) - (x->used < y->used);
-}
-
-static void human(uint64_t b, char *out, size_t n)
-{
-	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int i = 0;
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", v, u[i]);
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -156,10 +145,10 @@ int cmd_cache(int argc, char **argv)
 			struct tm tm;
 			localtime_r(&e[i].used, &tm);
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-			human(e[i].bytes, h, sizeof(h));
+			human_bytes(e[i].bytes, h, sizeof(h));
 			printf("%-32s %12s  %-19s  %s\n", e[i].id, h, when, e[i].mounted ? "mounted" : "unmounted");
 		}
-		human(total, h, sizeof(h));
+		human_bytes(total, h, sizeof(h));
 		printf("%zu caches, %s in %s\n", n, h, dir);
 		return 0;
 	}
@@ -174,7 +163,7 @@ int cmd_cache(int argc, char **argv)
 			continue;
 		char path[4096 + 300];
 		snprintf(path, sizeof(path), "%.4000s/%.255s", dir, e[i].id);
-		human(e[i].bytes, h, sizeof(h));
+		human_bytes(e[i].bytes, h, sizeof(h));
 		if (!dry && rm_tree(path)) {
 			struct cfs_err err;
 			cfs_err_set(&err, CFS_ER_IO, "cannot remove %s: %s", path, strerror(errno));
@@ -186,9 +175,9 @@ int cmd_cache(int argc, char **argv)
 		freed += e[i].bytes;
 		removed++;
 	}
-	human(freed, h, sizeof(h));
+	human_bytes(freed, h, sizeof(h));
 	char left[32];
-	human(total, left, sizeof(left));
+	human_bytes(total, left, sizeof(left));
 	printf("%s %zu caches, %s; %s left in %s\n", dry ? "would prune" : "pruned", removed, h, left, dir);
 	return 0;
 }

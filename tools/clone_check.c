@@ -1,5 +1,6 @@
 /* clone_check.c: each seed prerequisite compared, donor fact against recipient value, in the order
  * MySQL's clone checks them (shared/ERRORS.md), each failure worded as MySQL words it. */
+#include "tools/human.h"
 #include "tools/clone_check.h"
 
 #include <errno.h>
@@ -129,18 +130,6 @@ static unsigned count_items(const char *s, char sep)
 	return n;
 }
 
-static void human(uint64_t b, char *out, size_t n)
-{
-	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int u = 0;
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(out, n, u ? "%.2f %s" : "%.0f %s", v, unit[u]);
-}
-
 /* The directory the data lands in, or its nearest existing ancestor (for statvfs and probes). */
 static void existing_parent(const char *target, char *out, size_t n)
 {
@@ -184,13 +173,13 @@ static void check_space(const struct mountinfo *d, const struct check_target *t,
 	/* The mount's cache holds a copy too while the data is copied out of it. */
 	if (t->cache_dir && stat(dir, &a) == 0 && stat(t->cache_dir, &b) == 0 && a.st_dev == b.st_dev)
 		need += total;
-	human(need, need_s, sizeof(need_s));
+	human_bytes(need, need_s, sizeof(need_s));
 	if (statvfs(dir, &sv)) {
 		skip(row(l, "enough disk space", need_s, "?"), "statvfs failed");
 		return;
 	}
 	uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	human(avail, have_s, sizeof(have_s));
+	human_bytes(avail, have_s, sizeof(have_s));
 	struct check_row *r = row(l, "enough disk space", need_s, have_s);
 	if (avail < need)
 		fail(r, ER_CLONE_DISK_SPACE, ER_CLONE_DISK_SPACE_MSG, need_s, have_s);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fs/json.h"
+#include "tools/human.h"
 #include "tools/commands.h"
 #include "tools/mountinfo.h"
 #include "tools/rmtree.h"
@@ -41,7 +42,8 @@ struct mat {
 	char **pending;             /* copied, not yet synced: journaled after the next syncfs */
 	size_t npending;
 	uint64_t pending_bytes;
-	size_t group_files;         /* SYNC_GROUP_FILES, or $CLONEFS_SYNC_GROUP_FILES (smaller: finer resume) */
+	size_t group_files;
+	int64_t read_ms, write_ms, sync_ms;  /* where the time went, printed at the end */         /* SYNC_GROUP_FILES, or $CLONEFS_SYNC_GROUP_FILES (smaller: finer resume) */
 	char **completed;
 	size_t ncompleted;
 	uint8_t *buf;
@@ -55,18 +57,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void human(uint64_t b, char *out, size_t n)
-{
-	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int i = 0;
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(out, n, i ? "%.2f %s" : "%.0f %s", v, u[i]);
-}
-
 static void draw(struct mat *m, bool final)
 {
 	if (!m->progress)
@@ -78,9 +68,9 @@ static void draw(struct mat *m, bool final)
 	char d[32], tot[32], rate[32];
 	double secs = (double)(t - m->start_ms) / 1000.0;
 	double r = secs > 0 ? (double)m->done / secs : 0;
-	human(m->done, d, sizeof(d));
-	human(m->total, tot, sizeof(tot));
-	human((uint64_t)r, rate, sizeof(rate));
+	human_bytes(m->done, d, sizeof(d));
+	human_bytes(m->total, tot, sizeof(tot));
+	human_bytes((uint64_t)r, rate, sizeof(rate));
 	int pct = m->total ? (int)(m->done * 100 / m->total) : 100;
 	int bar = pct / 5;
 	fprintf(stderr, "\rmaterialize [%.*s%*s] %3d%% %s / %s  %s/s  ETA %llds   ", bar, "####################",
@@ -198,10 +188,12 @@ static int sync_group(struct mat *m)
 {
 	if (m->npending == 0)
 		return 0;
+	int64_t t0 = now_ms();
 	int fd = open(m->partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc = fd < 0 || syncfs(fd) ? io_fail(m, "sync", m->partial) : 0;
 	if (fd >= 0)
 		close(fd);
+	m->sync_ms += now_ms() - t0;
 	for (size_t i = 0; i < m->npending; i++) {
 		if (rc == 0 && fprintf(m->journal, "%s\n", m->pending[i]) < 0)
 			rc = io_fail(m, "write the journal of", m->partial);
@@ -244,7 +236,10 @@ static int copy_file(struct mat *m, const char *src, const char *dst, const stru
 	uint64_t off = 0;
 	int rc = 0;
 	for (;;) {
+		int64_t t0 = now_ms();
 		ssize_t n = pread(in, m->buf, COPY_BLOCK, (off_t)off);
+		int64_t t1 = now_ms();
+		m->read_ms += t1 - t0;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -262,6 +257,7 @@ static int copy_file(struct mat *m, const char *src, const char *dst, const stru
 			if (pwrite(out, p, len, (off_t)(off + (uint64_t)b)) != (ssize_t)len)
 				rc = io_fail(m, "write", dst);
 		}
+		m->write_ms += now_ms() - t1;
 		off += (uint64_t)n;
 		m->done += (uint64_t)n;
 		draw(m, false);
@@ -502,8 +498,8 @@ int cmd_materialize(int argc, char **argv)
 		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
 		if (avail < m.total) {
 			char need[32], have[32];
-			human(m.total, need, sizeof(need));
-			human(avail, have, sizeof(have));
+			human_bytes(m.total, need, sizeof(need));
+			human_bytes(avail, have, sizeof(have));
 			cfs_err_set(&m.err, ER_CLONE_DISK_SPACE, ER_CLONE_DISK_SPACE_MSG, need, have);
 			goto fail;
 		}
@@ -538,11 +534,13 @@ int cmd_materialize(int argc, char **argv)
 	}
 	draw(&m, true);
 	char size[32];
-	human(m.done, size, sizeof(size));
+	human_bytes(m.done, size, sizeof(size));
 	printf("materialized %llu files, %s, from snapshot %s into %s\n", (unsigned long long)m.files, size,
 	       mountinfo_get(&m.mi, "snapshot_id"), m.clone_dir);
 	printf("binlog position: %s:%s  gtid: %s\n", mountinfo_get(&m.mi, "binlog_file"),
 	       mountinfo_get(&m.mi, "binlog_pos"), mountinfo_get(&m.mi, "gtid_pos"));
+	printf("time: reading through the mount %.2f s, writing %.2f s, syncing %.2f s\n", (double)m.read_ms / 1000,
+	       (double)m.write_ms / 1000, (double)m.sync_ms / 1000);
 	printf("start it with: mysqld_safe --datadir=%s\n", m.clone_dir);
 	mountinfo_release(&m.mi);
 	free(m.pending);

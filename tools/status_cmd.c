@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/human.h"
 #include "tools/clone_progress.h"
 #include "tools/commands.h"
 #include "tools/mountinfo.h"
@@ -31,17 +32,6 @@ static void field(const char *doc, const char *key, char *out, size_t n)
 			out[i++] = *p++;
 	}
 	out[i] = 0;
-}
-
-static void human(double b, char *out, size_t n)
-{
-	const char *u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int i = 0;
-	while (b >= 1024 && i < 4) {
-		b /= 1024;
-		i++;
-	}
-	snprintf(out, n, "%.1f %s", b, u[i]);
 }
 
 int cmd_status(int argc, char **argv)
@@ -104,10 +94,10 @@ int cmd_status(int argc, char **argv)
 	double t = strtod(total, NULL), c = strtod(cached, NULL);
 	int pct = t > 0 ? (int)(c * 100 / t) : 100;
 	char ht[32], hc[32], hf[32], hr[32];
-	human(t, ht, sizeof(ht));
-	human(c, hc, sizeof(hc));
-	human(strtod(fetched, NULL), hf, sizeof(hf));
-	human(strtod(rate, NULL), hr, sizeof(hr));
+	human_bytes((uint64_t)t, ht, sizeof(ht));
+	human_bytes((uint64_t)c, hc, sizeof(hc));
+	human_bytes((uint64_t)strtod(fetched, NULL), hf, sizeof(hf));
+	human_bytes((uint64_t)strtod(rate, NULL), hr, sizeof(hr));
 	printf("snapshot   %s of %s:%s (%s)\n", id, host, port, ver);
 	printf("state      %s  [%.*s%*s] %d%%  %s of %s cached\n", state, pct / 5, "####################",
 	       20 - pct / 5, "", pct, hc, ht);

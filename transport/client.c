@@ -3,6 +3,7 @@
 #include "transport/client.h"
 
 #include <string.h>
+#include <time.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -293,6 +294,13 @@ out:
 	return rc;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int cfs_session_read(struct cfs_session *s, const struct manifest_entry *e, uint64_t first, uint32_t count,
 		     cfs_chunk_cb cb, void *arg, struct cfs_err *err)
 {
@@ -321,10 +329,14 @@ int cfs_session_read(struct cfs_session *s, const struct manifest_entry *e, uint
 		uint64_t idx = first + i;
 		uint64_t off = idx * s->chunk_size;
 		uint32_t want = (uint32_t)(e->size - off < s->chunk_size ? e->size - off : s->chunk_size);
+		uint64_t t0 = mono_ns();
 		if (expect(s, &h, WIRE_CHUNK, req, err))
 			goto out;
+		uint64_t t1 = mono_ns();
+		s->ns_wait += t1 - t0;
 		if (chunk_decode(s->in.p, s->in.len, s->chunk_size, out, want, &ch, s->dctx, err))
 			goto out;
+		s->ns_decode += mono_ns() - t1;
 		if (ch.file_id != e->id || ch.index != idx || ch.raw_len != want) {
 			cfs_err_set(err, CFS_ER_PROTOCOL, "donor sent chunk %u/%llu (%u bytes) for %u/%llu (%u bytes)",
 				    ch.file_id, (unsigned long long)ch.index, ch.raw_len, e->id,

@@ -33,6 +33,8 @@ struct cfs_session {
 	uint32_t chunk_size;    /* from SNAP_INFO */
 	struct wbuf in;         /* receive buffer, bounded by WIRE_FRAME_MAX */
 	struct ZSTD_DCtx_s *dctx;
+	uint64_t ns_wait;       /* in cfs_session_read: waiting for the donor's frames (its disk, CPU, network) */
+	uint64_t ns_decode;     /* in cfs_session_read: decompressing and verifying digests */
 };
 
 int cfs_ssl_mode_parse(const char *s, enum cfs_ssl_mode *out);

@@ -83,9 +83,12 @@ mount_s=$(since "$t0")
 head -c 16384 "$T/mnt/ibdata1" >/dev/null
 first_read_s=$(since "$t0")
 t1=$(now)
-"$CLONEFS_BIN/clonefs" materialize "$T/mnt" "$T/clone" --no-progress >/dev/null
+"$CLONEFS_BIN/clonefs" materialize "$T/mnt" "$T/clone" --no-progress >"$T/materialize.out"
 materialize_s=$(since "$t1")
 clonefs_s=$(since "$t0")
+cp "$T/mnt/.clonefs/status" "$T/status.json"
+mat_times=$(sed -n 's/^time: reading through the mount \([0-9.]*\) s, writing \([0-9.]*\) s, syncing \([0-9.]*\) s$/\1 \2 \3/p' "$T/materialize.out")
+[ -n "$mat_times" ] || mat_times="null null null"
 mpid=$(pgrep -f "mount.clonefs cloner@127.0.0.1:$PORT" | head -1)
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$mpid/status")
 read -r ut st cut cst < <(awk '{print $14, $15, $16, $17}' "/proc/$CFS_DONOR_PID/stat")
@@ -96,7 +99,7 @@ fusermount3 -u "$T/mnt"
 # The btrfs method: time to first read, clonefsd's lock time, and the longest commit gap of a steady
 # write load (one connection, autocommit single-row INSERTs stamped with the statement's start
 # time: a commit held by BACKUP STAGE BLOCK_COMMIT delays the next statement's stamp by as long).
-btrfs_first=null btrfs_lock=null btrfs_log_lock=null btrfs_stall=null btrfs_base=null btrfs_commits=0
+btrfs_first=null btrfs_full=null btrfs_lock=null btrfs_log_lock=null btrfs_stall=null btrfs_base=null btrfs_commits=0
 if [ -z "$BTRFS_WHY" ]; then
 	say "clonefs: clonefsd (btrfs snapshot) -> TLS -> mount -> first read of ibdata1, under a write load"
 	db_sql "$SOCK" "CREATE TABLE sbtest.stall (id BIGINT AUTO_INCREMENT PRIMARY KEY,
@@ -130,6 +133,16 @@ if [ -z "$BTRFS_WHY" ]; then
 	[ -n "$btrfs_lock" ] || { cat "$T/bmnt/.clonefs/facts"; t_fail "the btrfs snapshot has no lock_ms fact"; }
 	[ -n "$btrfs_log_lock" ] || { cat "$T/cfsb/clonefsd.log"; t_fail "clonefsd did not log its backup lock time"; }
 	fusermount3 -u "$T/bmnt"
+	# A whole clone with the btrfs method, timed like the one above: a new snapshot, an empty
+	# cache, mount, materialize (the load is stopped, as it was for the mariabackup clone).
+	say "clonefs: clonefsd (btrfs snapshot) -> TLS -> mount -> materialize"
+	t0b=$(now)
+	CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$BPORT" "$T/bmnt" \
+		-o "ssl_mode=required,ssl_ca=$T/tls/ca.pem,cache_dir=$T/bcache2,snapshot=new"
+	"$CLONEFS_BIN/clonefs" materialize "$T/bmnt" "$T/bclone" --no-progress >/dev/null
+	btrfs_full=$(since "$t0b")
+	fusermount3 -u "$T/bmnt"
+	rm -rf "$T/bclone" "$T/bcache2"
 	# Gaps between consecutive commits: the longest one that overlaps [snapshot requested, first
 	# read], and the longest one wholly before the request (the load's own jitter).
 	read -r btrfs_stall btrfs_base btrfs_commits < <(db_sql "$SOCK" "SELECT UNIX_TIMESTAMP(at) FROM sbtest.stall ORDER BY id" |
@@ -151,12 +164,16 @@ say "the clone starts"
 db_start_safe "$T/clone" "$T/clone-run"
 
 python3 - "$size" "$mb_s" "$cp_s" "$clonefs_s" "$first_read_s" "$mount_s" "$materialize_s" "$rss_kb" "$ut" "$st" "$cut" "$cst" "$hz" \
-	"$btrfs_first" "$btrfs_lock" "$btrfs_log_lock" "$btrfs_stall" "$btrfs_base" "$btrfs_commits" "$BTRFS_WHY" <<'PY'
+	"$btrfs_first" "$btrfs_lock" "$btrfs_log_lock" "$btrfs_stall" "$btrfs_base" "$btrfs_commits" "$BTRFS_WHY" \
+	"$btrfs_full" "$T/status.json" $mat_times <<'PY'
 import json, sys
 size, mb, cp, cfs, first, mount, mat, rss_kb, ut, st, cut, cst, hz = sys.argv[1:14]
-b_first, b_lock, b_log_lock, b_stall, b_base, b_commits, b_why = sys.argv[14:]
+b_first, b_lock, b_log_lock, b_stall, b_base, b_commits, b_why = sys.argv[14:21]
+b_full, status_path, m_read, m_write, m_sync = sys.argv[21:26]
 num = lambda v: None if v == "null" else float(v)
-b_first, b_lock, b_log_lock, b_stall, b_base = map(num, (b_first, b_lock, b_log_lock, b_stall, b_base))
+b_first, b_lock, b_log_lock, b_stall, b_base, b_full = map(num, (b_first, b_lock, b_log_lock, b_stall, b_base, b_full))
+m_read, m_write, m_sync = map(num, (m_read, m_write, m_sync))
+fetch_t = json.load(open(status_path)).get("time_s", {})
 size = int(size); gb = size / 2**30
 mb, cp, cfs, first, mount, mat = map(float, (mb, cp, cfs, first, mount, mat))
 hz = float(hz)
@@ -171,7 +188,10 @@ res = {
     "recipient_peak_rss_bytes": int(rss_kb) * 1024,
     "donor_cpu_s_per_gb": round(serve_cpu / gb, 3) if gb else None,
     "donor_snapshot_cpu_s": snap_cpu,
-    "stages_s": {"snapshot_and_mount": mount, "materialize": mat},
+    "clonefs_full_btrfs_s": b_full,
+    "stages_s": {"snapshot_and_mount": mount, "materialize": mat,
+                 "materialize_read_through_mount": m_read, "materialize_write": m_write, "materialize_sync": m_sync,
+                 "fetch": fetch_t},
 }
 json.dump(res, open("bench-results.json", "w"), indent=2)
 rows = [
@@ -182,6 +202,11 @@ rows = [
      f"{cfs / mb:.2f}x mariabackup (goal <= 0.5), {cfs / cp:.2f}x cp (goal <= 1.5)"),
     ("  of which snapshot + mount", f"{mount:.1f} s", ""),
     ("  of which materialize", f"{mat:.1f} s", f"{size / 2**20 / mat:.0f} MiB/s"),
+    ("  materialize: reading through the mount / writing / syncing",
+     "-" if m_read is None else f"{m_read:.1f}/{m_write:.1f}/{m_sync:.1f} s", ""),
+    ("  mount daemon (all connections): wait for donor / decompress+verify / cache write / cache sync",
+     "/".join(f"{fetch_t.get(k, 0):.1f}" for k in ("network_wait", "decompress_verify", "cache_write", "cache_sync")) + " s",
+     "summed over threads: overlapping"),
     ("time to first read, snapshot requested -> ibdata1 (mariabackup)", f"{first:.2f} s", "goal <= 1 s needs btrfs"),
 ]
 if b_first is None:
@@ -190,6 +215,8 @@ else:
     rows += [
         ("time to first read, snapshot requested -> ibdata1 (btrfs)", f"{b_first:.2f} s",
          f"{first / max(b_first, 0.01):.1f}x faster than mariabackup (goal <= 1 s)"),
+        ("clonefs full clone with the btrfs method", f"{b_full:.1f} s",
+         f"{b_full / mb:.2f}x mariabackup (goal <= 0.5), {b_full / cp:.2f}x cp (goal <= 1.5)"),
         ("  btrfs: backup lock held (clonefsd)", f"{b_lock:.0f} ms",
          "BACKUP STAGE BLOCK_COMMIT to END" + ("" if b_log_lock == b_lock else f"; log says {b_log_lock:.0f} ms")),
         ("  btrfs: write stall seen by the donor's load", f"{b_stall:.0f} ms",

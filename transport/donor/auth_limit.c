@@ -46,14 +46,21 @@ static struct host_record *record(const char *host, time_t now)
 	return oldest;
 }
 
-int donor_auth_allowed(const char *peer, struct cfs_err *err)
+/* Lock the table and return peer's record, seen now (unlock with pthread_mutex_unlock(&hosts_lock)). */
+static struct host_record *seen(const char *peer, char *host, size_t n, time_t now)
 {
-	char host[64];
-	host_of(peer, host, sizeof(host));
-	time_t now = time(NULL);
+	host_of(peer, host, n);
 	pthread_mutex_lock(&hosts_lock);
 	struct host_record *r = record(host, now);
 	r->last_seen = now;
+	return r;
+}
+
+int donor_auth_allowed(const char *peer, struct cfs_err *err)
+{
+	char host[64];
+	time_t now = time(NULL);
+	struct host_record *r = seen(peer, host, sizeof(host), now);
 	long left = (long)(r->blocked_until - now);
 	pthread_mutex_unlock(&hosts_lock);
 	if (left <= 0)
@@ -64,11 +71,8 @@ int donor_auth_allowed(const char *peer, struct cfs_err *err)
 void donor_auth_result(const char *peer, bool ok)
 {
 	char host[64];
-	host_of(peer, host, sizeof(host));
 	time_t now = time(NULL);
-	pthread_mutex_lock(&hosts_lock);
-	struct host_record *r = record(host, now);
-	r->last_seen = now;
+	struct host_record *r = seen(peer, host, sizeof(host), now);
 	if (ok) {
 		r->failures = 0;
 	} else {
