@@ -104,9 +104,23 @@ $(BUILD)/tests/replay_%: $(call obj,tests/fuzz/fuzz_%.c tests/fuzz/replay.c) $(L
 deps:
 	@sh tests/deps.sh
 
+# make test: every test on the normal build, then a CI-sized subset on the ASan+UBSan and TSan builds
+# (a sanitizer finding in a daemon kills it, which fails its test); make test-sanitize: everything.
+ASAN_RUN := ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+TSAN_RUN := TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp"
+ASAN_SUBSET := unit/|fuzz-corpus/|e2e/test_hostile_donor|e2e/test_lazy_read|e2e/test_tls_modes|e2e/test_clone_statement
+TSAN_SUBSET := e2e/test_lazy_read|e2e/test_mount_faults|e2e/test_eight_recipients
+SAN_TEST_BINS = $(patsubst $(BUILD)/%,build-$(1)/%,$(UNIT_BINS) $(REPLAY_BINS))
+
 test: deps
 	$(MAKE) all $(UNIT_BINS) $(REPLAY_BINS)
 	@bash tests/run.sh --build=$(BUILD) --bin=$(BIN)
+	$(MAKE) SANITIZE=address,undefined all $(call SAN_TEST_BINS,address-undefined)
+	@echo "== under ASan+UBSan: $(ASAN_SUBSET)"
+	@$(ASAN_RUN) TESTS='$(ASAN_SUBSET)' bash tests/run.sh --build=build-address-undefined --bin=build-address-undefined/bin
+	$(MAKE) SANITIZE=thread all
+	@echo "== under TSan: $(TSAN_SUBSET)"
+	@$(TSAN_RUN) TESTS='$(TSAN_SUBSET)' bash tests/run.sh --only=e2e --build=build-thread --bin=build-thread/bin
 
 test-unit: all $(UNIT_BINS) $(REPLAY_BINS)
 	@bash tests/run.sh --build=$(BUILD) --bin=$(BIN) --only=unit
@@ -115,8 +129,10 @@ test-e2e: all
 	@bash tests/run.sh --build=$(BUILD) --bin=$(BIN) --only=e2e
 
 test-sanitize: deps
-	$(MAKE) SANITIZE=address,undefined all $(patsubst $(BUILD)/%,build-address-undefined/%,$(UNIT_BINS) $(REPLAY_BINS))
-	@bash tests/run.sh --build=build-address-undefined --bin=build-address-undefined/bin
+	$(MAKE) SANITIZE=address,undefined all $(call SAN_TEST_BINS,address-undefined)
+	@$(ASAN_RUN) bash tests/run.sh --build=build-address-undefined --bin=build-address-undefined/bin
+	$(MAKE) SANITIZE=thread all
+	@$(TSAN_RUN) bash tests/run.sh --only=e2e --build=build-thread --bin=build-thread/bin
 
 check-valgrind: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done

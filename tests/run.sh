@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: runs every test (unit binaries, fuzz corpus replays, end-to-end scripts), one line each,
 # logs in BUILD/test-logs/, and ends with "N passed, N failed, N skipped". Called by `make test`.
-#   bash tests/run.sh --build=DIR --bin=DIR [--only=unit|e2e]     TESTS=pattern filters by name
+#   bash tests/run.sh --build=DIR --bin=DIR [--only=unit|e2e]     TESTS=regex filters by name (a|b)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=build bin=bin only=
@@ -22,7 +22,7 @@ run_one() { # name cmd...
 	local name=$1 start=$SECONDS rc=0
 	local log=$logs/${1//\//_}.log
 	shift
-	if [ -n "${TESTS:-}" ] && [[ $name != *$TESTS* ]]; then return; fi
+	if [ -n "${TESTS:-}" ] && ! [[ $name =~ $TESTS ]]; then return; fi
 	timeout -k 10 "${TEST_TIMEOUT:-600}" "$@" >"$log" 2>&1 </dev/null || rc=$?
 	local took=$((SECONDS - start))
 	if [ $rc = 0 ]; then

@@ -94,6 +94,46 @@ rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$mpid/status")
 read -r ut st cut cst < <(awk '{print $14, $15, $16, $17}' "/proc/$CFS_DONOR_PID/stat")
 hz=$(getconf CLK_TCK)
 snapshot_s=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["facts"].get("created_at",""))' "$T/mnt/.clonefs/status")
+
+# Read latency and throughput through the mount (issue 4): cold 16 KiB reads at random chunks of the
+# largest tablespace on a second, purely lazy mount of the same snapshot with an empty cache (each
+# read fetches one chunk), then the whole file read sequentially through the hydrated mount against
+# the same file read from the materialized copy, both warm in the page cache.
+say "reads through the mount: cold random 16 KiB, warm sequential"
+snap_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/mnt/.clonefs/status")
+big=$(cd "$T/clone" && find . -name '*.ibd' -printf '%s %P\n' | sort -n | tail -1 | cut -d' ' -f2)
+mkdir -p "$T/lazy"
+CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/lazy" \
+	-o "ssl_mode=required,ssl_ca=$T/tls/ca.pem,cache_dir=$T/lazycache,snapshot=$snap_id,prefetch=off"
+t_on_exit "fusermount3 -u '$T/lazy' 2>/dev/null || true"
+read -r cold_p50 cold_p99 cold_n warm_mount warm_local < <(python3 - "$T/lazy/$big" "$T/mnt/$big" "$T/clone/$big" <<'PY'
+import os, random, sys, time
+lazy, mnt, local = sys.argv[1:4]
+size = os.path.getsize(lazy)
+chunk = 1 << 20
+chunks = list(range(size // chunk))
+random.seed(1)
+random.shuffle(chunks)
+lat = []
+fd = os.open(lazy, os.O_RDONLY)
+for c in chunks[:200]:
+    off = c * chunk + random.randrange(0, chunk // 16384) * 16384
+    t = time.perf_counter(); os.pread(fd, 16384, off); lat.append(time.perf_counter() - t)
+os.close(fd)
+lat.sort()
+def rate(path):
+    for _ in range(2):  # the first pass warms the page cache; the second is measured
+        fd = os.open(path, os.O_RDONLY); n = 0; t = time.perf_counter()
+        while True:
+            b = os.read(fd, 1 << 20)
+            if not b: break
+            n += len(b)
+        el = time.perf_counter() - t; os.close(fd)
+    return n / el
+print(f"{lat[len(lat) // 2] * 1000:.2f} {lat[int(len(lat) * 0.99) - 1] * 1000:.2f} {len(lat)} {rate(mnt):.0f} {rate(local):.0f}")
+PY
+)
+fusermount3 -u "$T/lazy"
 fusermount3 -u "$T/mnt"
 
 # The btrfs method: time to first read, clonefsd's lock time, and the longest commit gap of a steady
@@ -165,11 +205,12 @@ db_start_safe "$T/clone" "$T/clone-run"
 
 python3 - "$size" "$mb_s" "$cp_s" "$clonefs_s" "$first_read_s" "$mount_s" "$materialize_s" "$rss_kb" "$ut" "$st" "$cut" "$cst" "$hz" \
 	"$btrfs_first" "$btrfs_lock" "$btrfs_log_lock" "$btrfs_stall" "$btrfs_base" "$btrfs_commits" "$BTRFS_WHY" \
-	"$btrfs_full" "$T/status.json" $mat_times <<'PY'
+	"$btrfs_full" "$T/status.json" $mat_times "$cold_p50" "$cold_p99" "$cold_n" "$warm_mount" "$warm_local" <<'PY'
 import json, sys
 size, mb, cp, cfs, first, mount, mat, rss_kb, ut, st, cut, cst, hz = sys.argv[1:14]
 b_first, b_lock, b_log_lock, b_stall, b_base, b_commits, b_why = sys.argv[14:21]
 b_full, status_path, m_read, m_write, m_sync = sys.argv[21:26]
+cold_p50, cold_p99, cold_n, warm_mount, warm_local = map(float, sys.argv[26:31])
 num = lambda v: None if v == "null" else float(v)
 b_first, b_lock, b_log_lock, b_stall, b_base, b_full = map(num, (b_first, b_lock, b_log_lock, b_stall, b_base, b_full))
 m_read, m_write, m_sync = map(num, (m_read, m_write, m_sync))
@@ -189,6 +230,8 @@ res = {
     "donor_cpu_s_per_gb": round(serve_cpu / gb, 3) if gb else None,
     "donor_snapshot_cpu_s": snap_cpu,
     "clonefs_full_btrfs_s": b_full,
+    "cold_read_16k_ms": {"p50": cold_p50, "p99": cold_p99, "reads": int(cold_n)},
+    "warm_sequential_bytes_per_s": {"mount": warm_mount, "local": warm_local},
     "stages_s": {"snapshot_and_mount": mount, "materialize": mat,
                  "materialize_read_through_mount": m_read, "materialize_write": m_write, "materialize_sync": m_sync,
                  "fetch": fetch_t},
@@ -223,6 +266,10 @@ else:
          f"longest commit gap; {b_base:.0f} ms before the snapshot; {int(b_commits)} commits"),
     ]
 rows += [
+    ("cold random 16 KiB read through a lazy mount, p50 / p99", f"{cold_p50:.2f}/{cold_p99:.2f} ms",
+     f"{int(cold_n)} reads, one chunk fetched each (goal p50 <= 1 ms)"),
+    ("warm sequential read, mount vs local", f"{warm_mount / 2**20:.0f} MiB/s",
+     f"{warm_mount / warm_local:.2f}x local {warm_local / 2**20:.0f} MiB/s (goal >= 0.8)"),
     ("recipient peak RSS", f"{int(rss_kb) / 1024:.0f} MiB", "goal <= 256 MiB"),
     ("donor CPU serving, per GB", f"{serve_cpu / gb:.2f} s" if gb else "-", f"snapshot (mariabackup) {snap_cpu:.1f} s"),
 ]
