@@ -288,6 +288,11 @@ static int data_fd(struct cache *c, const struct manifest_entry *e, struct cfs_e
 	return fd;
 }
 
+int cache_fd(struct cache *c, const struct manifest_entry *e, struct cfs_err *err)
+{
+	return data_fd(c, e, err);
+}
+
 bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx)
 {
 	pthread_mutex_lock(&c->lock);

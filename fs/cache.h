@@ -69,6 +69,9 @@ struct cache_stats {
 };
 struct cache_stats cache_stats(struct cache *c);
 
+/* The data file of e (opened on first use, kept open by the cache): for replies spliced from it. */
+int cache_fd(struct cache *c, const struct manifest_entry *e, struct cfs_err *err);
+
 /* Is the chunk present (state != EMPTY)? */
 bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx);
 /* Store verified chunks of one file in two steps: cache_write puts each chunk's bytes in place (not

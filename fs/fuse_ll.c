@@ -275,24 +275,23 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		size = (size_t)(e->size - (uint64_t)off);
 	uint32_t cs = mt->cache.chunk_size;
 	uint64_t first = (uint64_t)off / cs, last = ((uint64_t)off + size - 1) / cs;
-	char *buf = malloc(size);
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
 	if (fetcher_ensure(&mt->fetch, e, first, last, &err)) {
 		fprintf(stderr, "clonefs: read of %s failed: ERROR %d (%s): %s\n", e->path, err.code, err.sqlstate, err.msg);
-		goto out_eio;
+		fuse_reply_err(req, EIO);
+		return;
 	}
-	ssize_t n = cache_pread(&mt->cache, e, buf, size, (uint64_t)off, &err);
-	if (n != (ssize_t)size)
-		goto out_eio;
-	fuse_reply_buf(req, buf, size);
-	free(buf);
-	return;
-out_eio:
-	free(buf);
-	fuse_reply_err(req, EIO);
+	int fd = cache_fd(&mt->cache, e, &err);
+	if (fd < 0) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	/* The verified bytes straight from the cache's data file: spliced into the reply when the kernel
+	 * allows it (no copy through this process), else read by libfuse into its own buffer. */
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	bv.buf[0].fd = fd;
+	bv.buf[0].pos = off;
+	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 }
 
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -378,6 +377,9 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
 	conn->max_readahead = 1u << 20;
+	/* Replies spliced from the cache's files (measured: no slower than copying, one copy fewer). */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | (conn->capable & FUSE_CAP_SPLICE_MOVE);
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
