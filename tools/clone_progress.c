@@ -120,18 +120,12 @@ int clone_progress_show(int json)
 {
 	char path[4096];
 	clone_progress_path(path, sizeof(path));
-	char *doc = mountinfo_slurp(path, 1u << 20, NULL);
-	if (!doc) {
-		struct cfs_err err;
-		cfs_err_set(&err, CFS_ER_USAGE, "no clone has run on this host (no %s)", path);
-		cfs_err_print(&err, stderr);
-		return 1;
-	}
-	if (json) {
-		fputs(doc, stdout);
-		free(doc);
-		return 0;
-	}
+	char missing[4200];
+	snprintf(missing, sizeof(missing), "no clone has run on this host (no %s)", path);
+	int rc;
+	char *doc = mountinfo_show_json(path, json, CFS_ER_USAGE, missing, &rc);
+	if (!doc)
+		return rc;
 	/* One line per stage, as SELECT * FROM performance_schema.clone_progress shows them. */
 	printf("%-10s %-12s %-20s %-20s\n", "STAGE", "STATE", "BEGIN_TIME", "END_TIME");
 	for (const char *q = doc; (q = strstr(q, "{\"stage\":\"")); q++) {

@@ -72,3 +72,22 @@ void mountinfo_release(struct mountinfo *mi)
 	free(mi->text);
 	memset(mi, 0, sizeof(*mi));
 }
+
+char *mountinfo_show_json(const char *path, int json, int missing_code, const char *missing_msg, int *rc)
+{
+	char *doc = mountinfo_slurp(path, 4u << 20, NULL);
+	if (!doc) {
+		struct cfs_err err;
+		cfs_err_set(&err, missing_code, "%s", missing_msg);
+		cfs_err_print(&err, stderr);
+		*rc = 1;
+		return NULL;
+	}
+	if (json) {
+		fputs(doc, stdout);
+		free(doc);
+		*rc = 0;
+		return NULL;
+	}
+	return doc;
+}

@@ -22,4 +22,9 @@ void mountinfo_release(struct mountinfo *mi);
 /* Read a whole small file (<= max bytes) into a NUL-terminated buffer. */
 char *mountinfo_slurp(const char *path, size_t max, size_t *len);
 
+/* A JSON document a command shows (a mount's status, the last clone's progress): read path; with
+ * json set, print it as it is. Returns the document for the caller to format (json unset), or
+ * NULL with *rc set: 0 printed, 1 missing (the ERROR line, missing_code and missing_msg, printed). */
+char *mountinfo_show_json(const char *path, int json, int missing_code, const char *missing_msg, int *rc);
+
 #endif

@@ -62,18 +62,12 @@ int cmd_status(int argc, char **argv)
 	}
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/.clonefs/status", mount);
-	char *doc = mountinfo_slurp(path, 4u << 20, NULL);
-	if (!doc) {
-		struct cfs_err err;
-		cfs_err_set(&err, CFS_ER_MOUNT, "'%s' is not a clonefs mount (no .clonefs/status)", mount);
-		cfs_err_print(&err, stderr);
-		return 1;
-	}
-	if (json) {
-		fputs(doc, stdout);
-		free(doc);
-		return 0;
-	}
+	char missing[4400];
+	snprintf(missing, sizeof(missing), "'%s' is not a clonefs mount (no .clonefs/status)", mount);
+	int rc;
+	char *doc = mountinfo_show_json(path, json, CFS_ER_MOUNT, missing, &rc);
+	if (!doc)
+		return rc;
 	char id[80], state[32], ver[128], host[256], port[16], total[32], cached[32], fetched[32], rate[32], eta[32];
 	char bf[128], bp[32], gtid[512], tls[96], err[600];
 	field(doc, "snapshot_id", id, sizeof(id));
