@@ -306,6 +306,20 @@ void clone_checks_run(const struct mountinfo *d, const struct recipient *rc, con
 			fail(r, ER_CLONE_SYS_CONFIG, ER_CLONE_SYS_CONFIG_MSG, why);
 		}
 	}
+	r = row(l, "file system block size (page-compressed)", mountinfo_get(d, "fs_block_size"), "");
+	struct statvfs bsv;
+	if (statvfs(dir, &bsv) == 0)
+		snprintf(r->recipient, sizeof(r->recipient), "%lu", (unsigned long)bsv.f_bsize);
+	if (strcmp(mountinfo_get(d, "page_compressed"), "1")) {
+		skip(r, "the donor has no page-compressed table");
+	} else if (!r->donor[0]) {
+		skip(r, "the donor did not say its block size");
+	} else if (strcmp(r->donor, r->recipient)) {
+		char why[200];
+		snprintf(why, sizeof(why), "file system block size: Donor value: %.20s is different from Recipient value: "
+			 "%.20s (page-compressed tables are written in its units)", r->donor, r->recipient);
+		fail(r, ER_CLONE_SYS_CONFIG, ER_CLONE_SYS_CONFIG_MSG, why);
+	}
 	check_space(d, t, l);
 	check_externals(d, l);
 }

@@ -5,7 +5,8 @@
 # progress (3634), wrong password and missing privilege (3862 wrapping 1045 / 1227), REQUIRE SSL
 # against a donor without TLS (2026), version (3864, a wrapper reporting another version), charset
 # and page size (3868), donor max_allowed_packet (3862 wrapping 3957), disk space on a small tmpfs
-# (3873), an external tablespace path taken (1086). Then a clone into DATA DIRECTORY that
+# (3873), a file system block size other than the donor's for page-compressed data (3869), an
+# external tablespace path taken (1086). Then a clone into DATA DIRECTORY that
 # mysqld_safe starts with the donor's checksums, and `clonefs check` printing its table.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -132,6 +133,20 @@ stmt "DATA DIRECTORY = '$T/small/c'" | "$CLONEFS_BIN/clonefs" clone - --no-progr
 [ -z "$(ls -A "$T/small")" ] || t_fail "3873 left something on the small filesystem: $(ls -A "$T/small")"
 t_log "ok: $(cat "$T/err")"
 umount "$T/small"
+# Page-compressed tables (the sample has one) need the donor's file system block size: a 1 KiB-block ext4.
+truncate -s 300M "$T/ext4.img"
+mkfs.ext4 -q -b 1024 -F "$T/ext4.img"
+mkdir -p "$T/kb"
+mount -o loop "$T/ext4.img" "$T/kb"
+t_on_exit "umount -l '$T/kb' 2>/dev/null || true"
+rc=0
+stmt "DATA DIRECTORY = '$T/kb/c'" | "$CLONEFS_BIN/clonefs" clone - --no-progress --recipient-defaults-file="$T/r.cnf" \
+	>/dev/null 2>"$T/err" || rc=$?
+[ $rc = 1 ] && cfs_assert_one_error "$T/err" 3869
+grep -q "file system block size: Donor value: 4096 is different from Recipient value: 1024" "$T/err" || t_fail "3869 block size wording"
+[ -z "$(ls -A "$T/kb" | grep -v lost+found)" ] || t_fail "3869 left something on the 1 KiB-block filesystem"
+t_log "ok: $(cat "$T/err")"
+umount "$T/kb"
 t_log "clonefs check: one row per prerequisite"
 rc=0
 CLONEFS_PASSWORD=pw "$CLONEFS_BIN/clonefs" check "cloner@127.0.0.1:$PORT" --recipient-defaults-file="$T/page.cnf" \

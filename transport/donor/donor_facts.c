@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 bool donor_is_mariadb(MYSQL *db)
 {
@@ -118,5 +119,12 @@ int donor_facts(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err)
 	}
 	set_fact(info, "external_paths", val);
 	wire_snap_info_set(info, "flavor", mariadb ? "MariaDB" : "MySQL");
+	/* The block size of the datadir's file system: page-compressed tables punch holes in units of it. */
+	const char *datadir = wire_snap_info_get(info, "datadir");
+	struct statvfs sv;
+	if (datadir && statvfs(datadir, &sv) == 0) {
+		snprintf(val, sizeof(val), "%lu", (unsigned long)sv.f_bsize);
+		wire_snap_info_set(info, "fs_block_size", val);
+	}
 	return 0;
 }
