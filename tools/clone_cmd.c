@@ -6,7 +6,9 @@
 #include <libgen.h>
 #include <limits.h>
 #include <mysql.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,9 @@ static const char check_usage[] =
 	"                     [--data-directory=/abs/dir]\n"
 	"  Runs every clone prerequisite against the donor and the recipient without copying data and\n"
 	"  prints one row each. Exit 0 when all pass, 1 (with the first failure's ERROR line) if not.\n";
+
+/* Held while the old and new datadirs are swapped: an interrupt waits for both renames. */
+static pthread_mutex_t swap_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct clone_opts {
 	const char *statement, *defaults_file, *owner, *data_directory, *donor;
@@ -302,7 +307,10 @@ static int replace_and_restart(const struct recipient *r, const char *new_dir, s
 	while (l > 1 && dd[l - 1] == '/')
 		dd[--l] = 0;
 	snprintf(old_dir, sizeof(old_dir), "%s.clonefs-old", dd);
-	if (rename(dd, old_dir) || rename(new_dir, dd)) {
+	pthread_mutex_lock(&swap_lock);
+	bool swapped = rename(dd, old_dir) == 0 && rename(new_dir, dd) == 0;
+	pthread_mutex_unlock(&swap_lock);
+	if (!swapped) {
 		int e = errno;
 		return cfs_err_set(err, CFS_ER_IO, "cannot swap %s into %s: %s (the old data is in %s)", new_dir, dd,
 				   strerror(e), access(dd, F_OK) ? old_dir : dd);
@@ -324,6 +332,52 @@ static int replace_and_restart(const struct recipient *r, const char *new_dir, s
 	clone_progress_stage(p, CS_RECOVERY, CSS_COMPLETED);
 	rm_tree(old_dir);
 	return 0;
+}
+
+/* Ctrl-C, SIGTERM or SIGHUP while a clone runs: the private mount is unmounted, the scratch and the
+ * partial copy removed, the progress says Failed, and the DBA sees MySQL's 1317 (as after KILL
+ * QUERY). The signals are blocked everywhere else and taken here with sigwait, so the cleanup runs
+ * in an ordinary thread rather than a signal handler. */
+struct interrupt_ctx {
+	sigset_t set;
+	struct clone_mount *cm;
+	struct clone_progress *p;
+	char partial[PATH_MAX + 64];
+};
+
+static void *interrupt_main(void *arg)
+{
+	struct interrupt_ctx *ic = arg;
+	int sig;
+	if (sigwait(&ic->set, &sig))
+		return NULL;
+	pthread_mutex_lock(&swap_lock);
+	struct cfs_err err;
+	cfs_err_set(&err, ER_QUERY_INTERRUPTED, ER_QUERY_INTERRUPTED_MSG);
+	clone_progress_fail(ic->p, &err);
+	clone_mount_close(ic->cm);
+	if (ic->partial[0])
+		rm_tree(ic->partial);
+	fflush(stdout);
+	cfs_err_print(&err, stderr);
+	_exit(1);
+}
+
+static void catch_interrupts(struct interrupt_ctx *ic, const char *target)
+{
+	char copy[PATH_MAX], copy2[PATH_MAX];
+	snprintf(copy, sizeof(copy), "%s", target);
+	snprintf(copy2, sizeof(copy2), "%s", target);
+	/* materialize's hidden partial directory beside the target (see materialize.c) */
+	snprintf(ic->partial, sizeof(ic->partial), "%s/.%s.clonefs-partial", dirname(copy), basename(copy2));
+	sigemptyset(&ic->set);
+	sigaddset(&ic->set, SIGINT);
+	sigaddset(&ic->set, SIGTERM);
+	sigaddset(&ic->set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &ic->set, NULL);
+	pthread_t t;
+	if (pthread_create(&t, NULL, interrupt_main, ic) == 0)
+		pthread_detach(t);
 }
 
 int cmd_clone(int argc, char **argv)
@@ -391,6 +445,10 @@ int cmd_clone(int argc, char **argv)
 	/* 2. Donor list, 3. one clone at a time. */
 	if (check_donor_list(o.mount_opts, r, st.host, st.port, &err) || take_clone_lock(&err))
 		goto fail;
+	static struct interrupt_ctx ic;
+	ic.cm = &cm;
+	ic.p = p;
+	catch_interrupts(&ic, target);
 	clone_progress_path(p->path, sizeof(p->path));
 	snprintf(p->source, sizeof(p->source), "%s:%u", st.host, st.port);
 	snprintf(p->destination, sizeof(p->destination), "%s", replace ? r->datadir : target);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -27,6 +28,9 @@ int spawn_capture(char *const argv[], char *const env[], int merge_stderr, char 
 			dup2(devnull, 0);
 		dup2(p[1], 1);
 		dup2(merge_stderr || devnull < 0 ? p[1] : devnull, 2); /* never onto our own stderr */
+		sigset_t none; /* the child starts with no signal blocked, whatever this thread blocks */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		for (char *const *e = env; e && *e; e++)
 			putenv(*e);
 		execvp(argv[0], argv);

@@ -178,6 +178,9 @@ int supervisor_restart(const struct supervisor *s, struct cfs_err *err)
 		if (chdir(s->cwd))
 			_exit(127);
 		signal(SIGPIPE, SIG_DFL);
+		sigset_t none; /* mysqld_safe starts with no signal blocked, whatever clonefs blocks */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		execv(s->argv[0], s->argv);
 		_exit(127);
 	}

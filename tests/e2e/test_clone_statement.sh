@@ -6,7 +6,7 @@
 # against a donor without TLS (2026), version (3864, a wrapper reporting another version), charset
 # and page size (3868), donor max_allowed_packet (3862 wrapping 3957), disk space on a small tmpfs
 # (3873), a file system block size other than the donor's for page-compressed data (3869), an
-# external tablespace path taken (1086). Then a clone into DATA DIRECTORY that
+# external tablespace path taken (1086), an interrupt (1317, nothing left). Then a clone into DATA DIRECTORY that
 # mysqld_safe starts with the donor's checksums, and `clonefs check` printing its table.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -171,6 +171,27 @@ db_checksums "$SOCK" >"$T/donor.sums"
 db_checksums "$T/clone/mysql.sock" >"$T/clone.sums"
 diff "$T/donor.sums" "$T/clone.sums" || t_fail "the clone's checksums differ from the donor's"
 db_stop "$T/clone"
+
+t_log "Ctrl-C during the copy: ERROR 1317, the private mount gone, nothing left"
+SLOW=$(t_free_port)
+cfs_start_donor "$T/slowd" "$SLOW" "$SOCK" "$T/donor/data" --max-bandwidth=500000
+recipient_cnf "$T/slow.cnf"
+sed -i "s/^valid_donor_list=.*/valid_donor_list=127.0.0.1:$SLOW/" "$T/slow.cnf"
+echo "CLONE INSTANCE FROM 'cloner'@'127.0.0.1':$SLOW IDENTIFIED BY 'pw' DATA DIRECTORY = '$T/out/i'" |
+	"$CLONEFS_BIN/clonefs" clone - --no-progress --recipient-defaults-file="$T/slow.cnf" >"$T/int.out" 2>"$T/int.err" &
+cl=$!
+t_wait_for "grep -q 'FILE COPY  In Progress' '$T/int.out'" 60 || { cat "$T/int.out" "$T/int.err"; t_fail "the slow clone did not start copying"; }
+kill -INT "$cl"
+rc=0
+wait "$cl" || rc=$?
+[ $rc = 1 ] || { cat "$T/int.out" "$T/int.err"; t_fail "an interrupted clone exited $rc"; }
+cfs_assert_one_error "$T/int.err" 1317
+grep -qx 'ERROR 1317 (70100): Query execution was interrupted' "$T/int.err" || t_fail "1317 wording"
+findmnt -rn -o TARGET | grep -q "^$T/out/" && t_fail "the private mount is still mounted"
+[ -z "$(ls -A "$T/out" | grep -vx c)" ] || t_fail "an interrupted clone left $(ls -A "$T/out" | grep -vx c)"
+"$CLONEFS_BIN/clonefs" status --clone --json | python3 -c 'import json, sys; d = json.load(sys.stdin)
+assert d["state"] == "Failed" and d["error_no"] == 1317, d' || t_fail "the progress does not say the clone was interrupted"
+t_log "ok: $(cat "$T/int.err")"
 
 t_log "external tablespaces: the path taken (1086), then free"
 mkdir -p "$T/ext" && chown mysql:mysql "$T/ext"
