@@ -122,6 +122,34 @@ static void each_in(struct check_row *r, const char *donor_list, const char *rec
 	}
 }
 
+/* No running recipient: each donor plugin that comes from a library ("name=lib.so,...") must have
+ * that library in the recipient server's plugin_dir (built-in plugins come with the same server
+ * version, which the version rule already asks for). */
+static void check_plugin_libraries(struct check_row *r, const char *list, const char *plugin_dir)
+{
+	unsigned n = 0;
+	for (const char *p = list; *p;) {
+		size_t l = strcspn(p, ",");
+		const char *eq = memchr(p, '=', l);
+		if (eq) {
+			char path[PATH_MAX], name[160];
+			int ll = (int)(p + l - eq - 1);
+			snprintf(path, sizeof(path), "%.3000s/%.*s", plugin_dir, ll < 255 ? ll : 255, eq + 1);
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - p < 128 ? eq - p : 128), p);
+			if (access(path, R_OK) != 0) {
+				snprintf(r->recipient, sizeof(r->recipient), "no %.80s", path);
+				fail(r, ER_CLONE_PLUGIN_MATCH, ER_CLONE_PLUGIN_MATCH_MSG, name);
+				return;
+			}
+			n++;
+		}
+		p += l;
+		if (*p)
+			p++;
+	}
+	snprintf(r->recipient, sizeof(r->recipient), "%u libraries in plugin_dir", n);
+}
+
 static unsigned count_items(const char *s, char sep)
 {
 	unsigned n = *s ? 1 : 0;
@@ -253,12 +281,14 @@ void clone_checks_run(const struct mountinfo *d, const struct recipient *rc, con
 	if (strcmp(r->donor, r->recipient))
 		fail(r, ER_CLONE_PLATFORM, ER_CLONE_PLATFORM_MSG, r->donor, r->recipient);
 
-	r = row(l, "same active plugins", "", rc->running ? "" : "?");
+	r = row(l, "same active plugins", "", "");
 	snprintf(r->donor, sizeof(r->donor), "%u active", count_items(mountinfo_get(d, "plugins"), ','));
-	if (!rc->running)
-		skip(r, "the recipient server is not running: its plugins are known once it runs");
-	else
+	if (rc->running) {
+		snprintf(r->recipient, sizeof(r->recipient), "%u active", count_items(rc->value[RK_PLUGINS], ','));
 		each_in(r, mountinfo_get(d, "plugins"), rc->value[RK_PLUGINS], ER_CLONE_PLUGIN_MATCH);
+	} else {
+		check_plugin_libraries(r, mountinfo_get(d, "plugin_libraries"), rc->value[RK_PLUGIN_DIR]);
+	}
 
 	r = row(l, "donor collations available", mountinfo_get(d, "collations"), rc->running ? "" : "?");
 	if (!rc->running)

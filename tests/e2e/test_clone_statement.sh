@@ -2,7 +2,7 @@
 # test_clone_statement.sh: `clonefs clone` takes the seed's statement and enforces each prerequisite
 # the real parts can produce here with MySQL's code, writing nothing: syntax (1064), relative and
 # existing DATA DIRECTORY (1525, 1007), donor not in / empty valid_donor_list (3869), a clone in
-# progress (3634), wrong password and missing privilege (3862 wrapping 1045 / 1227), REQUIRE SSL
+# progress (3634), a donor plugin the recipient lacks (3870), wrong password and missing privilege (3862 wrapping 1045 / 1227), REQUIRE SSL
 # against a donor without TLS (2026), version (3864, a wrapper reporting another version), charset
 # and page size (3868), donor max_allowed_packet (3862 wrapping 3957), disk space on a small tmpfs
 # (3873), a file system block size other than the donor's for page-compressed data (3869), an
@@ -18,7 +18,8 @@ db_start "$T/donor"
 SOCK="$T/donor/mysql.sock"
 db_load_sample "$SOCK" 5
 cfs_make_clone_user "$SOCK" cloner 'pw'
-db_sql "$SOCK" "CREATE USER 'weak'@'localhost' IDENTIFIED BY 'weak-pw'; GRANT SELECT ON *.* TO 'weak'@'localhost';"
+db_sql "$SOCK" "CREATE USER 'weak'@'localhost' IDENTIFIED BY 'weak-pw'; GRANT SELECT ON *.* TO 'weak'@'localhost';
+	INSTALL SONAME 'metadata_lock_info'"  # a plugin from a library, which a recipient must have too
 tls_make "$T/tls"
 # mariabackup as clonefsd runs it, slowed on demand ($T/slow seconds) to hold a clone in progress.
 mkdir -p "$T/wrap"
@@ -109,6 +110,10 @@ recipient_cnf "$T/old.cnf"
 printf '[mysqld_safe]\nmysqld=%s\n' "$T/old/mariadbd" >>"$T/old.cnf"
 clone_err 3864 "$(stmt "DATA DIRECTORY = '$T/out/c'")" --recipient-defaults-file="$T/old.cnf"
 grep -q "is different from Recipient MySQL version 10.5.99-MariaDB" "$T/err" || t_fail "3864 does not name the versions"
+mkdir -p "$T/noplugins"
+recipient_cnf "$T/plug.cnf" "plugin-dir=$T/noplugins"
+clone_err 3870 "$(stmt "DATA DIRECTORY = '$T/out/c'")" --recipient-defaults-file="$T/plug.cnf"
+grep -q "Clone Donor plugin METADATA_LOCK_INFO is not active in Recipient." "$T/err" || t_fail "3870 wording"
 recipient_cnf "$T/page.cnf" "innodb-page-size=8192"
 clone_err 3868 "$(stmt "DATA DIRECTORY = '$T/out/c'")" --recipient-defaults-file="$T/page.cnf"
 grep -q "Clone Configuration innodb_page_size: Donor value: 16384 is different from Recipient value: 8192." "$T/err" ||

@@ -96,6 +96,10 @@ int donor_facts(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err)
 	struct { const char *key, *sql; } q[] = {
 		{ "plugins", "SELECT GROUP_CONCAT(PLUGIN_NAME ORDER BY PLUGIN_NAME) FROM information_schema.PLUGINS "
 			     "WHERE PLUGIN_STATUS = 'ACTIVE'" },
+		/* Plugins from a library (INSTALL SONAME, plugin-load): name=library, what a recipient without a
+		 * running server can still check in its plugin_dir. */
+		{ "plugin_libraries", "SELECT GROUP_CONCAT(CONCAT(PLUGIN_NAME, '=', PLUGIN_LIBRARY) ORDER BY PLUGIN_NAME) "
+				      "FROM information_schema.PLUGINS WHERE PLUGIN_STATUS = 'ACTIVE' AND PLUGIN_LIBRARY IS NOT NULL" },
 		/* The collations the data uses (tables and schemas), which the recipient must have. */
 		{ "collations", "SELECT GROUP_CONCAT(DISTINCT COLLATION_NAME ORDER BY COLLATION_NAME) FROM ("
 				"SELECT TABLE_COLLATION AS COLLATION_NAME FROM information_schema.TABLES WHERE TABLE_COLLATION IS NOT NULL "
