@@ -261,6 +261,27 @@ fail:
 	return fail_with(&err);
 }
 
+/* Two spellings of one directory ("/var/lib/mysql/" from @@datadir, "/var/lib/mysql" from my.cnf). */
+static bool same_dir(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && !strncmp(a, b, la);
+}
+
+/* The donor is the recipient instance itself (MySQL's 3871): the same datadir on this very host. */
+static bool is_self(const struct mountinfo *mi, const struct recipient *r, const char *host)
+{
+	char me[256] = "";
+	gethostname(me, sizeof(me) - 1);
+	bool local = !strcmp(host, "127.0.0.1") || !strcmp(host, "localhost") || !strcmp(host, "::1") ||
+		     !strcmp(mountinfo_get(mi, "hostname"), me);
+	return local && same_dir(mountinfo_get(mi, "datadir"), r->datadir);
+}
+
 static int owner_of(const char *path, char *out, size_t n)
 {
 	struct stat st;
@@ -466,8 +487,7 @@ int cmd_clone(int argc, char **argv)
 	struct mountinfo mi;
 	if (mountinfo_read(cm.mnt, &mi, &err))
 		goto fail;
-	if (replace && !strcmp(mountinfo_get(&mi, "datadir"), r->datadir) &&
-	    (!strcmp(st.host, "127.0.0.1") || !strcmp(st.host, "localhost") || !strcmp(st.host, "::1"))) {
+	if (replace && is_self(&mi, r, st.host)) {
 		mountinfo_release(&mi);
 		cfs_err_set(&err, ER_CLONE_LOOPBACK, ER_CLONE_LOOPBACK_MSG);
 		goto fail;

@@ -2,7 +2,8 @@
 # test_clone_replace.sh: `clonefs clone` without DATA DIRECTORY replaces the data of the recipient
 # instance named by --recipient-defaults-file: under mysqld_safe it is stopped, its data swapped
 # only once the new data is complete, and restarted by mysqld_safe with the donor's checksums; an
-# account without SHUTDOWN is refused (1227) before anything happens; with no supervisor it ends in
+# account without SHUTDOWN is refused (1227) before anything happens, and so is cloning the instance
+# from itself (3871); with no supervisor it ends in
 # ERROR 3707 with the donor's data in place, and a manual start finishes the clone.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,6 +56,18 @@ echo "$stmt" | "$CLONEFS_BIN/clonefs" clone - --no-progress --recipient-defaults
 [ $rc = 1 ] && cfs_assert_one_error "$T/err" 1227 || t_fail "no 1227 for an account without SHUTDOWN (exit $rc)"
 grep -q SHUTDOWN "$T/err" || t_fail "1227 does not name SHUTDOWN"
 [ "$(cat "$T/r/mysqld.pid")" = "$old_pid" ] || t_fail "the recipient was restarted after 1227"
+t_log "ok: $(cat "$T/err")"
+
+# Cloning the recipient from itself would replace the data it is serving: MySQL's 3871.
+cfs_make_clone_user "$T/r/mysql.sock" cloner pw
+SELF=$(t_free_port)
+cfs_start_donor "$T/self" "$SELF" "$T/r/mysql.sock" "$T/r/data"
+sed "s/^valid_donor_list=.*/valid_donor_list=127.0.0.1:$SELF/" "$T/r/my.cnf" >"$T/r/self.cnf"
+rc=0
+echo "CLONE INSTANCE FROM 'cloner'@'127.0.0.1':$SELF IDENTIFIED BY 'pw'" |
+	"$CLONEFS_BIN/clonefs" clone - --no-progress --recipient-defaults-file="$T/r/self.cnf" >/dev/null 2>"$T/err" || rc=$?
+[ $rc = 1 ] && cfs_assert_one_error "$T/err" 3871 || t_fail "cloning the recipient from itself: exit $rc"
+[ "$(cat "$T/r/mysqld.pid")" = "$old_pid" ] || t_fail "the recipient was restarted after 3871"
 t_log "ok: $(cat "$T/err")"
 
 echo "$stmt" | "$CLONEFS_BIN/clonefs" clone - --no-progress --recipient-defaults-file="$T/r/my.cnf" \
