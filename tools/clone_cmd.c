@@ -361,10 +361,20 @@ static int replace_and_restart(const struct recipient *r, const char *new_dir, s
  * in an ordinary thread rather than a signal handler. */
 struct interrupt_ctx {
 	sigset_t set;
-	struct clone_mount *cm;
+	pthread_mutex_t lock;        /* guards mnt and cache, copied from the clone's mount when made */
+	char mnt[PATH_MAX], cache[PATH_MAX];
 	struct clone_progress *p;
 	char partial[PATH_MAX + 64];
 };
+
+/* Tell the interrupt thread where the private mount and its cache are. */
+static void note_scratch(struct interrupt_ctx *ic, const struct clone_mount *cm)
+{
+	pthread_mutex_lock(&ic->lock);
+	snprintf(ic->mnt, sizeof(ic->mnt), "%s", cm->mnt);
+	snprintf(ic->cache, sizeof(ic->cache), "%s", cm->cache);
+	pthread_mutex_unlock(&ic->lock);
+}
 
 static void *interrupt_main(void *arg)
 {
@@ -373,14 +383,24 @@ static void *interrupt_main(void *arg)
 	if (sigwait(&ic->set, &sig))
 		return NULL;
 	pthread_mutex_lock(&swap_lock);
+	/* From here the main thread's reads fail as the mount goes: its words are not the DBA's answer. */
+	fflush(stdout);
+	int errfd = dup(2), nul = open("/dev/null", O_WRONLY);
+	if (nul >= 0) {
+		dup2(nul, 1);
+		dup2(nul, 2);
+	}
 	struct cfs_err err;
 	cfs_err_set(&err, ER_QUERY_INTERRUPTED, ER_QUERY_INTERRUPTED_MSG);
-	clone_progress_fail(ic->p, &err);
-	clone_mount_close(ic->cm);
+	clone_progress_interrupted(ic->p, &err);
+	pthread_mutex_lock(&ic->lock);
+	clone_mount_remove_paths(ic->mnt, ic->cache);
+	pthread_mutex_unlock(&ic->lock);
 	if (ic->partial[0])
 		rm_tree(ic->partial);
-	fflush(stdout);
-	cfs_err_print(&err, stderr);
+	FILE *f = errfd >= 0 ? fdopen(errfd, "w") : NULL;
+	if (f)
+		cfs_err_print(&err, f), fflush(f);
 	_exit(1);
 }
 
@@ -466,13 +486,14 @@ int cmd_clone(int argc, char **argv)
 	/* 2. Donor list, 3. one clone at a time. */
 	if (check_donor_list(o.mount_opts, r, st.host, st.port, &err) || take_clone_lock(&err))
 		goto fail;
-	static struct interrupt_ctx ic;
-	ic.cm = &cm;
-	ic.p = p;
-	catch_interrupts(&ic, target);
+	pthread_mutex_init(&p->lock, NULL);
 	clone_progress_path(p->path, sizeof(p->path));
 	snprintf(p->source, sizeof(p->source), "%s:%u", st.host, st.port);
 	snprintf(p->destination, sizeof(p->destination), "%s", replace ? r->datadir : target);
+	static struct interrupt_ctx ic;
+	pthread_mutex_init(&ic.lock, NULL);
+	ic.p = p;
+	catch_interrupts(&ic, target);
 	/* REQUIRE [NO] SSL decides over any ssl_mode= in -o. */
 	char ignored[128];
 	take_opt(o.mount_opts, "ssl_mode", ignored, sizeof(ignored));
@@ -484,6 +505,7 @@ int cmd_clone(int argc, char **argv)
 	clone_progress_stage(p, CS_SNAPSHOT, CSS_IN_PROGRESS);
 	if (clone_mount_open(&cm, work, st.user, st.host, st.port, st.password, o.mount_opts, false, "new", true, &err))
 		goto fail;
+	note_scratch(&ic, &cm);
 	struct mountinfo mi;
 	if (mountinfo_read(cm.mnt, &mi, &err))
 		goto fail;
@@ -494,10 +516,12 @@ int cmd_clone(int argc, char **argv)
 	}
 	struct check_target t = { .target = target, .cache_dir = cm.cache, .replace = replace };
 	clone_checks_run(&mi, r, &t, l);
+	pthread_mutex_lock(&p->lock);
 	snprintf(p->binlog_file, sizeof(p->binlog_file), "%s", mountinfo_get(&mi, "binlog_file"));
 	snprintf(p->binlog_pos, sizeof(p->binlog_pos), "%s", mountinfo_get(&mi, "binlog_pos"));
 	snprintf(p->gtid, sizeof(p->gtid), "%s", mountinfo_get(&mi, "gtid_pos"));
 	p->stage[CS_FILE_COPY].estimate = strtoull(mountinfo_get(&mi, "bytes_total"), NULL, 10);
+	pthread_mutex_unlock(&p->lock);
 	mountinfo_release(&mi);
 	const struct check_row *bad = clone_checks_first_failure(l);
 	if (bad) {
@@ -523,7 +547,9 @@ int cmd_clone(int argc, char **argv)
 		rc = mrc;
 		goto out; /* materialize printed its error; nothing complete was left */
 	}
+	pthread_mutex_lock(&p->lock);
 	p->stage[CS_FILE_COPY].data = p->stage[CS_FILE_COPY].estimate;
+	pthread_mutex_unlock(&p->lock);
 	clone_progress_stage(p, CS_FILE_COPY, CSS_COMPLETED);
 	clone_progress_stage(p, CS_FILE_SYNC, CSS_COMPLETED); /* materialize fsyncs every file and directory */
 	if (replace && replace_and_restart(r, target, p, &err))

@@ -143,6 +143,19 @@ void clone_mount_unmount(struct clone_mount *cm)
 	cm->mounted = false;
 }
 
+void clone_mount_remove_paths(const char *mnt, const char *cache)
+{
+	char out[1024], m[PATH_MAX];
+	snprintf(m, sizeof(m), "%s", mnt);
+	char *argv[] = { "fusermount3", "-u", "-z", m, NULL };
+	if (m[0]) {
+		spawn_capture(argv, NULL, 1, out, sizeof(out));
+		rmdir(m);
+	}
+	if (cache[0])
+		rm_tree(cache);
+}
+
 void clone_mount_close(struct clone_mount *cm)
 {
 	clone_mount_unmount(cm);

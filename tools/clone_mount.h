@@ -26,6 +26,9 @@ int clone_mount_open(struct clone_mount *cm, const char *workdir, const char *us
 void clone_mount_unmount(struct clone_mount *cm);
 /* Unmount and remove the mount point and the cache. */
 void clone_mount_close(struct clone_mount *cm);
+/* Unmount mnt (lazily if busy) and remove it and cache, by path alone: for a thread that must not
+ * touch the struct another thread is using. */
+void clone_mount_remove_paths(const char *mnt, const char *cache);
 /* Parse "ERROR <code> (<state>): <message>" into err; wrap donor-side codes in 3862 when asked. */
 void clone_mount_relay_error(const char *line, bool wrap, struct cfs_err *err);
 

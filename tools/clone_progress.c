@@ -91,6 +91,11 @@ static void write_file(const struct clone_progress *p)
 
 void clone_progress_stage(struct clone_progress *p, enum clone_stage s, enum clone_stage_state st)
 {
+	pthread_mutex_lock(&p->lock);
+	if (p->sealed) {
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
 	time_t now = time(NULL);
 	if (st == CSS_IN_PROGRESS)
 		p->stage[s].begin = now;
@@ -102,9 +107,29 @@ void clone_progress_stage(struct clone_progress *p, enum clone_stage s, enum clo
 	printf("%s  %-10s %s\n", ts, stage_name[s], state_name[st]);
 	fflush(stdout);
 	write_file(p);
+	pthread_mutex_unlock(&p->lock);
 }
 
+static void fail_locked(struct clone_progress *p, const struct cfs_err *err);
+
 void clone_progress_fail(struct clone_progress *p, const struct cfs_err *err)
+{
+	pthread_mutex_lock(&p->lock);
+	if (!p->sealed)
+		fail_locked(p, err);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void clone_progress_interrupted(struct clone_progress *p, const struct cfs_err *err)
+{
+	pthread_mutex_lock(&p->lock);
+	if (!p->sealed)
+		fail_locked(p, err);
+	p->sealed = true;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void fail_locked(struct clone_progress *p, const struct cfs_err *err)
 {
 	for (int i = 0; i < CS_COUNT; i++)
 		if (p->stage[i].state == CSS_IN_PROGRESS) {
