@@ -544,6 +544,7 @@ int cmd_clone(int argc, char **argv)
 	if (mrc) {
 		cfs_err_set(&err, CFS_ER_INCOMPLETE, "materialize failed (its error is above)");
 		clone_progress_fail(p, &err);
+		rm_tree(ic.partial); /* a clone starts over from a new snapshot: its partial copy is of no use */
 		rc = mrc;
 		goto out; /* materialize printed its error; nothing complete was left */
 	}
@@ -551,7 +552,7 @@ int cmd_clone(int argc, char **argv)
 	p->stage[CS_FILE_COPY].data = p->stage[CS_FILE_COPY].estimate;
 	pthread_mutex_unlock(&p->lock);
 	clone_progress_stage(p, CS_FILE_COPY, CSS_COMPLETED);
-	clone_progress_stage(p, CS_FILE_SYNC, CSS_COMPLETED); /* materialize fsyncs every file and directory */
+	clone_progress_stage(p, CS_FILE_SYNC, CSS_COMPLETED); /* materialize made it all durable (syncfs) */
 	if (replace && replace_and_restart(r, target, p, &err))
 		goto fail;
 	rc = 0;

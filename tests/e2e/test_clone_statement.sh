@@ -6,7 +6,7 @@
 # against a donor without TLS (2026), version (3864, a wrapper reporting another version), charset
 # and page size (3868), donor max_allowed_packet (3862 wrapping 3957), disk space on a small tmpfs
 # (3873), a file system block size other than the donor's for page-compressed data (3869), an
-# external tablespace path taken (1086), an interrupt (1317, nothing left). Then a clone into DATA DIRECTORY that
+# external tablespace path taken (1086), an interrupt (1317, nothing left), the donor killed mid-copy (one line, nothing left). Then a clone into DATA DIRECTORY that
 # mysqld_safe starts with the donor's checksums, and `clonefs check` printing its table.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -197,6 +197,21 @@ findmnt -rn -o TARGET | grep -q "^$T/out/" && t_fail "the private mount is still
 "$CLONEFS_BIN/clonefs" status --clone --json | python3 -c 'import json, sys; d = json.load(sys.stdin)
 assert d["state"] == "Failed" and d["error_no"] == 1317, d' || t_fail "the progress does not say the clone was interrupted"
 t_log "ok: $(cat "$T/int.err")"
+
+t_log "the donor killed during the copy: one error line after network_timeout, nothing left"
+echo "CLONE INSTANCE FROM 'cloner'@'127.0.0.1':$SLOW IDENTIFIED BY 'pw' DATA DIRECTORY = '$T/out/k'" |
+	"$CLONEFS_BIN/clonefs" clone - --no-progress --recipient-defaults-file="$T/slow.cnf" -o network_timeout=3 \
+	>"$T/kill.out" 2>"$T/kill.err" &
+cl=$!
+t_wait_for "grep -q 'FILE COPY  In Progress' '$T/kill.out'" 60 || { cat "$T/kill.out" "$T/kill.err"; t_fail "the slow clone did not start copying"; }
+kill -9 "$CFS_DONOR_PID"
+rc=0
+wait "$cl" || rc=$?
+[ $rc = 1 ] || { cat "$T/kill.out" "$T/kill.err"; t_fail "a clone whose donor died exited $rc"; }
+cfs_assert_one_error "$T/kill.err" 7007
+findmnt -rn -o TARGET | grep -q "^$T/out/" && t_fail "the private mount is still mounted"
+[ -z "$(ls -A "$T/out" | grep -vx c)" ] || t_fail "a failed clone left $(ls -A "$T/out" | grep -vx c)"
+t_log "ok: $(cat "$T/kill.err")"
 
 t_log "external tablespaces: the path taken (1086), then free"
 mkdir -p "$T/ext" && chown mysql:mysql "$T/ext"
