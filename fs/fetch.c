@@ -201,8 +201,11 @@ static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e
 			deadline = now_ms() + (int64_t)f->network_timeout_s * 1000;
 		set_disconnected(f, true, err);
 		if (now_ms() + backoff > deadline) {
-			cfs_err_set(err, CFS_ER_NETWORK, "donor %s:%u unreachable for network_timeout=%d s: %s", f->host,
-				    f->opts.port, f->network_timeout_s, err->msg);
+			char cause[CFS_ERR_MSG_MAX]; /* err->msg is the destination too: copy it first */
+			snprintf(cause, sizeof(cause), "%s", err->msg);
+			cfs_err_set(err, CFS_ER_NETWORK, "donor %s:%u unreachable for network_timeout=%d s: %.300s", f->host,
+				    f->opts.port, f->network_timeout_s, cause);
+			set_disconnected(f, true, err); /* what the reader is told is the mount's last error too */
 			pthread_mutex_unlock(&sl->lock);
 			return -1;
 		}

@@ -243,8 +243,12 @@ static int copy_file(struct mat *m, const char *src, const char *dst, const stru
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = cfs_err_set(&m->err, CFS_ER_IO, "cannot read '%s' through the mount: %s (see clonefs status %s)",
-					 src, strerror(errno), m->mount);
+			/* The mount knows why (the donor gone past network_timeout, a bad chunk): say that. */
+			int e = errno;
+			if (e != EIO || mountinfo_last_error(m->mount, &m->err))
+				cfs_err_set(&m->err, CFS_ER_IO, "cannot read '%s' through the mount: %s (see clonefs status %s)",
+					    src, strerror(e), m->mount);
+			rc = -1;
 			break;
 		}
 		if (n == 0)

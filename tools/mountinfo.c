@@ -91,3 +91,43 @@ char *mountinfo_show_json(const char *path, int json, int missing_code, const ch
 	}
 	return doc;
 }
+
+void mountinfo_json_field(const char *doc, const char *key, char *out, size_t n)
+{
+	char pat[96];
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	out[0] = 0;
+	const char *p = strstr(doc, pat);
+	if (!p)
+		return;
+	p += strlen(pat);
+	size_t i = 0;
+	if (*p == '"') {
+		for (p++; *p && *p != '"' && i + 1 < n; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			out[i++] = *p;
+		}
+	} else {
+		while (*p && *p != ',' && *p != '}' && i + 1 < n)
+			out[i++] = *p++;
+	}
+	out[i] = 0;
+}
+
+int mountinfo_last_error(const char *mount, struct cfs_err *err)
+{
+	char path[4200], line[CFS_ERR_MSG_MAX + 64], state[8] = "";
+	snprintf(path, sizeof(path), "%s/.clonefs/status", mount);
+	char *doc = mountinfo_slurp(path, 4u << 20, NULL);
+	if (!doc)
+		return -1;
+	mountinfo_json_field(doc, "last_error", line, sizeof(line));
+	free(doc);
+	int code = 0, used = 0;
+	if (sscanf(line, "ERROR %d (%5[0-9A-Z]): %n", &code, state, &used) < 2 || !used || code <= 0)
+		return -1;
+	cfs_err_set(err, code, "%s", line + used);
+	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
+	return 0;
+}

@@ -22,6 +22,11 @@ void mountinfo_release(struct mountinfo *mi);
 /* Read a whole small file (<= max bytes) into a NUL-terminated buffer. */
 char *mountinfo_slurp(const char *path, size_t max, size_t *len);
 
+/* The value of the first "key": in our own flat JSON documents (string or number), "" if absent. */
+void mountinfo_json_field(const char *doc, const char *key, char *out, size_t n);
+/* The mount's last fetch error ("ERROR <code> (<state>): <message>" in its status), into err.
+ * 0 when there is one, -1 when the status says none. */
+int mountinfo_last_error(const char *mount, struct cfs_err *err);
 /* A JSON document a command shows (a mount's status, the last clone's progress): read path; with
  * json set, print it as it is. Returns the document for the caller to format (json unset), or
  * NULL with *rc set: 0 printed, 1 missing (the ERROR line, missing_code and missing_msg, printed). */

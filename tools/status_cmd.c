@@ -10,30 +10,6 @@
 #include "tools/commands.h"
 #include "tools/mountinfo.h"
 
-/* The value of the first "key": in our own flat status document (string or number). */
-static void field(const char *doc, const char *key, char *out, size_t n)
-{
-	char pat[96];
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	out[0] = 0;
-	const char *p = strstr(doc, pat);
-	if (!p)
-		return;
-	p += strlen(pat);
-	size_t i = 0;
-	if (*p == '"') {
-		for (p++; *p && *p != '"' && i + 1 < n; p++) {
-			if (*p == '\\' && p[1])
-				p++;
-			out[i++] = *p;
-		}
-	} else {
-		while (*p && *p != ',' && *p != '}' && i + 1 < n)
-			out[i++] = *p++;
-	}
-	out[i] = 0;
-}
-
 int cmd_status(int argc, char **argv)
 {
 	const char *mount = NULL;
@@ -70,21 +46,21 @@ int cmd_status(int argc, char **argv)
 		return rc;
 	char id[80], state[32], ver[128], host[256], port[16], total[32], cached[32], fetched[32], rate[32], eta[32];
 	char bf[128], bp[32], gtid[512], tls[96], err[600];
-	field(doc, "snapshot_id", id, sizeof(id));
-	field(doc, "state", state, sizeof(state));
-	field(doc, "version", ver, sizeof(ver));
-	field(doc, "host", host, sizeof(host));
-	field(doc, "port", port, sizeof(port));
-	field(doc, "bytes_total", total, sizeof(total));
-	field(doc, "bytes_cached", cached, sizeof(cached));
-	field(doc, "bytes_fetched", fetched, sizeof(fetched));
-	field(doc, "rate_bytes_per_s", rate, sizeof(rate));
-	field(doc, "eta_s", eta, sizeof(eta));
-	field(doc, "binlog_file", bf, sizeof(bf));
-	field(doc, "binlog_pos", bp, sizeof(bp));
-	field(doc, "gtid_pos", gtid, sizeof(gtid));
-	field(doc, "tls", tls, sizeof(tls));
-	field(doc, "last_error", err, sizeof(err));
+	mountinfo_json_field(doc, "snapshot_id", id, sizeof(id));
+	mountinfo_json_field(doc, "state", state, sizeof(state));
+	mountinfo_json_field(doc, "version", ver, sizeof(ver));
+	mountinfo_json_field(doc, "host", host, sizeof(host));
+	mountinfo_json_field(doc, "port", port, sizeof(port));
+	mountinfo_json_field(doc, "bytes_total", total, sizeof(total));
+	mountinfo_json_field(doc, "bytes_cached", cached, sizeof(cached));
+	mountinfo_json_field(doc, "bytes_fetched", fetched, sizeof(fetched));
+	mountinfo_json_field(doc, "rate_bytes_per_s", rate, sizeof(rate));
+	mountinfo_json_field(doc, "eta_s", eta, sizeof(eta));
+	mountinfo_json_field(doc, "binlog_file", bf, sizeof(bf));
+	mountinfo_json_field(doc, "binlog_pos", bp, sizeof(bp));
+	mountinfo_json_field(doc, "gtid_pos", gtid, sizeof(gtid));
+	mountinfo_json_field(doc, "tls", tls, sizeof(tls));
+	mountinfo_json_field(doc, "last_error", err, sizeof(err));
 	double t = strtod(total, NULL), c = strtod(cached, NULL);
 	int pct = t > 0 ? (int)(c * 100 / t) : 100;
 	char ht[32], hc[32], hf[32], hr[32];
