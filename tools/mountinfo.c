@@ -128,6 +128,6 @@ int mountinfo_last_error(const char *mount, struct cfs_err *err)
 	if (sscanf(line, "ERROR %d (%5[0-9A-Z]): %n", &code, state, &used) < 2 || !used || code <= 0)
 		return -1;
 	cfs_err_set(err, code, "%s", line + used);
-	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state);
+	snprintf(err->sqlstate, sizeof(err->sqlstate), "%.5s", state);
 	return 0;
 }
