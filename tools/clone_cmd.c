@@ -138,6 +138,15 @@ static char *read_stdin(void)
 	return buf;
 }
 
+/* The length of a directory's name without its trailing '/'s ("/" stays "/"). */
+static size_t dir_len(const char *p)
+{
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		n--;
+	return n;
+}
+
 /* DATA DIRECTORY by the seed's rules, in MySQL's order: 1525, 1680, 1007, 3632, 1006. */
 static int check_data_directory(const char *dir, const struct recipient *r, struct cfs_err *err)
 {
@@ -148,9 +157,7 @@ static int check_data_directory(const char *dir, const struct recipient *r, stru
 	struct stat st;
 	if (lstat(dir, &st) == 0)
 		return cfs_err_set(err, ER_DB_CREATE_EXISTS, ER_DB_CREATE_EXISTS_MSG, dir);
-	size_t dl = strlen(r->datadir);
-	while (dl > 1 && r->datadir[dl - 1] == '/')
-		dl--;
+	size_t dl = dir_len(r->datadir);
 	if (dl && !strncmp(dir, r->datadir, dl) && (dir[dl] == '/' || dir[dl] == 0))
 		return cfs_err_set(err, ER_PATH_IN_DATADIR, ER_PATH_IN_DATADIR_MSG, r->datadir);
 	char parent[PATH_MAX];
@@ -264,11 +271,7 @@ fail:
 /* Two spellings of one directory ("/var/lib/mysql/" from @@datadir, "/var/lib/mysql" from my.cnf). */
 static bool same_dir(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	while (la > 1 && a[la - 1] == '/')
-		la--;
-	while (lb > 1 && b[lb - 1] == '/')
-		lb--;
+	size_t la = dir_len(a), lb = dir_len(b);
 	return la == lb && !strncmp(a, b, la);
 }
 
@@ -322,11 +325,7 @@ static int replace_and_restart(const struct recipient *r, const char *new_dir, s
 	if (recipient_shutdown(r, CLONE_STOP_WAIT_S, err))
 		return -1;
 	supervisor_wait_stopped(&sup, CLONE_STOP_WAIT_S);
-	char dd[PATH_MAX];
-	snprintf(dd, sizeof(dd), "%s", r->datadir);
-	size_t l = strlen(dd);
-	while (l > 1 && dd[l - 1] == '/')
-		dd[--l] = 0;
+	const char *dd = r->datadir; /* without its trailing '/': cmd_clone cut it */
 	snprintf(old_dir, sizeof(old_dir), "%s.clonefs-old", dd);
 	pthread_mutex_lock(&swap_lock);
 	bool swapped = rename(dd, old_dir) == 0 && rename(new_dir, dd) == 0;
@@ -468,9 +467,7 @@ int cmd_clone(int argc, char **argv)
 		}
 		if (recipient_check_privilege(r, "SHUTDOWN", &err))
 			goto fail;
-		size_t dl = strlen(r->datadir);
-		while (dl > 1 && r->datadir[dl - 1] == '/')
-			r->datadir[--dl] = 0;
+		r->datadir[dir_len(r->datadir)] = 0;
 		snprintf(target, sizeof(target), "%.4000s.clonefs-new", r->datadir);
 		if (owner_of(r->datadir, owner, sizeof(owner)))
 			snprintf(owner, sizeof(owner), "mysql");

@@ -22,43 +22,6 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Alive and not a zombie (a zombie mysqld_safe has stopped supervising). */
-static bool alive(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	char *rp = strrchr(buf, ')');
-	return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
-}
-
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	char *rp = strrchr(buf, ')');
-	int ppid = 0;
-	char state;
-	if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2)
-		return 0;
-	return (pid_t)ppid;
-}
-
 static int read_small(const char *path, char *out, size_t n)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -70,6 +33,36 @@ static int read_small(const char *path, char *out, size_t n)
 		return -1;
 	out[r] = 0;
 	return (int)r;
+}
+
+/* The state letter and parent of pid, from /proc/<pid>/stat (after the command's closing ')'). */
+static int proc_stat(pid_t pid, char *state, pid_t *ppid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	char *rp = strrchr(buf, ')');
+	int pp = 0;
+	if (!rp || sscanf(rp + 1, " %c %d", state, &pp) != 2)
+		return -1;
+	*ppid = (pid_t)pp;
+	return 0;
+}
+
+/* Alive and not a zombie (a zombie mysqld_safe has stopped supervising). */
+static bool alive(pid_t pid)
+{
+	char state;
+	pid_t pp;
+	return proc_stat(pid, &state, &pp) == 0 && state != 'Z' && state != 'X';
+}
+
+static pid_t parent_of(pid_t pid)
+{
+	char state;
+	pid_t pp;
+	return proc_stat(pid, &state, &pp) == 0 ? pp : 0;
 }
 
 int supervisor_detect(const char *pid_file, struct supervisor *s, struct cfs_err *err)
