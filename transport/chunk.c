@@ -46,14 +46,16 @@ int chunk_encode(struct wbuf *out, uint32_t file_id, uint64_t index, const uint8
 		return out->over ? -1 : 0;
 	}
 	put_hdr(out, file_id, index, CHUNK_RAW, raw_len, digest);
-	if (level > 0) {
-		size_t bound = ZSTD_compressBound(raw_len);
-		if (!wbuf_reserve(out, bound))
+	if (level != 0) {
+		/* Compression pays when it saves at least 1/16 of the chunk, so the frame gets no more room
+		 * than that: a frame that does not fit fails (dstSize_tooSmall) and the chunk goes raw. This
+		 * also keeps a WIRE_CHUNK_MAX chunk within WIRE_FRAME_MAX (ZSTD_compressBound would not). */
+		size_t room = raw_len - raw_len / 16;
+		if (!wbuf_reserve(out, room))
 			return -1;
-		size_t n = zctx ? ZSTD_compressCCtx(zctx, out->p + out->len, bound, raw, raw_len, level)
-				: ZSTD_compress(out->p + out->len, bound, raw, raw_len, level);
-		/* Compression pays when it saves at least 1/16 of the chunk. */
-		if (!ZSTD_isError(n) && n < raw_len - raw_len / 16) {
+		size_t n = zctx ? ZSTD_compressCCtx(zctx, out->p + out->len, room, raw, raw_len, level)
+				: ZSTD_compress(out->p + out->len, room, raw, raw_len, level);
+		if (!ZSTD_isError(n) && n < room) {
 			out->p[4 + 8] = CHUNK_ZSTD;
 			out->len += n;
 			return 0;

@@ -31,8 +31,9 @@ void chunk_digest(const uint8_t *buf, size_t len, uint8_t out[CHUNK_DIGEST_LEN])
 /* True when every byte is 0. */
 bool chunk_is_zero(const uint8_t *buf, size_t len);
 
-/* Encode a CHUNK payload into out (reset first). level: zstd level, 0 = never compress.
- * zctx may be NULL (a context is made per call). Returns 0, or -1 on allocation failure. */
+/* Encode a CHUNK payload into out (reset first). level: zstd level (negative: zstd's fast modes),
+ * 0 = never compress. zctx may be NULL (a context is made per call). Returns 0, or -1 on
+ * allocation failure or when out's maximum cannot hold the chunk (it needs raw_len + CHUNK_HDR_LEN). */
 struct ZSTD_CCtx_s;
 int chunk_encode(struct wbuf *out, uint32_t file_id, uint64_t index, const uint8_t *raw,
 		 uint32_t raw_len, int level, struct ZSTD_CCtx_s *zctx);

@@ -17,7 +17,8 @@
 enum { WIRE_HDR_LEN = 16 };
 
 /* Limits (docs/protocol.md §Limits). Each is checked before the value is used. */
-/* A chunk's raw size: 1 MiB = one InnoDB extent of 64 pages at 16 KiB, the unit hydration and
+/* A chunk's raw size by default (clonefsd --chunk-size picks another per snapshot; the size travels
+ * in SNAP_INFO): 1 MiB = one InnoDB extent of 64 pages at 16 KiB, the unit hydration and
  * InnoDB read-ahead both work in; small enough that a cold random page read costs one round trip
  * of ~1 MiB, large enough that per-chunk overhead (frame, digest, cache record) stays < 0.1%. */
 #define WIRE_CHUNK_SIZE (1u << 20)
@@ -35,7 +36,8 @@ enum { WIRE_HDR_LEN = 16 };
 /* Donor facts: a few dozen key/value strings. */
 #define WIRE_FACTS_MAX 128u
 #define WIRE_FACT_VALUE_MAX 4096u
-/* Chunks one READ may ask for: keeps one request's reply within 64 MiB. */
+/* Chunks one READ may ask for: keeps one request's reply within 64 MiB at 1 MiB chunks (256 MiB at
+ * WIRE_CHUNK_MAX); each chunk is its own frame, so nothing is buffered whole. */
 #define WIRE_READ_MAX_CHUNKS 64u
 
 enum wire_type {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test_lazy_read.sh: a fresh mount with prefetch=off fetches nothing until read; reading one 16 KiB
 # page of a large tablespace fetches exactly the one chunk that holds it (the mount's own counters),
-# and the bytes equal the snapshot's.
+# and the bytes equal the snapshot's. A second clonefsd with --chunk-size=64K --compression-level=-3
+# serves the same bytes and checksums, a bad --chunk-size is one error line, and a snapshot keeps its
+# chunk size across a restart with another --chunk-size.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
@@ -60,4 +62,95 @@ t_wait_for "! \"$CLONEFS_BIN/clonefs\" cache list --cache-dir='$T/cache' | grep 
 "$CLONEFS_BIN/clonefs" cache prune --cache-dir="$T/cache" --max-size=0 | tee "$T/prune"
 [ ! -e "$T/cache/$ID" ] || t_fail "prune --max-size=0 left $ID"
 grep -q "^removed $ID " "$T/prune" || t_fail "prune did not say what it removed"
-t_log "PASS: one page, one chunk, same bytes; the cache held while mounted, pruned after"
+
+t_log "clonefsd --chunk-size/--compression-level: a bad value is one error line and exit 1"
+for opt in --chunk-size=1000 --chunk-size=60K --chunk-size=8M --chunk-size=65537 --chunk-size=1G \
+	--chunk-size=-64K --chunk-size= --chunk-size --compression-level=23 --compression-level=-131073 \
+	--compression-level=x; do
+	rc=0
+	"$CLONEFS_BIN/clonefsd" --defaults-file=/dev/null "$opt" --socket="$DONOR_SOCK" --foreground \
+		--listen=127.0.0.1:1 --state-dir="$T/never" >"$T/err" 2>&1 || rc=$?
+	[ $rc = 1 ] || t_fail "clonefsd $opt: exit $rc, expected 1"
+	cfs_assert_one_error "$T/err" 7006
+	grep -q -- "${opt%%=*}" "$T/err" || t_fail "clonefsd $opt: the error does not name the option: $(cat "$T/err")"
+done
+[ ! -e "$T/never" ] || t_fail "clonefsd with a bad option created its state dir"
+
+t_log "a second clonefsd with --chunk-size=64K --compression-level=-3 (zstd fast mode)"
+S=$T/small
+PORT64=$(t_free_port)
+cfs_start_donor "$S" "$PORT64" "$DONOR_SOCK" "$T/donor/data" --chunk-size=64K --compression-level=-3
+PID64=$CFS_DONOR_PID
+grep -q "chunk size 65536, zstd level -3)" "$S/clonefsd.log" || { cat "$S/clonefsd.log"; t_fail "clonefsd does not log its chunk size and level"; }
+mkdir -p "$T/mnt64"
+CLONEFS_PASSWORD='pw-lazy' "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT64" "$T/mnt64" \
+	-o "ssl_mode=disabled,prefetch=off,cache_dir=$T/cache64"
+t_on_exit "fusermount3 -u '$T/mnt64' 2>/dev/null || true"
+st64() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["snapshot_id"], d["chunk_size"], d["chunks_fetched"], d["bytes_fetched"])' "$1/.clonefs/status"; }
+read -r ID64 cs64 c0 _ < <(st64 "$T/mnt64")
+[ "$cs64" = 65536 ] || t_fail "the 64K donor's mount reports chunk_size $cs64"
+[ "$c0" = 0 ] || t_fail "a fresh prefetch=off mount fetched $c0 chunks"
+snaproot=$(find "$S/state/$ID64" -name ibdata1 -printf '%h\n' -quit)
+[ -n "$snaproot" ] && [ -f "$snaproot/$big" ] || t_fail "cannot find snapshot $ID64's tree under $S/state"
+off=$((5 * 65536 + 16384))
+python3 - "$T/mnt64/$big" "$off" >"$T/page64.mnt" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+sys.stdout.buffer.write(os.pread(fd, 16384, int(sys.argv[2])))
+PY
+read -r _ _ c1 b1 < <(st64 "$T/mnt64")
+t_log "read 16 KiB of $big at offset $off: chunks_fetched=$c1 bytes_fetched=$b1"
+[ "$c1" = 1 ] || t_fail "one page read with 64 KiB chunks fetched $c1 chunks, expected exactly 1"
+[ "$b1" -gt 0 ] && [ "$b1" -le 65536 ] || t_fail "fetched $b1 bytes for one page with 64 KiB chunks"
+cmp <(dd if="$snaproot/$big" bs=16384 skip=$((off / 16384)) count=1 status=none) "$T/page64.mnt" ||
+	t_fail "the page read through the 64K mount differs from the snapshot"
+
+t_log "every file through the 64K mount equals the snapshot's"
+n=0
+while IFS= read -r -d '' f; do
+	cmp -- "$T/mnt64/$f" "$snaproot/$f" || t_fail "$f differs between the 64K mount and the snapshot"
+	n=$((n + 1))
+done < <(cd "$T/mnt64" && find . -path ./.clonefs -prune -o -type f -printf '%P\0')
+[ "$n" -gt 20 ] || t_fail "only $n files compared"
+read -r _ _ c2 _ < <(st64 "$T/mnt64")
+t_log "$n files equal; chunks_fetched=$c2"
+
+t_log "materialize the 64K mount and compare CHECKSUM TABLE with the donor"
+"$CLONEFS_BIN/clonefs" materialize "$T/mnt64" "$T/clone64" --owner=mysql --no-progress
+fusermount3 -u "$T/mnt64"
+db_start_safe "$T/clone64" "$T/clone64-run"
+db_checksums "$DONOR_SOCK" >"$T/donor.sums"
+db_checksums "$T/clone64-run/mysql.sock" >"$T/clone64.sums"
+diff "$T/donor.sums" "$T/clone64.sums" || t_fail "CHECKSUM TABLE of the 64K clone differs from the donor"
+[ "$(grep -c '^sample\.' "$T/donor.sums")" -ge 9 ] || t_fail "too few sample tables checksummed"
+db_stop "$T/clone64-run"
+
+t_log "restarted with --chunk-size=1M on the same state dir, snapshot $ID64 keeps 64 KiB chunks"
+kill "$PID64"
+t_wait_for "! kill -0 $PID64 2>/dev/null" 30 || t_fail "clonefsd did not stop on SIGTERM"
+wait "$PID64" 2>/dev/null || true
+mv "$S/clonefsd.log" "$S/clonefsd-1.log"
+cfs_start_donor "$S" "$PORT64" "$DONOR_SOCK" "$T/donor/data" --chunk-size=1M
+grep -q "snapshot $ID64 reloaded .*chunk size 65536)" "$S/clonefsd.log" ||
+	{ cat "$S/clonefsd.log"; t_fail "the reloaded snapshot does not keep its chunk size"; }
+mkdir -p "$T/mnt64b"
+CLONEFS_PASSWORD='pw-lazy' "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT64" "$T/mnt64b" \
+	-o "ssl_mode=disabled,prefetch=off,cache_dir=$T/cache64b,snapshot=$ID64"
+t_on_exit "fusermount3 -u '$T/mnt64b' 2>/dev/null || true"
+read -r id cs _ _ < <(st64 "$T/mnt64b")
+[ "$id" = "$ID64" ] && [ "$cs" = 65536 ] || t_fail "after the restart snapshot $id has chunk_size $cs, expected $ID64 with 65536"
+off=$((9 * 65536))
+cmp <(dd if="$T/mnt64b/$big" bs=16384 skip=$((off / 16384)) count=1 status=none) \
+	<(dd if="$snaproot/$big" bs=16384 skip=$((off / 16384)) count=1 status=none) ||
+	t_fail "after the restart a page of $big differs from the snapshot"
+read -r _ _ c3 _ < <(st64 "$T/mnt64b")
+[ "$c3" = 1 ] || t_fail "one page read after the restart fetched $c3 chunks"
+fusermount3 -u "$T/mnt64b"
+mkdir -p "$T/mnt1m"
+CLONEFS_PASSWORD='pw-lazy' "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT64" "$T/mnt1m" \
+	-o "ssl_mode=disabled,prefetch=off,cache_dir=$T/cache1m"
+t_on_exit "fusermount3 -u '$T/mnt1m' 2>/dev/null || true"
+read -r id cs _ _ < <(st64 "$T/mnt1m")
+[ "$id" != "$ID64" ] && [ "$cs" = 1048576 ] || t_fail "a new snapshot after the restart: $id with chunk_size $cs, expected a new one with 1048576"
+fusermount3 -u "$T/mnt1m"
+t_log "PASS: one page, one chunk, same bytes; the cache held while mounted, pruned after; 64 KiB chunks with zstd -3 give the donor's bytes and checksums, and keep their size across a restart"

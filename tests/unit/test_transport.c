@@ -129,6 +129,71 @@ static void chunk_codec_round_trips_and_detects_tampering(void)
 	wbuf_release(&b);
 }
 
+/* Donor options: negative (fast) zstd levels compress, 0 sends raw; any chunk size from 64 KiB to
+ * WIRE_CHUNK_MAX fits one frame, also at WIRE_CHUNK_MAX where ZSTD_compressBound exceeds the frame. */
+static void chunk_codec_takes_fast_levels_and_every_chunk_size(void)
+{
+	enum { SMALL = 64 << 10 };
+	uint8_t *raw = malloc(WIRE_CHUNK_MAX), *out = malloc(WIRE_CHUNK_MAX);
+	struct wbuf b;
+	struct chunk_hdr h;
+	struct cfs_err err = { 0 };
+	wbuf_init(&b, WIRE_FRAME_MAX);
+	for (uint32_t i = 0; i < WIRE_CHUNK_MAX; i++)
+		raw[i] = (uint8_t)(i % 251 < 100 ? 'a' : i % 7);
+	CHECK(chunk_encode(&b, 1, 5, raw, SMALL, -3, NULL) == 0 && b.p[12] == CHUNK_ZSTD && b.len < SMALL / 2);
+	CHECK(chunk_decode(b.p, b.len, SMALL, out, SMALL, &h, NULL, &err) == 0 && h.raw_len == SMALL &&
+	      !memcmp(raw, out, SMALL));
+	CHECK(chunk_encode(&b, 1, 5, raw, SMALL, ZSTD_minCLevel(), NULL) == 0);
+	CHECK(chunk_decode(b.p, b.len, SMALL, out, SMALL, &h, NULL, &err) == 0 && !memcmp(raw, out, SMALL));
+	CHECK(chunk_encode(&b, 1, 5, raw, SMALL, 0, NULL) == 0 && b.p[12] == CHUNK_RAW && b.len == CHUNK_HDR_LEN + SMALL);
+	ZSTD_CCtx *zc = ZSTD_createCCtx();
+	CHECK(chunk_encode(&b, 1, 6, raw, WIRE_CHUNK_MAX, -1, zc) == 0 && b.p[12] == CHUNK_ZSTD);
+	CHECK(chunk_decode(b.p, b.len, WIRE_CHUNK_MAX, out, WIRE_CHUNK_MAX, &h, NULL, &err) == 0 &&
+	      !memcmp(raw, out, WIRE_CHUNK_MAX));
+
+	/* Incompressible at the largest size: raw, in one frame (it used to fail the frame's maximum). */
+	uint64_t x = 88172645463325252ull;
+	for (uint32_t i = 0; i < WIRE_CHUNK_MAX; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		raw[i] = (uint8_t)x;
+	}
+	for (int level = -5; level <= 3; level += 4) {
+		CHECK(chunk_encode(&b, 1, 7, raw, WIRE_CHUNK_MAX, level, zc) == 0 && b.p[12] == CHUNK_RAW &&
+		      b.len == CHUNK_HDR_LEN + WIRE_CHUNK_MAX);
+		CHECK(chunk_decode(b.p, b.len, WIRE_CHUNK_MAX, out, WIRE_CHUNK_MAX, &h, NULL, &err) == 0 &&
+		      !memcmp(raw, out, WIRE_CHUNK_MAX));
+	}
+	ZSTD_freeCCtx(zc);
+
+	/* SNAP_INFO (and so snapshot.meta) keeps a snapshot's chunk size; sizes a recipient cannot use
+	 * are refused on decode. */
+	struct wire_snap_info si = { 0 }, si2 = { 0 };
+	snprintf(si.id, sizeof(si.id), "abc123");
+	uint32_t sizes[] = { SMALL, WIRE_CHUNK_SIZE, WIRE_CHUNK_MAX };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		si.chunk_size = sizes[i];
+		wbuf_reset(&b);
+		wire_snap_info_encode(&b, &si);
+		CHECK(wire_snap_info_decode(b.p, b.len, &si2, &err) == 0 && si2.chunk_size == sizes[i]);
+		wire_snap_info_release(&si2);
+	}
+	uint32_t bad[] = { 0, SMALL + 1, WIRE_CHUNK_MAX + 4096 };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		si.chunk_size = bad[i];
+		wbuf_reset(&b);
+		wire_snap_info_encode(&b, &si);
+		CHECK(wire_snap_info_decode(b.p, b.len, &si2, &err) == -1 && err.code == CFS_ER_PROTOCOL);
+		wire_snap_info_release(&si2);
+	}
+	wire_snap_info_release(&si);
+	free(raw);
+	free(out);
+	wbuf_release(&b);
+}
+
 /* Encode a manifest by hand (entries as given, unsorted and unchecked) to play a hostile donor. */
 static void raw_manifest(struct wbuf *b, int n, const char *const *paths, const uint8_t *types,
 			 const char *const *targets, uint64_t total)
@@ -211,6 +276,7 @@ int main(void)
 	frame_header_rejects_oversize_and_garbage();
 	messages_round_trip_and_reject_trailing_bytes();
 	chunk_codec_round_trips_and_detects_tampering();
+	chunk_codec_takes_fast_levels_and_every_chunk_size();
 	manifest_rejects_hostile_names();
 	return tap_done();
 }

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "transport/conn.h"
 #include "transport/donor/donor.h"
 
@@ -55,7 +57,10 @@ static const char usage[] =
 	"  --snapshot-ttl=SECONDS    keep a snapshot this long after its last reader (default 600)\n"
 	"  --snapshot-timeout=SECONDS  give up making a snapshot after this long (default 86400)\n"
 	"  --idle-timeout=SECONDS    close a connection idle this long (default 600)\n"
-	"  --compression-level=N     zstd level, 0 = off (default 1)\n"
+	"  --compression-level=N     zstd level: 1 to 22, or -1 and below for zstd's fast modes;\n"
+	"                            0 = off (default 1)\n"
+	"  --chunk-size=BYTES        chunk size of new snapshots: 64K to 4M, a multiple of 4096\n"
+	"                            (K and M suffixes; default 1M); a snapshot keeps its own\n"
 	"  --defaults-file=F         read options from F instead of " CONFIG_FILE "\n"
 	"  --foreground              do not daemonize; log to stderr\n"
 	"  --explain-methods         say which snapshot methods this host supports (for --datadir and\n"
@@ -85,6 +90,28 @@ static int set_num(const char *name, const char *v, long lo, long hi, long *out,
 		return cfs_err_set(err, CFS_ER_USAGE, "--%s=%s: expected a number from %ld to %ld", name, v ? v : "",
 				   lo, hi);
 	*out = n;
+	return 0;
+}
+
+/* A byte count with an optional K or M suffix (binary), a multiple of align within [lo, hi]. */
+static int set_size(const char *name, const char *v, unsigned long lo, unsigned long hi, unsigned long align,
+		    unsigned long *out, struct cfs_err *err)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long n = v && *v >= '0' && *v <= '9' ? strtoul(v, &end, 10) : 0;
+	unsigned long mult = 1;
+	if (end && (*end == 'K' || *end == 'k'))
+		mult = 1ul << 10;
+	else if (end && (*end == 'M' || *end == 'm'))
+		mult = 1ul << 20;
+	if (mult > 1)
+		end++;
+	if (!end || errno || *end || n > hi / mult || n * mult < lo || n * mult > hi || (n * mult) % align)
+		return cfs_err_set(err, CFS_ER_USAGE, "--%s=%s: expected a multiple of %lu from %lu (%luK) to %lu (%luM) "
+				   "bytes, with an optional K or M suffix", name, v ? v : "", align, lo, lo >> 10, hi,
+				   hi >> 20);
+	*out = n * mult;
 	return 0;
 }
 
@@ -120,6 +147,7 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 			return 0;
 		}
 	long n;
+	unsigned long un = 0;
 	if (!strcmp(name, "ssl-cert"))
 		return set_str(&o->ssl_cert, name, v, err);
 	if (!strcmp(name, "ssl-key"))
@@ -155,9 +183,14 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 			return -1;
 		donor_cfg.idle_timeout_s = (int)n;
 	} else if (!strcmp(name, "compression-level")) {
-		if (set_num(name, v, 0, 19, &n, err))
+		/* 0 is off; negative levels are zstd's fast modes (ZSTD_minCLevel() is -131072). */
+		if (set_num(name, v, ZSTD_minCLevel(), ZSTD_maxCLevel(), &n, err))
 			return -1;
 		donor_cfg.zstd_level = (int)n;
+	} else if (!strcmp(name, "chunk-size")) {
+		if (set_size(name, v, DONOR_CHUNK_SIZE_MIN, DONOR_CHUNK_SIZE_MAX, DONOR_CHUNK_SIZE_ALIGN, &un, err))
+			return -1;
+		donor_cfg.chunk_size = (uint32_t)un;
 	} else
 		return cfs_err_set(err, CFS_ER_USAGE, "unknown option --%s (see clonefsd --help)", name);
 	return 0;
@@ -463,6 +496,7 @@ int main(int argc, char **argv)
 	donor_cfg.snapshot_timeout_s = 86400;
 	donor_cfg.idle_timeout_s = 600;
 	donor_cfg.zstd_level = 1;
+	donor_cfg.chunk_size = WIRE_CHUNK_SIZE;
 	if (parse_args(argc, argv, &o, &err))
 		return fail(&err);
 	if (o.explain_methods)
@@ -578,10 +612,12 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	if (snap_reaper_start(&err))
 		return fail(&err);
-	donor_log("clonefsd %s listening on %s (TLS %s%s, method %s, state %s, max %d connections, TTL %d s)",
+	donor_log("clonefsd %s listening on %s (TLS %s%s, method %s, state %s, max %d connections, TTL %d s, "
+		  "chunk size %u, zstd level %d)",
 		  CLONEFS_VERSION, donor_cfg.listen, donor_cfg.tls ? "offered" : "off",
 		  o.require_client_cert ? ", client certificate required" : "", snap_method_name(donor_cfg.method),
-		  donor_cfg.state_dir, donor_cfg.max_connections, donor_cfg.snapshot_ttl_s);
+		  donor_cfg.state_dir, donor_cfg.max_connections, donor_cfg.snapshot_ttl_s, donor_cfg.chunk_size,
+		  donor_cfg.zstd_level);
 	if (donor_cfg.method == SNAP_AUTO && !snap_have_mariabackup())
 		donor_log("warning: mariabackup is not installed: --snapshot-method=auto has a method for MariaDB only "
 			  "where btrfs can be used (clonefsd --explain-methods)");

@@ -18,6 +18,14 @@
 
 enum snap_method { SNAP_AUTO, SNAP_MARIABACKUP, SNAP_DIR, SNAP_BTRFS, SNAP_CLONE };
 
+/* --chunk-size bounds. The floor is 64 KiB (4 InnoDB pages of 16 KiB): below it the per-chunk costs
+ * (a 49-byte CHUNK header, a SHA-256, a 48-byte cache record, one frame) stop being small against
+ * the data, and hydration's 16-chunk READs shrink to under 1 MiB. The ceiling is what a recipient
+ * accepts (WIRE_CHUNK_MAX). Recipients require a multiple of 4096 (docs/protocol.md §3). */
+#define DONOR_CHUNK_SIZE_MIN (64u << 10)
+#define DONOR_CHUNK_SIZE_MAX WIRE_CHUNK_MAX
+#define DONOR_CHUNK_SIZE_ALIGN 4096u
+
 /* Set by main before the first connection; read-only afterwards. */
 struct donor_config {
 	char listen[300];
@@ -33,7 +41,9 @@ struct donor_config {
 	int snapshot_ttl_s;
 	int snapshot_timeout_s;     /* bound on making one snapshot (mariabackup --backup + --prepare, CLONE) */
 	int idle_timeout_s;
-	int zstd_level;
+	int zstd_level;             /* 0 = off; < 0 zstd's fast levels; > 0 its normal levels */
+	uint32_t chunk_size;        /* of snapshots made from now on; a snapshot keeps the size it was made
+				       with (info.chunk_size, saved in snapshot.meta) */
 };
 
 extern struct donor_config donor_cfg;

@@ -39,7 +39,7 @@ struct session {
 	uint8_t nonce[WIRE_NONCE_LEN];
 	struct wbuf in, out;
 	ZSTD_CCtx *zctx;
-	uint8_t *raw;
+	uint8_t *raw;           /* one raw chunk: WIRE_CHUNK_MAX bytes, enough for any snapshot's chunk size */
 	uint32_t progress_req;  /* the SNAP_OPEN that PROGRESS frames answer */
 	bool logged;            /* the error that ends the session is in the log already */
 	bool refused;           /* an ERROR frame ends the session: close gracefully so it arrives */
@@ -287,12 +287,12 @@ static int do_manifest(struct session *s, uint32_t req, struct cfs_err *err)
 	return 0;
 }
 
-/* Fill s->raw with chunk idx of the open file fd (len bytes). A chunk that is entirely a hole is
- * never read: zeros, which chunk_encode sends as a zero marker. 0, or -1 + e. */
-static int read_chunk(struct session *s, int fd, const struct manifest_entry *f, uint64_t idx, uint32_t len,
-		      struct cfs_err *e)
+/* Fill s->raw with chunk idx of the open file fd (len bytes, chunks of cs bytes). A chunk that is
+ * entirely a hole is never read: zeros, which chunk_encode sends as a zero marker. 0, or -1 + e. */
+static int read_chunk(struct session *s, int fd, const struct manifest_entry *f, uint64_t idx, uint32_t cs,
+		      uint32_t len, struct cfs_err *e)
 {
-	uint64_t off = idx * WIRE_CHUNK_SIZE;
+	uint64_t off = idx * cs;
 	off_t data = lseek(fd, (off_t)off, SEEK_DATA);
 	if ((data < 0 && errno == ENXIO) || (data >= 0 && (uint64_t)data >= off + len)) {
 		memset(s->raw, 0, len);
@@ -319,7 +319,10 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 	if (wire_read_decode(s->in.p, s->in.len, &rd, &e))
 		return refuse(s, req, &e, err);
 	const struct manifest_entry *f = s->snap && rd.file_id < s->snap->m.n ? &s->snap->m.e[rd.file_id] : NULL;
-	uint64_t nchunks = f ? manifest_chunks(f->size, WIRE_CHUNK_SIZE) : 0;
+	/* The snapshot's chunk size (--chunk-size when it was made), never above WIRE_CHUNK_MAX: checked
+	 * by the option and again when snapshot.meta is reloaded. */
+	uint32_t cs = s->snap ? s->snap->info.chunk_size : WIRE_CHUNK_SIZE;
+	uint64_t nchunks = f && cs && cs <= WIRE_CHUNK_MAX ? manifest_chunks(f->size, cs) : 0;
 	if (!f || f->type != MANIFEST_REG || rd.first_chunk >= nchunks || rd.count > nchunks - rd.first_chunk) {
 		cfs_err_set(&e, CFS_ER_PROTOCOL, "READ of chunks %llu+%u of file %u: %s", (unsigned long long)rd.first_chunk,
 			    rd.count, rd.file_id, !s->snap ? "no snapshot is open" : "out of range");
@@ -330,9 +333,9 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 		return conn_send_error(&s->conn, req, &e, err);
 	int rc = 0;
 	for (uint32_t i = 0; i < rd.count && rc == 0; i++) {
-		uint64_t idx = rd.first_chunk + i, off = idx * WIRE_CHUNK_SIZE;
-		uint32_t len = (uint32_t)(f->size - off < WIRE_CHUNK_SIZE ? f->size - off : WIRE_CHUNK_SIZE);
-		if (read_chunk(s, fd, f, idx, len, &e)) {
+		uint64_t idx = rd.first_chunk + i, off = idx * cs;
+		uint32_t len = (uint32_t)(f->size - off < cs ? f->size - off : cs);
+		if (read_chunk(s, fd, f, idx, cs, len, &e)) {
 			donor_log("%s: READ of '%s' failed: ERROR %d: %s", s->peer, f->path, e.code, e.msg);
 			rc = conn_send_error(&s->conn, req, &e, err);
 			break;
@@ -428,7 +431,7 @@ void donor_session_run(int fd, const char *peer)
 	wbuf_init(&s->in, REQUEST_MAX);
 	wbuf_init(&s->out, WIRE_FRAME_MAX);
 	s->zctx = ZSTD_createCCtx();
-	s->raw = malloc(WIRE_CHUNK_SIZE);
+	s->raw = malloc(WIRE_CHUNK_MAX);
 
 	pthread_mutex_lock(&sessions_lock);
 	bool refused = stopping;

@@ -105,7 +105,9 @@ static void remove_snap_dir(const char *dir)
 }
 
 /* snapshot.meta: {bytes SNAP_INFO payload, str root, u8 owns_root}; written last (fsynced, renamed
- * into place), so a snapshot directory without it was never finished and is removed at start-up. */
+ * into place), so a snapshot directory without it was never finished and is removed at start-up.
+ * The SNAP_INFO payload holds the snapshot's chunk size (it always has, so every snapshot.meta
+ * reloads with the size it was made with; wire_snap_info_decode checks it as a recipient would). */
 static int save_meta(const struct snapshot *s, struct cfs_err *err)
 {
 	char path[4200], tmp[4300];
@@ -256,8 +258,8 @@ int snap_registry_init(struct cfs_err *err)
 		if (s) {
 			s->next = snaps;
 			snaps = s;
-			donor_log("snapshot %s reloaded from %s (%u files, %s bytes)", s->id, s->dir, s->m.n,
-				  wire_snap_info_get(&s->info, "bytes_total"));
+			donor_log("snapshot %s reloaded from %s (%u files, %s bytes, chunk size %u)", s->id, s->dir,
+				  s->m.n, wire_snap_info_get(&s->info, "bytes_total"), s->info.chunk_size);
 		} else {
 			char dir[4200];
 			snprintf(dir, sizeof(dir), "%s/%s", donor_cfg.state_dir, de->d_name);
@@ -404,7 +406,9 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
 	wire_snap_info_set(&s->info, "created_at", num);
 	wire_snap_info_set(&s->info, "method", snap_method_name(method));
 	snprintf(s->info.id, sizeof(s->info.id), "%s", s->id);
-	s->info.chunk_size = WIRE_CHUNK_SIZE;
+	/* The snapshot's own from now on: saved with its facts in snapshot.meta, so a restart with another
+	 * --chunk-size does not change it under the mounts and caches that already use it. */
+	s->info.chunk_size = donor_cfg.chunk_size;
 	if (rc == 0)
 		rc = snap_build_manifest(s, err);
 	if (rc == 0 && method == SNAP_BTRFS)
@@ -423,8 +427,9 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
 	s->next = snaps;
 	snaps = s;
 	pthread_mutex_unlock(&reg_lock);
-	donor_log("snapshot %s made with %s in %lld s: %u files, %llu bytes, binlog %s:%s gtid %s", s->id,
-		  snap_method_name(method), (long long)(time(NULL) - now), s->m.n, (unsigned long long)s->m.bytes_total,
+	donor_log("snapshot %s made with %s in %lld s: %u files, %llu bytes, chunk size %u, binlog %s:%s gtid %s",
+		  s->id, snap_method_name(method), (long long)(time(NULL) - now), s->m.n,
+		  (unsigned long long)s->m.bytes_total, s->info.chunk_size,
 		  wire_snap_info_get(&s->info, "binlog_file"), wire_snap_info_get(&s->info, "binlog_pos"),
 		  wire_snap_info_get(&s->info, "gtid_pos"));
 out:
