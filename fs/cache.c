@@ -271,6 +271,11 @@ static int data_fd(struct cache *c, const struct manifest_entry *e, struct cfs_e
 {
 	pthread_mutex_lock(&c->lock);
 	int fd = c->data_fd[e->id];
+	if (fd == CACHE_FD_HANDED_OFF) {
+		pthread_mutex_unlock(&c->lock);
+		return cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' was handed off to materialize; this mount no longer "
+				   "serves it", e->path);
+	}
 	if (fd < 0) {
 		char path[4200];
 		snprintf(path, sizeof(path), "%s/data/%u", c->dir, e->id);
@@ -291,6 +296,37 @@ static int data_fd(struct cache *c, const struct manifest_entry *e, struct cfs_e
 int cache_fd(struct cache *c, const struct manifest_entry *e, struct cfs_err *err)
 {
 	return data_fd(c, e, err);
+}
+
+int cache_data_path(struct cache *c, const struct manifest_entry *e, char *out, size_t n, struct cfs_err *err)
+{
+	if (data_fd(c, e, err) < 0) /* exists from here on, even for a file of holes only */
+		return -1;
+	if ((size_t)snprintf(out, n, "%s/data/%u", c->dir, e->id) >= n)
+		return cfs_err_set(err, CFS_ER_CACHE, "cache: path too long");
+	return 0;
+}
+
+int cache_handoff(struct cache *c, const struct manifest_entry *e, char *out, size_t n, struct cfs_err *err)
+{
+	char from[4200], dir[4200];
+	if (cache_data_path(c, e, from, sizeof(from), err))
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/handoff", c->dir);
+	if ((size_t)snprintf(out, n, "%s/%u", dir, e->id) >= n)
+		return cfs_err_set(err, CFS_ER_CACHE, "cache: path too long");
+	pthread_mutex_lock(&c->lock);
+	int rc = 0;
+	if (c->data_fd[e->id] == CACHE_FD_HANDED_OFF)
+		rc = cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' was handed off already", e->path);
+	else if ((mkdir(dir, 0700) && errno != EEXIST) || rename(from, out))
+		rc = io_err(err, "hand off a data file of", c->dir);
+	if (rc == 0) {
+		close(c->data_fd[e->id]);
+		c->data_fd[e->id] = CACHE_FD_HANDED_OFF;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }
 
 bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx)
@@ -317,6 +353,39 @@ struct cache_stats cache_stats(struct cache *c)
 	return st;
 }
 
+/* Write data[0, len) at off, leaving all-zero 4 KiB blocks out: the data file stays as sparse as
+ * the donor's file (page-compressed tables' punched holes), so a file handed to materialize needs
+ * no second pass. A region left out is a hole: data files only grow holes (drop punches). */
+static int write_sparse(int fd, const uint8_t *data, size_t len, off_t off)
+{
+	enum { BLOCK = 4096 };
+	for (size_t at = 0; at < len;) {
+		size_t b = len - at < BLOCK ? len - at : BLOCK;
+		if (data[at] == 0 && !memcmp(data + at, data + at + 1, b - 1)) {
+			at += b;
+			continue;
+		}
+		size_t end = at + b; /* extend the run over the following non-zero blocks */
+		while (end < len) {
+			size_t nb = len - end < BLOCK ? len - end : BLOCK;
+			if (data[end] == 0 && !memcmp(data + end, data + end + 1, nb - 1))
+				break;
+			end += nb;
+		}
+		while (at < end) {
+			ssize_t n = pwrite(fd, data + at, end - at, off + (off_t)at);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n == 0)
+				errno = EIO;
+			if (n <= 0)
+				return -1;
+			at += (size_t)n;
+		}
+	}
+	return 0;
+}
+
 int cache_write(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h, const uint8_t *data,
 		struct cfs_err *err)
 {
@@ -325,15 +394,9 @@ int cache_write(struct cache *c, const struct manifest_entry *e, const struct ch
 		return -1;
 	off_t off = (off_t)(h->index * c->chunk_size);
 	if (h->enc != CHUNK_ZERO) {
-		for (size_t done = 0; done < h->raw_len;) {
-			ssize_t n = pwrite(fd, data + done, h->raw_len - done, off + (off_t)done);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot write chunk of '%s' in '%s': %s",
-						   e->path, c->dir, n < 0 ? strerror(errno) : "short write");
-			done += (size_t)n;
-		}
+		if (write_sparse(fd, data, h->raw_len, off))
+			return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot write chunk of '%s' in '%s': %s", e->path,
+					   c->dir, strerror(errno));
 	} else if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, h->raw_len) && errno != EOPNOTSUPP) {
 		/* A zero chunk keeps (or becomes) a hole. */
 		return io_err(err, "punch a hole in a data file of", c->dir);
@@ -379,8 +442,11 @@ int cache_store(struct cache *c, const struct manifest_entry *e, const struct ch
 	return cache_write(c, e, h, data, err) || cache_commit(c, e, h, 1, err) ? -1 : 0;
 }
 
-static int drop(struct cache *c, uint64_t g, struct cfs_err *err)
+/* A chunk whose bytes no longer match: its record goes, and its range becomes a hole again (the
+ * refetched chunk is written sparsely, so no stale block may stay under its zero blocks). */
+static int drop(struct cache *c, const struct manifest_entry *e, uint64_t idx, struct cfs_err *err)
 {
+	uint64_t g = cache_gidx(c, e, idx);
 	struct cache_rec empty = { 0 };
 	pthread_mutex_lock(&c->lock);
 	if (c->recs[g].state != CACHE_EMPTY) {
@@ -391,7 +457,12 @@ static int drop(struct cache *c, uint64_t g, struct cfs_err *err)
 	c->checked[g] = 0;
 	c->corrupt_found++;
 	int rc = write_rec(c, g, &empty, err);
+	int fd = c->data_fd[e->id];
 	pthread_mutex_unlock(&c->lock);
+	if (rc == 0 && fd >= 0 &&
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(idx * c->chunk_size),
+		      (off_t)cache_chunk_len(c, e, idx)) && errno != EOPNOTSUPP)
+		rc = io_err(err, "punch a hole in a data file of", c->dir);
 	return rc;
 }
 
@@ -416,11 +487,11 @@ int cache_verify(struct cache *c, const struct manifest_entry *e, uint64_t idx, 
 	uint8_t d[CHUNK_DIGEST_LEN];
 	int rc = 1;
 	if (n != (ssize_t)r.raw_len) {
-		rc = drop(c, g, err) ? -1 : 0;
+		rc = drop(c, e, idx, err) ? -1 : 0;
 	} else {
 		chunk_digest(buf, r.raw_len, d);
 		if (memcmp(d, r.digest, sizeof(d)) != 0) {
-			rc = drop(c, g, err) ? -1 : 0;
+			rc = drop(c, e, idx, err) ? -1 : 0;
 		} else {
 			pthread_mutex_lock(&c->lock);
 			c->checked[g] = 1;

@@ -26,6 +26,8 @@ struct cache_rec {
 };
 _Static_assert(sizeof(struct cache_rec) == 48, "cache record layout is on disk");
 enum { CACHE_HDR_LEN = 4096, CACHE_LOCK_WAIT_MS = 10000 };
+/* data_fd[] of a file handed off to materialize (cache_handoff): never reopened. */
+enum { CACHE_FD_HANDED_OFF = -2 };
 
 struct cache {
 	char dir[4096];
@@ -35,7 +37,7 @@ struct cache {
 	uint64_t *base;             /* per entry id: global index of its chunk 0 */
 	int idx_fd;
 	int lock_fd;                /* <dir>/lock, flock'ed for the mount's life: one mount per cache */
-	int *data_fd;               /* per entry id, opened lazily; -1 when closed */
+	int *data_fd;               /* per entry id, opened lazily; -1 when closed, CACHE_FD_HANDED_OFF */
 	pthread_mutex_t lock;       /* guards data_fd[] opening, recs[] and the counters below */
 	struct cache_rec *recs;     /* in-memory copy of chunks.idx */
 	uint8_t *checked;           /* per chunk: 1 once its cached bytes were verified in this run */
@@ -71,6 +73,14 @@ struct cache_stats cache_stats(struct cache *c);
 
 /* The data file of e (opened on first use, kept open by the cache): for replies spliced from it. */
 int cache_fd(struct cache *c, const struct manifest_entry *e, struct cfs_err *err);
+
+/* The path of e's data file (created if need be): materialize copies a complete file from it
+ * (copy_file_range: a reflink where the file system shares extents). */
+int cache_data_path(struct cache *c, const struct manifest_entry *e, char *out, size_t n, struct cfs_err *err);
+/* Hand e's complete data file over (a mount with handoff=on, whose cache is a staging area): it is
+ * renamed to <dir>/handoff/<id>, its path returned in out, and this mount no longer serves e
+ * (reads fail); the records stay, so hydration does not fetch it again. */
+int cache_handoff(struct cache *c, const struct manifest_entry *e, char *out, size_t n, struct cfs_err *err);
 
 /* Is the chunk present (state != EMPTY)? */
 bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx);

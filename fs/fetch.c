@@ -10,9 +10,18 @@
 
 #include <openssl/crypto.h>
 
-/* Chunks per READ: the hydrator batches to keep the pipe full; demand reads ask for what the
- * reader needs (a FUSE read spans at most a few chunks). */
-enum { HYDRATE_BATCH = 16, DEMAND_BATCH = 8 };
+/* Bytes per READ: the hydrator (and a whole-file ensure) batches to keep the pipe full; demand
+ * reads ask for what the reader needs (a FUSE read is at most 1 MiB). Each READ is also one cache
+ * commit (one fdatasync), so a batch is a few MiB whatever the chunk size. */
+enum { HYDRATE_BATCH_BYTES = 16 << 20, DEMAND_BATCH_BYTES = 1 << 20, DEMAND_BATCH_MIN = 8 };
+
+static uint32_t batch_chunks(const struct fetcher *f, uint32_t bytes, uint32_t min)
+{
+	uint32_t n = bytes / f->cache->chunk_size;
+	if (n < min)
+		n = min;
+	return n > WIRE_READ_MAX_CHUNKS ? WIRE_READ_MAX_CHUNKS : n;
+}
 
 static int64_t now_ms(void)
 {
@@ -67,9 +76,12 @@ int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_
 	}
 	for (int i = 0; i < f->nslots; i++)
 		pthread_mutex_init(&f->slots[i].lock, NULL);
-	int s = f->nslots > 1 ? 1 : 0;
-	f->slots[s].sess = *first;
-	f->slots[s].open = true;
+	/* Two hydrators when there are slots to spare for readers, one otherwise; a single slot is
+	 * shared by the hydrator and the readers. */
+	f->nhyd = !prefetch ? 0 : f->nslots >= 3 ? FETCH_MAX_HYDRATORS : 1;
+	f->first_demand = f->nslots > f->nhyd ? f->nhyd : 0;
+	f->slots[f->first_demand].sess = *first;
+	f->slots[f->first_demand].open = true;
 	conn_tls_describe(&first->conn, f->tls, sizeof(f->tls));
 	memset(first, 0, sizeof(*first));
 	first->conn.fd = -1;
@@ -123,7 +135,7 @@ static int commit_pending(struct store_ctx *sc, struct cfs_err *err);
 struct store_ctx {
 	struct fetcher *f;
 	const struct manifest_entry *e;
-	struct chunk_hdr pending[HYDRATE_BATCH > DEMAND_BATCH ? HYDRATE_BATCH : DEMAND_BATCH];
+	struct chunk_hdr pending[WIRE_READ_MAX_CHUNKS];
 	size_t npending;
 };
 
@@ -221,14 +233,13 @@ static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e
 static int pick_slot(struct fetcher *f)
 {
 	static atomic_uint rr;
-	if (f->nslots == 1)
-		return 0;
-	for (int i = 1; i < f->nslots; i++)
+	int n = f->nslots - f->first_demand;
+	for (int i = f->first_demand; i < f->nslots; i++)
 		if (pthread_mutex_trylock(&f->slots[i].lock) == 0) {
 			pthread_mutex_unlock(&f->slots[i].lock);
 			return i;
 		}
-	return 1 + (int)(atomic_fetch_add(&rr, 1) % (unsigned)(f->nslots - 1));
+	return f->first_demand + (int)(atomic_fetch_add(&rr, 1) % (unsigned)n);
 }
 
 /* Claim a run of missing, unclaimed chunks starting at idx (f->lock held). Returns its length. */
@@ -256,10 +267,12 @@ static void release_run(struct fetcher *f, const struct manifest_entry *e, uint6
 }
 
 int fetcher_ensure(struct fetcher *f, const struct manifest_entry *e, uint64_t first, uint64_t last,
-		   struct cfs_err *err)
+		   bool bulk, struct cfs_err *err)
 {
 	int rc = 0;
-	atomic_fetch_add(&f->demand_active, 1);
+	uint32_t batch = bulk ? batch_chunks(f, HYDRATE_BATCH_BYTES, 1) : batch_chunks(f, DEMAND_BATCH_BYTES, DEMAND_BATCH_MIN);
+	if (!bulk)
+		atomic_fetch_add(&f->demand_active, 1);
 	for (uint64_t idx = first; idx <= last && rc == 0;) {
 		uint64_t g = cache_gidx(f->cache, e, idx);
 		pthread_mutex_lock(&f->lock);
@@ -278,14 +291,15 @@ int fetcher_ensure(struct fetcher *f, const struct manifest_entry *e, uint64_t f
 				idx++;
 			continue; /* v == 0: the chunk was corrupt and dropped; fetch it again */
 		}
-		uint32_t n = claim_run(f, e, idx, last, DEMAND_BATCH);
+		uint32_t n = claim_run(f, e, idx, last, batch);
 		pthread_mutex_unlock(&f->lock);
 		rc = fetch_run(f, pick_slot(f), e, idx, n, err);
 		release_run(f, e, idx, n);
 		if (rc == 0)
 			idx += n;
 	}
-	atomic_fetch_sub(&f->demand_active, 1);
+	if (!bulk)
+		atomic_fetch_sub(&f->demand_active, 1);
 	return rc;
 }
 
@@ -302,22 +316,23 @@ static int hydrate_rank(const struct manifest_entry *e)
 	return 2;
 }
 
-static int hydrate_file(struct fetcher *f, const struct manifest_entry *e)
+static int hydrate_file(struct fetcher *f, int slot, const struct manifest_entry *e)
 {
 	uint64_t nc = manifest_chunks(e->size, f->cache->chunk_size);
+	uint32_t batch = batch_chunks(f, HYDRATE_BATCH_BYTES, 1);
 	for (uint64_t idx = 0; idx < nc && !atomic_load(&f->stop);) {
 		/* Yield to on-demand reads: they are someone waiting. */
 		if (atomic_load(&f->demand_active) > 0)
 			sleep_ms(1);
 		pthread_mutex_lock(&f->lock);
-		uint32_t n = claim_run(f, e, idx, nc - 1, HYDRATE_BATCH);
+		uint32_t n = claim_run(f, e, idx, nc - 1, batch);
 		pthread_mutex_unlock(&f->lock);
 		if (n == 0) {
 			idx++;
 			continue;
 		}
 		struct cfs_err err = { 0 };
-		int rc = fetch_run(f, 0, e, idx, n, &err);
+		int rc = fetch_run(f, slot, e, idx, n, &err);
 		release_run(f, e, idx, n);
 		if (rc)
 			return -1;
@@ -326,15 +341,24 @@ static int hydrate_file(struct fetcher *f, const struct manifest_entry *e)
 	return 0;
 }
 
+struct hydrator_arg {
+	struct fetcher *f;
+	int slot;
+};
+
+/* One hydrator: walks every file in rank order; the claims keep two hydrators on different runs. */
 static void *hydrator_main(void *arg)
 {
-	struct fetcher *f = arg;
+	struct hydrator_arg *ha = arg;
+	struct fetcher *f = ha->f;
+	int slot = ha->slot;
+	free(ha);
 	while (!atomic_load(&f->stop)) {
 		int failed = 0;
 		for (int rank = 0; rank <= 2 && !atomic_load(&f->stop); rank++)
 			for (uint32_t i = 0; i < f->m->n && !atomic_load(&f->stop); i++) {
 				const struct manifest_entry *e = &f->m->e[i];
-				if (e->type == MANIFEST_REG && hydrate_rank(e) == rank && hydrate_file(f, e))
+				if (e->type == MANIFEST_REG && hydrate_rank(e) == rank && hydrate_file(f, slot, e))
 					failed++;
 			}
 		if (!failed) {
@@ -345,23 +369,31 @@ static void *hydrator_main(void *arg)
 		for (int i = 0; i < 50 && !atomic_load(&f->stop); i++)
 			sleep_ms(100);
 	}
-	/* Done: the hydrator's connection is no longer needed. */
-	pthread_mutex_lock(&f->slots[0].lock);
-	if (f->slots[0].open && f->nslots > 1) {
-		cfs_session_close(&f->slots[0].sess);
-		f->slots[0].open = false;
+	/* Done: the hydrator's own connection is no longer needed (a shared one stays). */
+	struct fetch_slot *sl = &f->slots[slot];
+	pthread_mutex_lock(&sl->lock);
+	if (sl->open && slot < f->first_demand) {
+		cfs_session_close(&sl->sess);
+		sl->open = false;
 	}
-	pthread_mutex_unlock(&f->slots[0].lock);
+	pthread_mutex_unlock(&sl->lock);
 	return NULL;
 }
 
 int fetcher_start(struct fetcher *f)
 {
-	if (!f->prefetch)
-		return 0;
-	if (pthread_create(&f->hydrator, NULL, hydrator_main, f) != 0)
-		return -1;
-	f->hydrator_started = true;
+	for (int i = 0; i < f->nhyd; i++) {
+		struct hydrator_arg *ha = malloc(sizeof(*ha));
+		if (!ha)
+			return -1;
+		ha->f = f;
+		ha->slot = i;
+		if (pthread_create(&f->hydrators[i], NULL, hydrator_main, ha) != 0) {
+			free(ha);
+			return -1;
+		}
+		f->hydrators_started++;
+	}
 	return 0;
 }
 
@@ -371,8 +403,8 @@ void fetcher_stop(struct fetcher *f)
 	for (int i = 0; i < f->nslots; i++)
 		if (f->slots[i].open)
 			conn_shutdown(&f->slots[i].sess.conn); /* wakes a blocked read */
-	if (f->hydrator_started)
-		pthread_join(f->hydrator, NULL);
+	for (int i = 0; i < f->hydrators_started; i++)
+		pthread_join(f->hydrators[i], NULL);
 	for (int i = 0; i < f->nslots; i++) {
 		pthread_mutex_lock(&f->slots[i].lock);
 		if (f->slots[i].open)

@@ -17,6 +17,10 @@ struct fetch_slot {
 	atomic_bool open;         /* written under lock; read by fetcher_stop, which cannot wait for it */
 };
 
+/* Hydrator threads, each with its own connection: while one waits for the donor the other
+ * decodes and writes, and the donor serves both on two cores (measured in docs/performance.md). */
+enum { FETCH_MAX_HYDRATORS = 2 };
+
 enum fetch_state { FETCH_HYDRATING, FETCH_COMPLETE, FETCH_DISCONNECTED, FETCH_LAZY };
 
 struct fetcher {
@@ -29,7 +33,9 @@ struct fetcher {
 	SSL_CTX *ctx;
 	int network_timeout_s;
 	int nslots;
-	struct fetch_slot *slots;   /* slot 0 is the hydrator's; demand reads use the others */
+	struct fetch_slot *slots;   /* slots [0, nhyd) are the hydrators'; demand reads use the others */
+	int nhyd;                   /* hydrator threads (0 with prefetch=off) */
+	int first_demand;           /* the first slot demand reads use (0 when every slot is shared) */
 	bool prefetch;
 
 	pthread_mutex_t lock;       /* guards inflight[], disconnected, last_error */
@@ -45,8 +51,8 @@ struct fetcher {
 	atomic_uint_fast64_t ns_wait, ns_decode, ns_write, ns_sync;
 	int64_t start_ms;
 
-	pthread_t hydrator;
-	bool hydrator_started;
+	pthread_t hydrators[FETCH_MAX_HYDRATORS];
+	int hydrators_started;
 	atomic_bool stop;
 	atomic_bool hydrated;
 };
@@ -61,9 +67,10 @@ void fetcher_stop(struct fetcher *f);
 
 /* Make chunks [first, last] of e present and verified in the cache, fetching what is missing;
  * waits for fetches already under way. -1 with err when the donor cannot be reached within
- * network_timeout or sends bad data. */
+ * network_timeout or sends bad data. A bulk ensure (a whole file for materialize) fetches in
+ * hydration-sized batches and does not make the hydrators yield as a waiting reader does. */
 int fetcher_ensure(struct fetcher *f, const struct manifest_entry *e, uint64_t first, uint64_t last,
-		   struct cfs_err *err);
+		   bool bulk, struct cfs_err *err);
 
 enum fetch_state fetcher_state(struct fetcher *f);
 const char *fetch_state_name(enum fetch_state s);

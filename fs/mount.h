@@ -26,6 +26,7 @@ struct mount {
 	uid_t uid;                  /* owner shown for every file */
 	gid_t gid;
 	int connections;
+	bool handoff;               /* -o handoff=on: complete files may be handed to materialize */
 };
 
 /* The JSON document of /.clonefs/status and `clonefs status --json`. */

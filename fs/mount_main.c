@@ -34,6 +34,8 @@ static const char usage[] =
 	"  network_timeout=S    retry a lost donor for S seconds before reads fail with EIO (default 300)\n"
 	"  connections=N        donor connections (default 4)\n"
 	"  valid_donor_list=H:P[;H:P...]  refuse a donor not in this list (like clone_valid_donor_list)\n"
+	"  handoff=on|off       let materialize take complete files out of the cache instead of copying\n"
+	"                       them (a staging mount, unmounted after one materialize; default off)\n"
 	"  and FUSE options (allow_other, default_permissions, ...)\n"
 	"  -f  stay in the foreground     -d  FUSE debug output\n"
 	"\n"
@@ -41,7 +43,7 @@ static const char usage[] =
 
 struct mount_opts {
 	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot;
-	char *network_timeout, *connections, *valid_donor_list;
+	char *network_timeout, *connections, *valid_donor_list, *handoff;
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
 	bool foreground, debug;
 };
@@ -63,7 +65,7 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		{ "ssl_cert", &o->ssl_cert }, { "ssl_key", &o->ssl_key }, { "cache_dir", &o->cache_dir },
 		{ "prefetch", &o->prefetch }, { "snapshot", &o->snapshot },
 		{ "network_timeout", &o->network_timeout }, { "connections", &o->connections },
-		{ "valid_donor_list", &o->valid_donor_list },
+		{ "valid_donor_list", &o->valid_donor_list }, { "handoff", &o->handoff },
 	};
 	char *save = NULL;
 	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
@@ -186,6 +188,10 @@ static int run(int argc, char **argv)
 		cfs_err_set(&err, CFS_ER_USAGE, "prefetch=%s: expected on or off", o.prefetch);
 		return fail(&err);
 	}
+	if (o.handoff && strcmp(o.handoff, "on") && strcmp(o.handoff, "off")) {
+		cfs_err_set(&err, CFS_ER_USAGE, "handoff=%s: expected on or off", o.handoff);
+		return fail(&err);
+	}
 	/* A single connection wait is bounded; the whole outage bound is network_timeout. */
 	co.timeout_ms = (int)(timeout_s < 30 ? timeout_s * 1000 : 30000);
 	if (endpoint_password(o.password_file, password, sizeof(password), &err))
@@ -197,6 +203,7 @@ static int run(int argc, char **argv)
 	snprintf(mt.host, sizeof(mt.host), "%s", ep.host);
 	snprintf(mt.user, sizeof(mt.user), "%s", ep.user);
 	mt.port = ep.port;
+	mt.handoff = o.handoff && !strcmp(o.handoff, "on");
 	mt.ssl_mode = co.ssl_mode;
 	mt.uid = getuid();
 	mt.gid = getgid();

@@ -72,7 +72,9 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	json_kv_str(out, "ssl_mode", cfs_ssl_mode_name(mt->ssl_mode), 1);
 	json_kv_str(out, "tls", f->tls, 1);
 	json_kv_u64(out, "connections", (uint64_t)f->nslots, 1);
+	json_kv_u64(out, "hydrators", (uint64_t)f->nhyd, 1);
 	json_kv_str(out, "prefetch", f->prefetch ? "on" : "off", 1);
+	json_kv_str(out, "handoff", mt->handoff ? "on" : "off", 1);
 	json_kv_str(out, "cache_dir", mt->cache.dir, 1);
 	json_kv_str(out, "last_error", last_error, 1);
 	json_raw(out, ",\"facts\":{");

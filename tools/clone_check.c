@@ -197,10 +197,8 @@ static void check_space(const struct mountinfo *d, const struct check_target *t,
 	char dir[PATH_MAX], have_s[32], need_s[32];
 	existing_parent(t->target, dir, sizeof(dir));
 	struct statvfs sv;
-	struct stat a, b;
-	/* The mount's cache holds a copy too while the data is copied out of it. */
-	if (t->cache_dir && stat(dir, &a) == 0 && stat(t->cache_dir, &b) == 0 && a.st_dev == b.st_dev)
-		need += total;
+	/* The clone's private mount hands each complete file over from its cache (D13): on the
+	 * target's file system a file is renamed into place, so the data is there once, not twice. */
 	human_bytes(need, need_s, sizeof(need_s));
 	if (statvfs(dir, &sv)) {
 		skip(row(l, "enough disk space", need_s, "?"), "statvfs failed");

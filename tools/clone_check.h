@@ -27,11 +27,9 @@ struct check_list {
 	struct check_row row[CHECK_MAX];
 };
 
-/* Where the data will go: target (CLONE_DIR, or the datadir being replaced), and the cache the
- * mount fills (counted against the space when it shares target's file system). */
+/* Where the data will go: target (CLONE_DIR, or the datadir being replaced). */
 struct check_target {
 	const char *target;
-	const char *cache_dir;
 	bool replace;                  /* no DATA DIRECTORY: the recipient's own datadir is replaced */
 };
 

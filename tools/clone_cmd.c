@@ -249,7 +249,7 @@ int cmd_check(int argc, char **argv)
 	struct mountinfo mi;
 	if (mountinfo_read(cm.mnt, &mi, &err))
 		goto fail;
-	struct check_target t = { .target = target[0] ? target : "/", .cache_dir = NULL, .replace = !o.data_directory };
+	struct check_target t = { .target = target[0] ? target : "/", .replace = !o.data_directory };
 	clone_checks_run(&mi, r, &t, l);
 	printf("donor %s:%u (%s %s), snapshot %s; recipient %s (%s)\n", ep.host, ep.port, mountinfo_get(&mi, "flavor"),
 	       mountinfo_get(&mi, "version"), cm.snapshot, r->mysqld, r->running ? "running" : "not running");
@@ -511,7 +511,7 @@ int cmd_clone(int argc, char **argv)
 		cfs_err_set(&err, ER_CLONE_LOOPBACK, ER_CLONE_LOOPBACK_MSG);
 		goto fail;
 	}
-	struct check_target t = { .target = target, .cache_dir = cm.cache, .replace = replace };
+	struct check_target t = { .target = target, .replace = replace };
 	clone_checks_run(&mi, r, &t, l);
 	pthread_mutex_lock(&p->lock);
 	snprintf(p->binlog_file, sizeof(p->binlog_file), "%s", mountinfo_get(&mi, "binlog_file"));

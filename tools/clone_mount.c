@@ -101,8 +101,8 @@ int clone_mount_open(struct clone_mount *cm, const char *workdir, const char *us
 	mount_binary(bin, sizeof(bin));
 	/* A host with ':' (IPv6) goes in brackets, as endpoint_parse reads it. */
 	snprintf(donor, sizeof(donor), strchr(host, ':') ? "%s@[%s]:%u" : "%s@%s:%u", user, host, port);
-	snprintf(opts, sizeof(opts), "password_file=/dev/fd/%d,cache_dir=%s,prefetch=%s,snapshot=%s%s%s", pw[0],
-		 cm->cache, prefetch ? "on" : "off", snapshot, extra_opts && *extra_opts ? "," : "",
+	snprintf(opts, sizeof(opts), "password_file=/dev/fd/%d,cache_dir=%s,prefetch=%s,handoff=%s,snapshot=%s%s%s",
+		 pw[0], cm->cache, prefetch ? "on" : "off", prefetch ? "on" : "off", snapshot, extra_opts && *extra_opts ? "," : "",
 		 extra_opts ? extra_opts : "");
 	char *argv[] = { bin, donor, cm->mnt, "-o", opts, NULL };
 	char out[MOUNT_OUTPUT_MAX];

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# test_materialize_paths.sh: the three ways materialize gets a file's bytes (docs/decisions.md D13)
+# give the same datadir, byte for byte and hole for hole:
+#   1. from the mount's cache with copy_file_range (a normal mount, materialize as the mount's user);
+#   2. through FUSE (materialize as another user, who cannot open the mount's 0700 cache);
+#   3. handed over from a handoff=on mount (renamed out of its cache), after which the mount no
+#      longer serves those files and its cache no longer holds them.
+# The copy-from-cache clone starts under mysqld_safe with the donor's checksums.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/e2e.sh"
+
+T=$(t_tmpdir)
+chmod 755 "$T" # the second materialize runs as nobody
+cfs_donor_up "$T" 10 'pw-paths'
+db_checksums "$DONOR_SOCK" >"$T/donor.sums"
+
+mount_it() { # mount_it DIR CACHE OPTS
+	mkdir -p "$1"
+	CLONEFS_PASSWORD='pw-paths' "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$1" \
+		-o "ssl_mode=disabled,cache_dir=$2${3:+,$3}"
+	t_on_exit "fusermount3 -u '$1' 2>/dev/null || true"
+}
+# "from the mount's cache: H files handed off, R copied with copy_file_range, F read through the mount"
+how() { sed -n "s/^from the mount's cache: \([0-9]*\) files handed off, \([0-9]*\) copied with copy_file_range, \([0-9]*\) read through the mount$/\1 \2 \3/p" "$1"; }
+nfiles() { sed -n 's/^materialized \([0-9]*\) files.*/\1/p' "$1"; }
+
+mount_it "$T/mnt" "$T/cache" ""
+snap=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$T/mnt/.clonefs/status")
+
+t_log "1. copy_file_range from the cache"
+"$CLONEFS_BIN/clonefs" materialize "$T/mnt" "$T/c1" --no-progress >"$T/c1.out"
+read -r h r f < <(how "$T/c1.out")
+n=$(nfiles "$T/c1.out")
+[ "$h" = 0 ] && [ "$r" = "$n" ] && [ "$f" = 0 ] && [ "$n" -gt 50 ] ||
+	{ cat "$T/c1.out"; t_fail "expected all $n files copied from the cache, got handed=$h range=$r fuse=$f"; }
+
+t_log "2. through FUSE, as a user who cannot open the cache"
+mkdir "$T/nb" && chown nobody "$T/nb"
+runuser -u nobody -- "$CLONEFS_BIN/clonefs" materialize "$T/mnt" "$T/nb/c2" --no-progress >"$T/c2.out"
+read -r h r f < <(how "$T/c2.out")
+[ "$h" = 0 ] && [ "$r" = 0 ] && [ "$f" = "$n" ] ||
+	{ cat "$T/c2.out"; t_fail "expected all $n files read through the mount, got handed=$h range=$r fuse=$f"; }
+
+t_log "3. handed over from a handoff=on mount of the same snapshot (a new cache)"
+mount_it "$T/hmnt" "$T/hcache" "snapshot=$snap,handoff=on,prefetch=off"
+"$CLONEFS_BIN/clonefs" materialize "$T/hmnt" "$T/c3" --no-progress >"$T/c3.out"
+read -r h r f < <(how "$T/c3.out")
+[ "$h" = "$n" ] && [ "$r" = 0 ] && [ "$f" = 0 ] ||
+	{ cat "$T/c3.out"; t_fail "expected all $n files handed off, got handed=$h range=$r fuse=$f"; }
+big=$(cd "$T/c1" && find . -name '*.ibd' -printf '%s %P\n' | sort -n | tail -1 | cut -d' ' -f2)
+if cat "$T/hmnt/$big" >/dev/null 2>"$T/cat.err"; then
+	t_fail "a handed-off file is still served by the handoff mount"
+fi
+grep -q "Input/output error" "$T/cat.err" || { cat "$T/cat.err"; t_fail "expected EIO reading a handed-off file"; }
+left=$(find "$T/hcache/$snap/data" "$T/hcache/$snap/handoff" -type f 2>/dev/null | wc -l)
+[ "$left" = 0 ] || t_fail "$left data files left in the handoff mount's cache"
+
+t_log "the three clones are the same bytes, with the same holes"
+for c in "$T/nb/c2" "$T/c3"; do
+	diff -r --exclude=clonefs_info.json "$T/c1" "$c" || t_fail "$c differs from $T/c1"
+done
+# Every file's allocated size equals across the three copies: holes went where the donor's zeros are.
+alloc() { (cd "$1" && find . -type f ! -name clonefs_info.json -printf '%P %b\n' | sort); }
+alloc "$T/c1" >"$T/a1"
+for c in "$T/nb/c2" "$T/c3"; do
+	alloc "$c" | diff "$T/a1" - >/dev/null || { alloc "$c" | diff "$T/a1" - | head; t_fail "$c has other holes than $T/c1"; }
+done
+pc=$(cd "$T/c1" && find . -name 't_pagecomp.ibd' -printf '%s %b\n')
+read -r psize pblocks <<<"$pc"
+[ -n "$psize" ] && [ $((pblocks * 512)) -lt "$psize" ] || t_fail "the page-compressed table is not sparse in the clone: $pc"
+
+db_start_safe "$T/c1" "$T/run1"
+db_checksums "$T/run1/mysql.sock" >"$T/c1.sums"
+diff "$T/donor.sums" "$T/c1.sums" || t_fail "the clone's checksums differ from the donor's"
+t_log "PASS: $n files by copy_file_range, FUSE and handoff; identical; $(wc -l <"$T/c1.sums") checksums equal"
