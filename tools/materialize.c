@@ -37,6 +37,7 @@ struct mat {
 	gid_t gid;
 	bool chown;
 	bool progress;
+	bool through_mount;         /* --through-mount: never ask the mount for its cache (D5's path) */
 	uint64_t total, done, files;
 	int64_t start_ms, last_draw_ms;
 	FILE *journal;              /* relative paths of files already complete and durable (resume) */
@@ -281,7 +282,7 @@ static int copy_file(struct mat *m, const char *src, const char *dst, const stru
 {
 	enum cache_copy_how how = CACHE_COPY_NONE;
 	int64_t t0 = now_ms();
-	int out = cache_copy(src, dst, (uint64_t)st->st_size, st->st_mode, &how);
+	int out = m->through_mount ? -2 : cache_copy(src, dst, (uint64_t)st->st_size, st->st_mode, &how);
 	m->read_ms += now_ms() - t0; /* mostly waiting for the file's chunks to arrive */
 	if (out == -1)
 		return how == CACHE_COPY_NONE ? mount_read_failed(m, src, errno) : io_fail(m, "copy from the mount's cache to", dst);
@@ -468,7 +469,7 @@ static int write_info(struct mat *m)
 
 static int usage_err(const char *msg)
 {
-	fprintf(stderr, "ERROR %d (HY000): %s\nusage: clonefs materialize MOUNTPOINT CLONE_DIR [--owner=USER] [--no-progress]\n",
+	fprintf(stderr, "ERROR %d (HY000): %s\nusage: clonefs materialize MOUNTPOINT CLONE_DIR [--owner=USER] [--no-progress] [--through-mount]\n",
 		CFS_ER_USAGE, msg);
 	return 2;
 }
@@ -485,8 +486,12 @@ int cmd_materialize(int argc, char **argv)
 			owner = argv[i] + 8;
 		else if (!strcmp(argv[i], "--no-progress"))
 			no_progress = true;
+		else if (!strcmp(argv[i], "--through-mount"))
+			m.through_mount = true;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("usage: clonefs materialize MOUNTPOINT CLONE_DIR [--owner=USER] [--no-progress]\n");
+			printf("usage: clonefs materialize MOUNTPOINT CLONE_DIR [--owner=USER] [--no-progress] [--through-mount]\n"
+			       "  --through-mount  read every file through the mount, as any program would, instead of\n"
+			       "                   taking it from the mount's cache (copy_file_range, or handoff=on)\n");
 			return 0;
 		} else if (argv[i][0] == '-' || nargs == 2)
 			return usage_err("unexpected argument");
