@@ -2,6 +2,7 @@
  * chunks.idx, whose record is written only after the chunk's bytes are durable (docs/cache-format.md). */
 #include "fs/cache.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -258,24 +259,25 @@ void cache_close(struct cache *c)
 	free(c->base);
 	free(c->recs);
 	free(c->checked);
+	free(c->last_use);
+	free(c->pins);
 	pthread_mutex_destroy(&c->lock);
 	c->data_fd = NULL;
 	c->base = NULL;
 	c->recs = NULL;
 	c->checked = NULL;
+	c->last_use = NULL;
+	c->pins = NULL;
 	c->idx_fd = -1;
 }
 
-/* The data file of e, opened (and sized, sparse) on first use. */
-static int data_fd(struct cache *c, const struct manifest_entry *e, struct cfs_err *err)
+/* The data file of e, opened (and sized, sparse) on first use. Caller holds c->lock. */
+static int data_fd_locked(struct cache *c, const struct manifest_entry *e, struct cfs_err *err)
 {
-	pthread_mutex_lock(&c->lock);
 	int fd = c->data_fd[e->id];
-	if (fd == CACHE_FD_HANDED_OFF) {
-		pthread_mutex_unlock(&c->lock);
+	if (fd == CACHE_FD_HANDED_OFF)
 		return cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' was handed off to materialize; this mount no longer "
 				   "serves it", e->path);
-	}
 	if (fd < 0) {
 		char path[4200];
 		snprintf(path, sizeof(path), "%s/data/%u", c->dir, e->id);
@@ -289,13 +291,15 @@ static int data_fd(struct cache *c, const struct manifest_entry *e, struct cfs_e
 			io_err(err, "open", path);
 		c->data_fd[e->id] = fd;
 	}
-	pthread_mutex_unlock(&c->lock);
 	return fd;
 }
 
-int cache_fd(struct cache *c, const struct manifest_entry *e, struct cfs_err *err)
+static int data_fd(struct cache *c, const struct manifest_entry *e, struct cfs_err *err)
 {
-	return data_fd(c, e, err);
+	pthread_mutex_lock(&c->lock);
+	int fd = data_fd_locked(c, e, err);
+	pthread_mutex_unlock(&c->lock);
+	return fd;
 }
 
 int cache_data_path(struct cache *c, const struct manifest_entry *e, char *out, size_t n, struct cfs_err *err)
@@ -324,6 +328,11 @@ int cache_handoff(struct cache *c, const struct manifest_entry *e, char *out, si
 	if (rc == 0) {
 		close(c->data_fd[e->id]);
 		c->data_fd[e->id] = CACHE_FD_HANDED_OFF;
+		/* Its chunks stay present (hydration does not fetch them again) but no longer take room here. */
+		uint64_t nc = manifest_chunks(e->size, c->chunk_size);
+		for (uint64_t k = 0; k < nc; k++)
+			if (c->recs[cache_gidx(c, e, k)].state != CACHE_EMPTY)
+				c->bytes_handed_off += c->recs[cache_gidx(c, e, k)].raw_len;
 	}
 	pthread_mutex_unlock(&c->lock);
 	return rc;
@@ -348,7 +357,8 @@ static int write_rec(struct cache *c, uint64_t g, const struct cache_rec *r, str
 struct cache_stats cache_stats(struct cache *c)
 {
 	pthread_mutex_lock(&c->lock);
-	struct cache_stats st = { c->chunks_cached, c->bytes_cached, c->corrupt_found };
+	struct cache_stats st = { c->chunks_cached, c->bytes_cached, c->corrupt_found, c->chunks_evicted,
+				  c->bytes_evicted };
 	pthread_mutex_unlock(&c->lock);
 	return st;
 }
@@ -413,10 +423,11 @@ int cache_commit(struct cache *c, const struct manifest_entry *e, const struct c
 	if (fd < 0)
 		return -1;
 	/* The records are the promise that the bytes are there: durable bytes first, one sync for all. */
-	if (fdatasync(fd))
+	if (!c->staging && fdatasync(fd))
 		return io_err(err, "sync a data file of", c->dir);
 	int rc = 0;
 	pthread_mutex_lock(&c->lock);
+	uint64_t tick = ++c->use_clock;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		uint64_t g = cache_gidx(c, e, h[i].index);
 		struct cache_rec r = { .state = h[i].enc == CHUNK_ZERO ? CACHE_ZERO : CACHE_DATA, .raw_len = h[i].raw_len };
@@ -426,6 +437,8 @@ int cache_commit(struct cache *c, const struct manifest_entry *e, const struct c
 		if (rc == 0) {
 			c->recs[g] = r;
 			c->checked[g] = 1;
+			if (c->last_use)
+				c->last_use[g] = tick;
 			if (!was) {
 				c->chunks_cached++;
 				c->bytes_cached += r.raw_len;
@@ -442,27 +455,37 @@ int cache_store(struct cache *c, const struct manifest_entry *e, const struct ch
 	return cache_write(c, e, h, data, err) || cache_commit(c, e, h, 1, err) ? -1 : 0;
 }
 
+static int punch(struct cache *c, int fd, const struct manifest_entry *e, uint64_t idx, struct cfs_err *err)
+{
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(idx * c->chunk_size),
+		      (off_t)cache_chunk_len(c, e, idx)) && errno != EOPNOTSUPP)
+		return io_err(err, "punch a hole in a data file of", c->dir);
+	return 0;
+}
+
 /* A chunk whose bytes no longer match: its record goes, and its range becomes a hole again (the
- * refetched chunk is written sparsely, so no stale block may stay under its zero blocks). */
-static int drop(struct cache *c, const struct manifest_entry *e, uint64_t idx, struct cfs_err *err)
+ * refetched chunk is written sparsely, so no stale block may stay under its zero blocks). Only if
+ * its record is still the one verified (was): a chunk evicted or refetched meanwhile is not corrupt.
+ * The hole is punched before the lock is released, so no refetch of the chunk can start first. */
+static int drop(struct cache *c, const struct manifest_entry *e, uint64_t idx, const struct cache_rec *was,
+		struct cfs_err *err)
 {
 	uint64_t g = cache_gidx(c, e, idx);
 	struct cache_rec empty = { 0 };
+	int rc = 0;
 	pthread_mutex_lock(&c->lock);
-	if (c->recs[g].state != CACHE_EMPTY) {
+	if (memcmp(&c->recs[g], was, sizeof(*was)) == 0) {
 		c->chunks_cached--;
 		c->bytes_cached -= c->recs[g].raw_len;
+		c->recs[g] = empty;
+		c->checked[g] = 0;
+		c->corrupt_found++;
+		rc = write_rec(c, g, &empty, err);
+		int fd = c->data_fd[e->id];
+		if (rc == 0 && fd >= 0)
+			rc = punch(c, fd, e, idx, err);
 	}
-	c->recs[g] = empty;
-	c->checked[g] = 0;
-	c->corrupt_found++;
-	int rc = write_rec(c, g, &empty, err);
-	int fd = c->data_fd[e->id];
 	pthread_mutex_unlock(&c->lock);
-	if (rc == 0 && fd >= 0 &&
-	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(idx * c->chunk_size),
-		      (off_t)cache_chunk_len(c, e, idx)) && errno != EOPNOTSUPP)
-		rc = io_err(err, "punch a hole in a data file of", c->dir);
 	return rc;
 }
 
@@ -487,11 +510,11 @@ int cache_verify(struct cache *c, const struct manifest_entry *e, uint64_t idx, 
 	uint8_t d[CHUNK_DIGEST_LEN];
 	int rc = 1;
 	if (n != (ssize_t)r.raw_len) {
-		rc = drop(c, e, idx, err) ? -1 : 0;
+		rc = drop(c, e, idx, &r, err) ? -1 : 0;
 	} else {
 		chunk_digest(buf, r.raw_len, d);
 		if (memcmp(d, r.digest, sizeof(d)) != 0) {
-			rc = drop(c, e, idx, err) ? -1 : 0;
+			rc = drop(c, e, idx, &r, err) ? -1 : 0;
 		} else {
 			pthread_mutex_lock(&c->lock);
 			c->checked[g] = 1;
@@ -520,4 +543,185 @@ ssize_t cache_pread(struct cache *c, const struct manifest_entry *e, void *buf, 
 		done += (size_t)n;
 	}
 	return (ssize_t)done;
+}
+
+/* ---- The bound while mounted (cache_max=, docs/decisions.md D14) ---- */
+
+/* Bytes of chunks this cache's data files hold (a handed-off file's are elsewhere). Lock held. */
+static uint64_t resident(const struct cache *c)
+{
+	return c->bytes_cached - c->bytes_handed_off;
+}
+
+static uint64_t low_water(const struct cache *c)
+{
+	return c->max_bytes / 100 * CACHE_LOW_WATER_PCT + c->max_bytes % 100 * CACHE_LOW_WATER_PCT / 100;
+}
+
+struct victim {
+	uint64_t last_use, g;
+	const struct manifest_entry *e;
+	uint64_t idx;
+};
+
+static int by_last_use(const void *a, const void *b)
+{
+	const struct victim *x = a, *y = b;
+	if (x->last_use != y->last_use)
+		return x->last_use < y->last_use ? -1 : 1;
+	return (x->g > y->g) - (x->g < y->g);
+}
+
+/* One eviction round (c->lock held): the least recently used chunks that are present, unpinned and
+ * not handed off go until what is present, the room promised and need fit below the low water mark
+ * (or nothing evictable is left). One scan over every chunk, a sort of the candidates. Crash order:
+ * the records are cleared first and made durable by one fdatasync of chunks.idx, only then are the
+ * holes punched, so no record ever promises punched bytes. The lock is held throughout: no reader
+ * sees the chunk absent (and starts refetching it) before its hole is punched. */
+static int evict_locked(struct cache *c, uint64_t need, struct cfs_err *err)
+{
+	uint64_t low = low_water(c), used = resident(c) + c->bytes_reserved + need;
+	if (used <= low)
+		return 0;
+	uint64_t to_free = used - low;
+	struct victim *v = malloc((c->chunks_cached ? c->chunks_cached : 1) * sizeof(*v));
+	if (!v)
+		return cfs_err_set(err, CFS_ER_CACHE, "cache: out of memory for %llu eviction candidates",
+				   (unsigned long long)c->chunks_cached);
+	size_t nv = 0;
+	for (uint32_t i = 0; i < c->m->n; i++) {
+		const struct manifest_entry *e = &c->m->e[i];
+		if (e->type != MANIFEST_REG || c->data_fd[i] == CACHE_FD_HANDED_OFF)
+			continue;
+		uint64_t nc = manifest_chunks(e->size, c->chunk_size);
+		for (uint64_t k = 0; k < nc; k++) {
+			uint64_t g = c->base[i] + k;
+			if (c->recs[g].state != CACHE_EMPTY && c->pins[g] == 0 && nv < c->chunks_cached)
+				v[nv++] = (struct victim){ c->last_use[g], g, e, k };
+		}
+	}
+	qsort(v, nv, sizeof(*v), by_last_use);
+
+	/* The records first, then one sync makes all of them durable. */
+	static const struct cache_rec empty;
+	size_t nout = 0;
+	uint64_t freed = 0;
+	int rc = 0;
+	for (; nout < nv && freed < to_free; nout++) {
+		uint64_t g = v[nout].g;
+		if ((rc = write_rec(c, g, &empty, err)) != 0)
+			break;
+		freed += c->recs[g].raw_len;
+		c->chunks_cached--;
+		c->bytes_cached -= c->recs[g].raw_len;
+		c->chunks_evicted++;
+		c->bytes_evicted += c->recs[g].raw_len;
+		c->recs[g] = empty;
+		c->checked[g] = 0;
+	}
+	if (nout && fdatasync(c->idx_fd)) {
+		free(v); /* records maybe not durable: the bytes stay (bytes without a record are harmless) */
+		return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot sync chunks.idx in '%s': %s", c->dir, strerror(errno));
+	}
+	/* Then the holes. A file system without hole punching keeps the bytes: they are the chunk's own
+	 * (the snapshot never changes), so a refetch written sparsely over them leaves no wrong byte. */
+	for (size_t i = 0; i < nout; i++) {
+		int fd = data_fd_locked(c, v[i].e, err);
+		if (fd < 0 || punch(c, fd, v[i].e, v[i].idx, err))
+			rc = -1;
+	}
+	free(v);
+	return rc;
+}
+
+int cache_set_max(struct cache *c, uint64_t max_bytes, struct cfs_err *err)
+{
+	if (max_bytes == 0)
+		return 0;
+	if (max_bytes < CACHE_MAX_MIN_BYTES || max_bytes / CACHE_MAX_MIN_CHUNKS < c->chunk_size)
+		return cfs_err_set(err, CFS_ER_USAGE, "cache_max=%llu: the bound must be at least %u MiB and %u chunks "
+				   "(this snapshot's chunk size is %u bytes)", (unsigned long long)max_bytes,
+				   (unsigned)(CACHE_MAX_MIN_BYTES >> 20), (unsigned)CACHE_MAX_MIN_CHUNKS, c->chunk_size);
+	c->last_use = calloc(c->nchunks ? c->nchunks : 1, sizeof(*c->last_use));
+	c->pins = calloc(c->nchunks ? c->nchunks : 1, sizeof(*c->pins));
+	if (!c->last_use || !c->pins)
+		return cfs_err_set(err, CFS_ER_CACHE, "cache: out of memory for %llu chunk stamps",
+				   (unsigned long long)c->nchunks);
+	pthread_mutex_lock(&c->lock);
+	c->max_bytes = max_bytes;
+	/* A cache resumed over the bound (an earlier mount without one) shrinks now. What it held
+	 * before has no use stamps: manifest order decides. */
+	int rc = resident(c) > max_bytes ? evict_locked(c, 0, err) : 0;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+int cache_pin(struct cache *c, const struct manifest_entry *e, uint64_t first, uint64_t last, struct cfs_err *err)
+{
+	if (!c->max_bytes)
+		return data_fd(c, e, err);
+	pthread_mutex_lock(&c->lock);
+	int fd = data_fd_locked(c, e, err);
+	if (fd >= 0) {
+		uint64_t tick = ++c->use_clock;
+		for (uint64_t g = cache_gidx(c, e, first); g <= cache_gidx(c, e, last); g++) {
+			assert(c->pins[g] < UINT16_MAX);
+			c->pins[g]++;
+			c->last_use[g] = tick;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return fd;
+}
+
+void cache_unpin(struct cache *c, const struct manifest_entry *e, uint64_t first, uint64_t last)
+{
+	if (!c->max_bytes)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (uint64_t g = cache_gidx(c, e, first); g <= cache_gidx(c, e, last); g++) {
+		assert(c->pins[g] > 0);
+		c->pins[g]--;
+	}
+	/* Over the bound only when pins kept a round from getting there: try again now. An error here
+	 * has no reader to go to; the next cache_reserve meets it again and reports it. */
+	if (resident(c) + c->bytes_reserved > c->max_bytes) {
+		struct cfs_err ignored = { 0 };
+		evict_locked(c, 0, &ignored);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+int cache_reserve(struct cache *c, uint64_t bytes, struct cfs_err *err)
+{
+	if (!c->max_bytes)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	int rc = resident(c) + c->bytes_reserved + bytes > c->max_bytes ? evict_locked(c, bytes, err) : 0;
+	if (rc == 0)
+		c->bytes_reserved += bytes;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+uint64_t cache_reserve_room(struct cache *c, uint64_t want)
+{
+	if (!c->max_bytes)
+		return want;
+	pthread_mutex_lock(&c->lock);
+	uint64_t used = resident(c) + c->bytes_reserved, low = low_water(c);
+	uint64_t got = used >= low ? 0 : low - used < want ? low - used : want;
+	c->bytes_reserved += got;
+	pthread_mutex_unlock(&c->lock);
+	return got;
+}
+
+void cache_release(struct cache *c, uint64_t bytes)
+{
+	if (!c->max_bytes || !bytes)
+		return;
+	pthread_mutex_lock(&c->lock);
+	assert(c->bytes_reserved >= bytes);
+	c->bytes_reserved -= bytes;
+	pthread_mutex_unlock(&c->lock);
 }

@@ -28,6 +28,13 @@ _Static_assert(sizeof(struct cache_rec) == 48, "cache record layout is on disk")
 enum { CACHE_HDR_LEN = 4096, CACHE_LOCK_WAIT_MS = 10000 };
 /* data_fd[] of a file handed off to materialize (cache_handoff): never reopened. */
 enum { CACHE_FD_HANDED_OFF = -2 };
+/* A bounded cache (cache_max=, docs/decisions.md D14) evicts down to this share of its bound, and the
+ * hydrator stops there: the room left is for demand reads, so a full cache does not evict on every
+ * fetch, and hydration never evicts what readers use. */
+enum { CACHE_LOW_WATER_PCT = 90 };
+/* The smallest bound: one 1 MiB FUSE read spans two chunks (17 at 64 KiB), a few readers at once
+ * pin a few of those, and below this nearly every read would evict. */
+enum { CACHE_MAX_MIN_BYTES = 4 << 20, CACHE_MAX_MIN_CHUNKS = 4 };
 
 struct cache {
 	char dir[4096];
@@ -38,13 +45,24 @@ struct cache {
 	int idx_fd;
 	int lock_fd;                /* <dir>/lock, flock'ed for the mount's life: one mount per cache */
 	int *data_fd;               /* per entry id, opened lazily; -1 when closed, CACHE_FD_HANDED_OFF */
-	pthread_mutex_t lock;       /* guards data_fd[] opening, recs[] and the counters below */
+	pthread_mutex_t lock;       /* guards data_fd[] opening, recs[], the counters and the bound's state below */
 	struct cache_rec *recs;     /* in-memory copy of chunks.idx */
 	uint8_t *checked;           /* per chunk: 1 once its cached bytes were verified in this run */
 	uint64_t bytes_cached;      /* raw bytes of chunks present */
 	uint64_t chunks_cached;
 	uint64_t chunks_at_open;    /* present when the cache was opened: what a mount resumed with */
 	uint64_t corrupt_found;     /* chunks whose bytes no longer matched their digest */
+	bool staging;               /* handoff=on: never resumed, so commits skip the fdatasync (D13) */
+
+	/* The bound (cache_set_max; all zero/NULL without one). max_bytes is set before any thread
+	 * starts and read-only afterwards; the rest is guarded by lock. */
+	uint64_t max_bytes;         /* 0: no bound */
+	uint64_t bytes_handed_off;  /* raw bytes of present chunks whose data file was handed off */
+	uint64_t bytes_reserved;    /* room promised to READs under way (cache_reserve) */
+	uint64_t use_clock;         /* ticks once per pin or commit: the LRU's clock */
+	uint64_t *last_use;         /* per chunk: use_clock at its last pin or store */
+	uint16_t *pins;             /* per chunk: readers serving it now; never evicted while > 0 */
+	uint64_t chunks_evicted, bytes_evicted;
 };
 
 /* The default cache_dir: /var/cache/clonefs for root, else $XDG_CACHE_HOME/clonefs or ~/.cache/clonefs. */
@@ -67,12 +85,31 @@ uint32_t cache_chunk_len(const struct cache *c, const struct manifest_entry *e, 
 
 /* The counters, read together under the cache's lock. */
 struct cache_stats {
-	uint64_t chunks_cached, bytes_cached, corrupt_found;
+	uint64_t chunks_cached, bytes_cached, corrupt_found, chunks_evicted, bytes_evicted;
 };
 struct cache_stats cache_stats(struct cache *c);
 
-/* The data file of e (opened on first use, kept open by the cache): for replies spliced from it. */
-int cache_fd(struct cache *c, const struct manifest_entry *e, struct cfs_err *err);
+/* Bound the cache to max_bytes of chunks while mounted (docs/decisions.md D14). Called once after
+ * cache_open, before other threads use the cache. max_bytes below CACHE_MAX_MIN_BYTES or
+ * CACHE_MAX_MIN_CHUNKS chunks is refused. */
+int cache_set_max(struct cache *c, uint64_t max_bytes, struct cfs_err *err);
+/* A reader pins chunks [first, last] of e before making them present and keeps them pinned until
+ * its reply has gone: a pinned chunk is never evicted. Marks them used (the LRU's clock) and
+ * returns e's data file (opened on first use, kept open by the cache: replies are spliced from it),
+ * or -1. Without a bound only the data file, in the one lock round that takes. */
+int cache_pin(struct cache *c, const struct manifest_entry *e, uint64_t first, uint64_t last,
+	      struct cfs_err *err);
+/* Undo cache_pin; a cache left over its bound by pinned chunks is brought back under it here. */
+void cache_unpin(struct cache *c, const struct manifest_entry *e, uint64_t first, uint64_t last);
+/* Room for a READ of `bytes` about to be stored: when the chunks present, plus the room promised to
+ * other READs, plus bytes would pass the bound, the least recently used unpinned chunks are evicted
+ * down to CACHE_LOW_WATER_PCT of it first. The room is promised until cache_release. Without a
+ * bound, nothing. A cache still over its bound (everything pinned) stores anyway: reads always work. */
+int cache_reserve(struct cache *c, uint64_t bytes, struct cfs_err *err);
+/* For the hydrator, which never evicts: promise up to want bytes, but only what fits below the low
+ * water mark; returns the bytes promised (want without a bound, 0 when the cache is full enough). */
+uint64_t cache_reserve_room(struct cache *c, uint64_t want);
+void cache_release(struct cache *c, uint64_t bytes);
 
 /* The path of e's data file (created if need be): materialize copies a complete file from it
  * (copy_file_range: a reflink where the file system shares extents). */

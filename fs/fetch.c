@@ -257,6 +257,15 @@ static uint32_t claim_run(struct fetcher *f, const struct manifest_entry *e, uin
 	return n;
 }
 
+/* Raw bytes of chunks [idx, idx + n) of e: the room a READ of them needs in a bounded cache. */
+static uint64_t run_bytes(const struct fetcher *f, const struct manifest_entry *e, uint64_t idx, uint32_t n)
+{
+	uint64_t bytes = 0;
+	for (uint32_t i = 0; i < n; i++)
+		bytes += cache_chunk_len(f->cache, e, idx + i);
+	return bytes;
+}
+
 static void release_run(struct fetcher *f, const struct manifest_entry *e, uint64_t idx, uint32_t n)
 {
 	pthread_mutex_lock(&f->lock);
@@ -293,7 +302,14 @@ int fetcher_ensure(struct fetcher *f, const struct manifest_entry *e, uint64_t f
 		}
 		uint32_t n = claim_run(f, e, idx, last, batch);
 		pthread_mutex_unlock(&f->lock);
-		rc = fetch_run(f, pick_slot(f), e, idx, n, err);
+		/* A bounded cache makes room first (evicting what was used least recently); a reader is
+		 * waiting, so its chunks are stored even when pinned chunks leave no room. */
+		uint64_t room = run_bytes(f, e, idx, n);
+		rc = cache_reserve(f->cache, room, err);
+		if (rc == 0) {
+			rc = fetch_run(f, pick_slot(f), e, idx, n, err);
+			cache_release(f->cache, room);
+		}
 		release_run(f, e, idx, n);
 		if (rc == 0)
 			idx += n;
@@ -316,23 +332,37 @@ static int hydrate_rank(const struct manifest_entry *e)
 	return 2;
 }
 
+/* hydrate_file's answer when a bounded cache is full enough: hydration stops for this mount. */
+enum { HYDRATE_BOUNDED = 1 };
+
 static int hydrate_file(struct fetcher *f, int slot, const struct manifest_entry *e)
 {
-	uint64_t nc = manifest_chunks(e->size, f->cache->chunk_size);
+	uint32_t cs = f->cache->chunk_size;
+	uint64_t nc = manifest_chunks(e->size, cs);
 	uint32_t batch = batch_chunks(f, HYDRATE_BATCH_BYTES, 1);
 	for (uint64_t idx = 0; idx < nc && !atomic_load(&f->stop);) {
 		/* Yield to on-demand reads: they are someone waiting. */
 		if (atomic_load(&f->demand_active) > 0)
 			sleep_ms(1);
+		/* The hydrator never evicts: it takes only the room below a bounded cache's low water mark
+		 * (all of it without a bound), and stops when none is left. */
+		uint64_t room = cache_reserve_room(f->cache, (uint64_t)batch * cs);
+		uint32_t max = (uint32_t)(room / cs);
+		if (max == 0) {
+			cache_release(f->cache, room);
+			return HYDRATE_BOUNDED;
+		}
 		pthread_mutex_lock(&f->lock);
-		uint32_t n = claim_run(f, e, idx, nc - 1, batch);
+		uint32_t n = claim_run(f, e, idx, nc - 1, max);
 		pthread_mutex_unlock(&f->lock);
 		if (n == 0) {
+			cache_release(f->cache, room);
 			idx++;
 			continue;
 		}
 		struct cfs_err err = { 0 };
 		int rc = fetch_run(f, slot, e, idx, n, &err);
+		cache_release(f->cache, room);
 		release_run(f, e, idx, n);
 		if (rc)
 			return -1;
@@ -354,13 +384,21 @@ static void *hydrator_main(void *arg)
 	int slot = ha->slot;
 	free(ha);
 	while (!atomic_load(&f->stop)) {
-		int failed = 0;
-		for (int rank = 0; rank <= 2 && !atomic_load(&f->stop); rank++)
-			for (uint32_t i = 0; i < f->m->n && !atomic_load(&f->stop); i++) {
+		int failed = 0, rc = 0;
+		for (int rank = 0; rank <= 2 && !atomic_load(&f->stop) && rc != HYDRATE_BOUNDED; rank++)
+			for (uint32_t i = 0; i < f->m->n && !atomic_load(&f->stop) && rc != HYDRATE_BOUNDED; i++) {
 				const struct manifest_entry *e = &f->m->e[i];
-				if (e->type == MANIFEST_REG && hydrate_rank(e) == rank && hydrate_file(f, slot, e))
+				if (e->type != MANIFEST_REG || hydrate_rank(e) != rank)
+					continue;
+				rc = hydrate_file(f, slot, e);
+				if (rc < 0)
 					failed++;
 			}
+		if (rc == HYDRATE_BOUNDED) {
+			/* The bounded cache holds its warm set: hydrating on would only evict it (no thrash). */
+			atomic_store(&f->bounded, true);
+			break;
+		}
 		if (!failed) {
 			atomic_store(&f->hydrated, true);
 			break;
@@ -430,6 +468,8 @@ enum fetch_state fetcher_state(struct fetcher *f)
 		return FETCH_DISCONNECTED;
 	if (cache_stats(f->cache).chunks_cached == f->cache->nchunks)
 		return FETCH_COMPLETE;
+	if (f->prefetch && atomic_load(&f->bounded))
+		return FETCH_BOUNDED;
 	return f->prefetch ? FETCH_HYDRATING : FETCH_LAZY;
 }
 
@@ -439,6 +479,7 @@ const char *fetch_state_name(enum fetch_state s)
 	case FETCH_COMPLETE: return "complete";
 	case FETCH_DISCONNECTED: return "disconnected";
 	case FETCH_LAZY: return "lazy";
+	case FETCH_BOUNDED: return "bounded";
 	case FETCH_HYDRATING:
 	default: return "hydrating";
 	}

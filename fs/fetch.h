@@ -21,7 +21,9 @@ struct fetch_slot {
  * decodes and writes, and the donor serves both on two cores (measured in docs/performance.md). */
 enum { FETCH_MAX_HYDRATORS = 2 };
 
-enum fetch_state { FETCH_HYDRATING, FETCH_COMPLETE, FETCH_DISCONNECTED, FETCH_LAZY };
+/* FETCH_BOUNDED: hydration stopped at a bounded cache's low water mark (cache_max=); from there
+ * on the mount is a lazy one with a warm set. */
+enum fetch_state { FETCH_HYDRATING, FETCH_COMPLETE, FETCH_DISCONNECTED, FETCH_LAZY, FETCH_BOUNDED };
 
 struct fetcher {
 	/* Set once by fetcher_init, read-only afterwards. */
@@ -55,6 +57,7 @@ struct fetcher {
 	int hydrators_started;
 	atomic_bool stop;
 	atomic_bool hydrated;
+	atomic_bool bounded;        /* hydration stopped at the cache's bound (FETCH_BOUNDED) */
 };
 
 /* first is an already-open session (it becomes slot 1's, or slot 0's when nslots == 1). */

@@ -275,15 +275,14 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		size = (size_t)(e->size - (uint64_t)off);
 	uint32_t cs = mt->cache.chunk_size;
 	uint64_t first = (uint64_t)off / cs, last = ((uint64_t)off + size - 1) / cs;
+	/* Pinned from before they are present until the reply has gone: a bounded cache never evicts
+	 * them under this read (docs/decisions.md D14). */
+	int fd = cache_pin(&mt->cache, e, first, last, &err);
+	if (fd < 0)
+		goto out_err;
 	if (fetcher_ensure(&mt->fetch, e, first, last, false, &err)) {
-		fprintf(stderr, "clonefs: read of %s failed: ERROR %d (%s): %s\n", e->path, err.code, err.sqlstate, err.msg);
-		fuse_reply_err(req, EIO);
-		return;
-	}
-	int fd = cache_fd(&mt->cache, e, &err);
-	if (fd < 0) {
-		fuse_reply_err(req, EIO);
-		return;
+		cache_unpin(&mt->cache, e, first, last);
+		goto out_err;
 	}
 	/* The verified bytes straight from the cache's data file: spliced into the reply when the kernel
 	 * allows it (no copy through this process), else read by libfuse into its own buffer. */
@@ -292,6 +291,11 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	bv.buf[0].fd = fd;
 	bv.buf[0].pos = off;
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+	cache_unpin(&mt->cache, e, first, last);
+	return;
+out_err:
+	fprintf(stderr, "clonefs: read of %s failed: ERROR %d (%s): %s\n", e->path, err.code, err.sqlstate, err.msg);
+	fuse_reply_err(req, EIO);
 }
 
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -356,7 +360,10 @@ static void ll_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m, str
 }
 /* Extended attributes a materializer asks for on a regular file (docs/decisions.md D13): the file
  * is made complete and verified in the cache first, then the answer is the path of its data file
- * (to copy with copy_file_range) or, on a handoff=on mount, of the data file handed over. */
+ * (to copy with copy_file_range) or, on a handoff=on mount, of the data file handed over. A bounded
+ * mount (cache_max=) does not answer cache_file: the copy is made after the answer, when nothing
+ * pins the file any more and eviction could punch what is being copied, so the materializer reads
+ * through the mount instead (D14). A handed-off file leaves the cache, so handoff stays. */
 #define XATTR_CACHE_FILE "user.clonefs.cache_file"
 #define XATTR_HANDOFF "user.clonefs.handoff"
 
@@ -365,7 +372,8 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	struct mount *mt = mt_of(req);
 	const struct manifest_entry *e = entry_of(mt, ino);
 	bool handoff = !strcmp(name, XATTR_HANDOFF);
-	if (!e || e->type != MANIFEST_REG || (!handoff && strcmp(name, XATTR_CACHE_FILE)) || (handoff && !mt->handoff)) {
+	if (!e || e->type != MANIFEST_REG || (!handoff && strcmp(name, XATTR_CACHE_FILE)) || (handoff && !mt->handoff) ||
+	    (!handoff && mt->cache.max_bytes)) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
@@ -381,10 +389,17 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	struct cfs_err err = { 0 };
 	char path[4200];
 	uint64_t nc = manifest_chunks(e->size, mt->cache.chunk_size);
-	int rc = nc ? fetcher_ensure(&mt->fetch, e, 0, nc - 1, true, &err) : 0;
+	/* The whole file pinned until it is handed off: its first batches are not evicted to make room
+	 * for its last (a file larger than the bound overfills the cache until it leaves it). */
+	int rc = nc && cache_pin(&mt->cache, e, 0, nc - 1, &err) < 0 ? -1 : 0;
+	bool pinned = nc && rc == 0;
+	if (pinned)
+		rc = fetcher_ensure(&mt->fetch, e, 0, nc - 1, true, &err);
 	if (rc == 0)
 		rc = handoff ? cache_handoff(&mt->cache, e, path, sizeof(path), &err)
 			     : cache_data_path(&mt->cache, e, path, sizeof(path), &err);
+	if (pinned)
+		cache_unpin(&mt->cache, e, 0, nc - 1);
 	if (rc) {
 		fprintf(stderr, "clonefs: %s of %s failed: ERROR %d (%s): %s\n", handoff ? "handoff" : "cache copy",
 			e->path, err.code, err.sqlstate, err.msg);

@@ -30,6 +30,10 @@ static const char usage[] =
 	"  ssl_cert=F,ssl_key=F present a client certificate\n"
 	"  cache_dir=D          persistent chunk cache (default /var/cache/clonefs, or ~/.cache/clonefs)\n"
 	"  prefetch=on|off      hydrate the whole snapshot in the background (default on)\n"
+	"  cache_max=SIZE       keep the cache under SIZE bytes (K, M, G suffixes; at least 4M) while mounted:\n"
+	"                       least recently used chunks are evicted, hydration stops at 90% of SIZE and\n"
+	"                       the mount is then a lazy one with a warm set (state \"bounded\"); materialize\n"
+	"                       reads such a mount through FUSE (default: no bound, the whole snapshot)\n"
 	"  snapshot=new|ID      take a new snapshot (default) or reopen snapshot ID (resumes its cache)\n"
 	"  network_timeout=S    retry a lost donor for S seconds before reads fail with EIO (default 300)\n"
 	"  connections=N        donor connections (default 4)\n"
@@ -43,7 +47,7 @@ static const char usage[] =
 
 struct mount_opts {
 	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot;
-	char *network_timeout, *connections, *valid_donor_list, *handoff;
+	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max;
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
 	bool foreground, debug;
 };
@@ -66,6 +70,7 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		{ "prefetch", &o->prefetch }, { "snapshot", &o->snapshot },
 		{ "network_timeout", &o->network_timeout }, { "connections", &o->connections },
 		{ "valid_donor_list", &o->valid_donor_list }, { "handoff", &o->handoff },
+		{ "cache_max", &o->cache_max },
 	};
 	char *save = NULL;
 	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
@@ -104,6 +109,26 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi, const c
 	if (errno || *end || end == s || v < lo || v > hi)
 		return cfs_err_set(err, CFS_ER_USAGE, "%s=%s: expected a number from %lu to %lu", what, s, lo, hi);
 	*out = v;
+	return 0;
+}
+
+/* A size in bytes with an optional K, M or G suffix (powers of 1024). */
+static int parse_size(const char *s, const char *what, uint64_t *out, struct cfs_err *err)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: break;
+	}
+	if (errno || end == s || *end || s[0] == '-' || v > (UINT64_MAX >> shift))
+		return cfs_err_set(err, CFS_ER_USAGE, "%s=%s: expected a size in bytes, with an optional K, M or G suffix",
+				   what, s);
+	*out = (uint64_t)v << shift;
 	return 0;
 }
 
@@ -176,13 +201,20 @@ static int run(int argc, char **argv)
 	struct cfs_client_opts co = { .host = ep.host, .port = ep.port, .user = ep.user,
 				      .ssl_ca = o.ssl_ca, .ssl_cert = o.ssl_cert, .ssl_key = o.ssl_key };
 	unsigned long timeout_s = 300, nconn = 4;
+	uint64_t cache_max = 0;
 	if (o.ssl_mode && cfs_ssl_mode_parse(o.ssl_mode, &co.ssl_mode)) {
 		cfs_err_set(&err, CFS_ER_USAGE, "ssl_mode=%s: expected required, preferred or disabled", o.ssl_mode);
 		return fail(&err);
 	}
 	if ((o.network_timeout && parse_uint(o.network_timeout, 1, 86400, "network_timeout", &timeout_s, &err)) ||
-	    (o.connections && parse_uint(o.connections, 1, 128, "connections", &nconn, &err)))
+	    (o.connections && parse_uint(o.connections, 1, 128, "connections", &nconn, &err)) ||
+	    (o.cache_max && parse_size(o.cache_max, "cache_max", &cache_max, &err)))
 		return fail(&err);
+	if (cache_max && cache_max < CACHE_MAX_MIN_BYTES) { /* the chunk count is checked once the chunk size is known */
+		cfs_err_set(&err, CFS_ER_USAGE, "cache_max=%s: the bound must be at least %u MiB", o.cache_max,
+			    (unsigned)(CACHE_MAX_MIN_BYTES >> 20));
+		return fail(&err);
+	}
 	bool prefetch = !o.prefetch || !strcmp(o.prefetch, "on");
 	if (o.prefetch && strcmp(o.prefetch, "on") && strcmp(o.prefetch, "off")) {
 		cfs_err_set(&err, CFS_ER_USAGE, "prefetch=%s: expected on or off", o.prefetch);
@@ -234,7 +266,12 @@ static int run(int argc, char **argv)
 	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);
 	manifest_encode(&blob, &mt.m);
 	int rc = cache_open(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, blob.p, blob.len, &err);
+	mt.cache.staging = mt.handoff;
 	wbuf_release(&blob);
+	if (rc == 0 && cache_set_max(&mt.cache, cache_max, &err)) {
+		cfs_session_close(&first);
+		return fail(&err);
+	}
 	if (rc || tree_build(&mt.tree, &mt.m)) {
 		cfs_session_close(&first);
 		if (!rc)

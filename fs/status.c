@@ -46,7 +46,8 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	json_kv_str(out, "hostname", fact(mt, "hostname"), 1);
 	json_kv_str(out, "method", fact(mt, "method"), 1);
 	json_raw(out, "}");
-	json_kv_str(out, "state", fetch_state_name(fetcher_state(f)), 1);
+	enum fetch_state state = fetcher_state(f);
+	json_kv_str(out, "state", fetch_state_name(state), 1);
 	json_kv_u64(out, "bytes_total", total, 1);
 	json_kv_u64(out, "bytes_cached", cached, 1);
 	json_kv_u64(out, "bytes_fetched", fetched, 1);
@@ -54,6 +55,9 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	json_kv_u64(out, "chunks_cached", chunks_cached, 1);
 	json_kv_u64(out, "chunks_fetched", atomic_load(&f->chunks_fetched), 1);
 	json_kv_u64(out, "chunks_resumed", mt->cache.chunks_at_open, 1);
+	json_kv_u64(out, "cache_max", mt->cache.max_bytes, 1); /* 0: no bound */
+	json_kv_u64(out, "chunks_evicted", cs.chunks_evicted, 1);
+	json_kv_u64(out, "bytes_evicted", cs.bytes_evicted, 1);
 	json_kv_u64(out, "requests", atomic_load(&f->requests), 1);
 	json_kv_u64(out, "reconnects", atomic_load(&f->reconnects), 1);
 	json_raw(out, ",\"time_s\":{");
@@ -65,7 +69,8 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	json_kv_u64(out, "corrupt_chunks_refetched", corrupt, 1);
 	json_kv_u64(out, "chunk_size", mt->cache.chunk_size, 1);
 	json_kv_dbl(out, "rate_bytes_per_s", rate, 1);
-	json_kv_dbl(out, "eta_s", rate > 0 ? (double)(total - cached) / rate : -1, 1);
+	/* A bounded mount stopped hydrating at its cache_max: nothing to estimate. */
+	json_kv_dbl(out, "eta_s", rate > 0 && state != FETCH_BOUNDED ? (double)(total - cached) / rate : -1, 1);
 	json_kv_str(out, "binlog_file", fact(mt, "binlog_file"), 1);
 	json_kv_str(out, "binlog_pos", fact(mt, "binlog_pos"), 1);
 	json_kv_str(out, "gtid_pos", fact(mt, "gtid_pos"), 1);

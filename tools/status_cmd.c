@@ -45,7 +45,7 @@ int cmd_status(int argc, char **argv)
 	if (!doc)
 		return rc;
 	char id[80], state[32], ver[128], host[256], port[16], total[32], cached[32], fetched[32], rate[32], eta[32];
-	char bf[128], bp[32], gtid[512], tls[96], err[600];
+	char bf[128], bp[32], gtid[512], tls[96], err[600], cmax[32], evicted[32];
 	mountinfo_json_field(doc, "snapshot_id", id, sizeof(id));
 	mountinfo_json_field(doc, "state", state, sizeof(state));
 	mountinfo_json_field(doc, "version", ver, sizeof(ver));
@@ -61,6 +61,8 @@ int cmd_status(int argc, char **argv)
 	mountinfo_json_field(doc, "gtid_pos", gtid, sizeof(gtid));
 	mountinfo_json_field(doc, "tls", tls, sizeof(tls));
 	mountinfo_json_field(doc, "last_error", err, sizeof(err));
+	mountinfo_json_field(doc, "cache_max", cmax, sizeof(cmax));
+	mountinfo_json_field(doc, "chunks_evicted", evicted, sizeof(evicted));
 	double t = strtod(total, NULL), c = strtod(cached, NULL);
 	int pct = t > 0 ? (int)(c * 100 / t) : 100;
 	char ht[32], hc[32], hf[32], hr[32];
@@ -74,7 +76,13 @@ int cmd_status(int argc, char **argv)
 	printf("fetched    %s at %s/s", hf, hr);
 	if (strtod(eta, NULL) > 0 && pct < 100)
 		printf(", ETA %.0f s", strtod(eta, NULL));
-	printf("\nbinlog     %s:%s  gtid %s\n", bf, bp, gtid);
+	printf("\n");
+	if (strtod(cmax, NULL) > 0) { /* a bounded mount (cache_max=): absent from older mounts' status */
+		char hm[32];
+		human_bytes((uint64_t)strtod(cmax, NULL), hm, sizeof(hm));
+		printf("cache      at most %s, %s chunks evicted\n", hm, evicted);
+	}
+	printf("binlog     %s:%s  gtid %s\n", bf, bp, gtid);
 	printf("tls        %s\n", tls);
 	if (err[0])
 		printf("last error %s\n", err);

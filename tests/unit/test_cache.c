@@ -1,5 +1,6 @@
 /* test_cache.c: unit tests of the persistent chunk cache: store, reopen (resume), a flipped byte on
- * disk is detected and the chunk dropped, zero chunks stay holes, a foreign manifest is refused. */
+ * disk is detected and the chunk dropped, zero chunks stay holes, a foreign manifest is refused; a
+ * bounded cache evicts least recently used first, never a pinned chunk, records before holes. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,88 @@ static int store(struct cache *c, const struct manifest_entry *e, uint64_t idx, 
 	struct cfs_err err;
 	chunk_digest(data, len, h.digest);
 	return cache_store(c, e, &h, data, &err);
+}
+
+/* A bounded cache (cache_max=, D14): 80 chunks of 64 KiB under a 4 MiB bound (64 chunks). */
+static void test_bound(const char *dir)
+{
+	enum { N = 80, BOUND = 4 << 20 };
+	struct manifest m;
+	manifest_init(&m);
+	manifest_add(&m, MANIFEST_REG, "big.ibd", NULL, 0640, (uint64_t)N * CS, 1, 0);
+	manifest_finish(&m);
+	struct wbuf blob;
+	wbuf_init(&blob, 1 << 20);
+	manifest_encode(&blob, &m);
+	const struct manifest_entry *e = manifest_find(&m, "big.ibd");
+	struct cache c;
+	struct cfs_err err = { 0 };
+	static uint8_t buf[CS], out[CS];
+
+	CHECK(cache_open(&c, dir, "bounded", &m, CS, blob.p, blob.len, &err) == 0);
+	CHECK(cache_set_max(&c, 1 << 20, &err) == -1 && err.code == CFS_ER_USAGE);
+	CHECK(cache_set_max(&c, BOUND, &err) == 0);
+	/* Fill it to the bound exactly: nothing evicted yet. */
+	for (int i = 0; i < 64; i++) {
+		chunk_of(buf, CS, i);
+		CHECK(cache_reserve(&c, CS, &err) == 0);
+		CHECK(store(&c, e, (uint64_t)i, buf, CS, CHUNK_RAW) == 0);
+		cache_release(&c, CS);
+	}
+	CHECK(c.chunks_cached == 64 && c.bytes_cached == BOUND && c.chunks_evicted == 0);
+	/* Chunk 0 is being served by a slow reader: pinned, and since then every other chunk was read,
+	 * chunk 1 last, so chunk 0 is the least recently used. */
+	CHECK(cache_pin(&c, e, 0, 0, &err) >= 0);
+	CHECK(cache_pin(&c, e, 1, 63, &err) >= 0);
+	cache_unpin(&c, e, 1, 63);
+	CHECK(cache_pin(&c, e, 1, 1, &err) >= 0);
+	cache_unpin(&c, e, 1, 1);
+	/* One more chunk: down to 90% of the bound (57.6 chunks) with it, so 8 go: the least recently
+	 * used that are not pinned, 2..9 (read together, so by index), not 0 (pinned) nor 1 (read last). */
+	CHECK(cache_reserve(&c, CS, &err) == 0);
+	CHECK(c.chunks_evicted == 8 && c.chunks_cached == 56 && c.bytes_cached == 56u * CS);
+	CHECK(cache_has(&c, e, 0) && cache_has(&c, e, 1) && cache_has(&c, e, 10) && cache_has(&c, e, 63));
+	bool gone = true;
+	for (uint64_t i = 2; i < 10; i++)
+		gone = gone && !cache_has(&c, e, i);
+	CHECK(gone);
+	chunk_of(buf, CS, 64);
+	CHECK(store(&c, e, 64, buf, CS, CHUNK_RAW) == 0);
+	cache_release(&c, CS);
+	/* The pinned chunk still holds its own bytes; the evicted ones are holes. */
+	chunk_of(buf, CS, 0);
+	CHECK(cache_pread(&c, e, out, CS, 0, &err) == CS && !memcmp(out, buf, CS));
+	char path[512];
+	snprintf(path, sizeof(path), "%s/bounded/data/%u", dir, e->id);
+	int fd = open(path, O_RDONLY);
+	CHECK(fd >= 0 && lseek(fd, 2 * CS, SEEK_DATA) == 10 * CS);
+	close(fd);
+	cache_unpin(&c, e, 0, 0);
+	/* The hydrator gets only the room below the low water mark (57 of 57.6 chunks are there: less
+	 * than one chunk, so it stops), and none once that is promised. */
+	uint64_t room = cache_reserve_room(&c, 16 * CS);
+	CHECK(room > 0 && room < CS);
+	CHECK(cache_reserve_room(&c, 16 * CS) == 0);
+	cache_release(&c, room);
+	cache_close(&c);
+
+	/* The records were cleared on disk (before the holes): a reopen finds 57 chunks, not 64. */
+	CHECK(cache_open(&c, dir, "bounded", &m, CS, blob.p, blob.len, &err) == 0);
+	CHECK(c.chunks_cached == 57 && !cache_has(&c, e, 2) && cache_has(&c, e, 64));
+	/* Unbounded now: fill everything, then a bound below it shrinks the cache at once. */
+	for (int i = 0; i < N; i++) {
+		chunk_of(buf, CS, i);
+		if (!cache_has(&c, e, (uint64_t)i))
+			CHECK(store(&c, e, (uint64_t)i, buf, CS, CHUNK_RAW) == 0);
+	}
+	CHECK(c.chunks_cached == N);
+	cache_close(&c);
+	CHECK(cache_open(&c, dir, "bounded", &m, CS, blob.p, blob.len, &err) == 0);
+	CHECK(cache_set_max(&c, BOUND, &err) == 0);
+	CHECK(c.bytes_cached <= (uint64_t)BOUND * 9 / 10 && c.chunks_evicted == N - 57);
+	cache_close(&c);
+	wbuf_release(&blob);
+	manifest_release(&m);
 }
 
 int main(void)
@@ -93,6 +176,8 @@ int main(void)
 	wbuf_init(&blob2, 1 << 20);
 	manifest_encode(&blob2, &m2);
 	CHECK(cache_open(&c, dir, "snap1", &m2, CS, blob2.p, blob2.len, &err) == -1 && err.code == CFS_ER_CACHE);
+
+	test_bound(dir);
 
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
