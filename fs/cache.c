@@ -154,6 +154,56 @@ static int take_lock(struct cache *c, struct cfs_err *err)
 			   "(use another cache_dir=, or unmount it first)", c->dir);
 }
 
+/* The state of every chunk from chunks.idx, read in blocks: a record whose state or length does not
+ * fit its chunk (torn, foreign) counts as empty, and so does one past a short index (a crash while
+ * it was extended): those chunks are fetched again. */
+static int load_states(struct cache *c, struct cfs_err *err)
+{
+	enum { BLOCK = 4096 };
+	struct cache_rec *r = malloc(BLOCK * sizeof(*r));
+	if (!r)
+		return cfs_err_set(err, CFS_ER_CACHE, "cache: out of memory");
+	uint64_t g = 0, avail = 0;
+	size_t have = 0, at = 0;
+	for (uint32_t i = 0; i < c->m->n; i++) {
+		const struct manifest_entry *e = &c->m->e[i];
+		if (e->type != MANIFEST_REG)
+			continue;
+		uint64_t nc = manifest_chunks(e->size, c->chunk_size);
+		for (uint64_t k = 0; k < nc; k++, g++, at++) {
+			if (at == have && avail == g) {
+				ssize_t n = pread(c->idx_fd, r, BLOCK * sizeof(*r), (off_t)(CACHE_HDR_LEN + g * sizeof(*r)));
+				if (n < 0) {
+					free(r);
+					return io_err(err, "read chunks.idx in", c->dir);
+				}
+				have = (size_t)n / sizeof(*r);
+				avail = g + have;
+				at = 0;
+			}
+			if (g >= avail)
+				continue; /* past a short index: empty */
+			const struct cache_rec *x = &r[at];
+			if (x->state == CACHE_EMPTY || x->state > CACHE_ZERO || x->raw_len != cache_chunk_len(c, e, k))
+				continue;
+			c->state[g] = x->state;
+			c->chunks_cached++;
+			c->bytes_cached += x->raw_len;
+		}
+	}
+	free(r);
+	return 0;
+}
+
+/* The record of chunk g as chunks.idx holds it (c->lock held). */
+static int read_rec(struct cache *c, uint64_t g, struct cache_rec *r, struct cfs_err *err)
+{
+	if (pread(c->idx_fd, r, sizeof(*r), (off_t)(CACHE_HDR_LEN + g * sizeof(*r))) != (ssize_t)sizeof(*r))
+		return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot read chunks.idx in '%s': %s", c->dir,
+				   strerror(errno ? errno : EIO));
+	return 0;
+}
+
 int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
 	       uint32_t chunk_size, const uint8_t *manifest_blob, size_t blob_len, struct cfs_err *err)
 {
@@ -182,9 +232,9 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 		if (m->e[i].type == MANIFEST_REG)
 			c->nchunks += manifest_chunks(m->e[i].size, chunk_size);
 	}
-	c->recs = calloc(c->nchunks ? c->nchunks : 1, sizeof(*c->recs));
+	c->state = calloc(c->nchunks ? c->nchunks : 1, 1);
 	c->checked = calloc(c->nchunks ? c->nchunks : 1, 1);
-	if (!c->recs || !c->checked) {
+	if (!c->state || !c->checked) {
 		cfs_err_set(err, CFS_ER_CACHE, "cache: out of memory for %llu chunk records",
 			    (unsigned long long)c->nchunks);
 		goto fail;
@@ -201,13 +251,8 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 	ssize_t got = pread(c->idx_fd, hdr, sizeof(hdr), 0);
 	if (got == CACHE_HDR_LEN && be32_get(hdr) == CACHE_MAGIC && be32_get(hdr + 4) == CACHE_VERSION &&
 	    be32_get(hdr + 8) == chunk_size && be64_get(hdr + 12) == c->nchunks && !fresh) {
-		ssize_t n = pread(c->idx_fd, c->recs, recbytes, CACHE_HDR_LEN);
-		if (n < 0) {
-			io_err(err, "read", path);
+		if (load_states(c, err))
 			goto fail;
-		}
-		/* A short index (crash while extending) leaves the rest EMPTY: refetched. */
-		memset((uint8_t *)c->recs + n, 0, recbytes - (size_t)n);
 	} else {
 		memset(hdr, 0, sizeof(hdr));
 		be32_put(hdr, CACHE_MAGIC);
@@ -218,23 +263,6 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 		    ftruncate(c->idx_fd, (off_t)(CACHE_HDR_LEN + recbytes)) || fsync(c->idx_fd)) {
 			io_err(err, "initialize", path);
 			goto fail;
-		}
-	}
-	for (uint32_t i = 0; i < m->n; i++) {
-		const struct manifest_entry *e = &m->e[i];
-		if (e->type != MANIFEST_REG)
-			continue;
-		uint64_t nc = manifest_chunks(e->size, chunk_size);
-		for (uint64_t k = 0; k < nc; k++) {
-			struct cache_rec *r = &c->recs[c->base[i] + k];
-			if (r->state == CACHE_EMPTY)
-				continue;
-			if (r->state > CACHE_ZERO || r->raw_len != cache_chunk_len(c, e, k)) {
-				memset(r, 0, sizeof(*r)); /* torn or foreign record: refetch */
-				continue;
-			}
-			c->chunks_cached++;
-			c->bytes_cached += r->raw_len;
 		}
 	}
 	c->chunks_at_open = c->chunks_cached;
@@ -257,14 +285,14 @@ void cache_close(struct cache *c)
 	c->lock_fd = -1;
 	free(c->data_fd);
 	free(c->base);
-	free(c->recs);
+	free(c->state);
 	free(c->checked);
 	free(c->last_use);
 	free(c->pins);
 	pthread_mutex_destroy(&c->lock);
 	c->data_fd = NULL;
 	c->base = NULL;
-	c->recs = NULL;
+	c->state = NULL;
 	c->checked = NULL;
 	c->last_use = NULL;
 	c->pins = NULL;
@@ -331,8 +359,8 @@ int cache_handoff(struct cache *c, const struct manifest_entry *e, char *out, si
 		/* Its chunks stay present (hydration does not fetch them again) but no longer take room here. */
 		uint64_t nc = manifest_chunks(e->size, c->chunk_size);
 		for (uint64_t k = 0; k < nc; k++)
-			if (c->recs[cache_gidx(c, e, k)].state != CACHE_EMPTY)
-				c->bytes_handed_off += c->recs[cache_gidx(c, e, k)].raw_len;
+			if (c->state[cache_gidx(c, e, k)] != CACHE_EMPTY)
+				c->bytes_handed_off += cache_chunk_len(c, e, k);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return rc;
@@ -341,7 +369,7 @@ int cache_handoff(struct cache *c, const struct manifest_entry *e, char *out, si
 bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx)
 {
 	pthread_mutex_lock(&c->lock);
-	bool has = c->recs[cache_gidx(c, e, idx)].state != CACHE_EMPTY;
+	bool has = c->state[cache_gidx(c, e, idx)] != CACHE_EMPTY;
 	pthread_mutex_unlock(&c->lock);
 	return has;
 }
@@ -432,10 +460,10 @@ int cache_commit(struct cache *c, const struct manifest_entry *e, const struct c
 		uint64_t g = cache_gidx(c, e, h[i].index);
 		struct cache_rec r = { .state = h[i].enc == CHUNK_ZERO ? CACHE_ZERO : CACHE_DATA, .raw_len = h[i].raw_len };
 		memcpy(r.digest, h[i].digest, CHUNK_DIGEST_LEN);
-		bool was = c->recs[g].state != CACHE_EMPTY;
+		bool was = c->state[g] != CACHE_EMPTY;
 		rc = write_rec(c, g, &r, err);
 		if (rc == 0) {
-			c->recs[g] = r;
+			c->state[g] = r.state;
 			c->checked[g] = 1;
 			if (c->last_use)
 				c->last_use[g] = tick;
@@ -473,11 +501,12 @@ static int drop(struct cache *c, const struct manifest_entry *e, uint64_t idx, c
 	uint64_t g = cache_gidx(c, e, idx);
 	struct cache_rec empty = { 0 };
 	int rc = 0;
+	struct cache_rec now;
 	pthread_mutex_lock(&c->lock);
-	if (memcmp(&c->recs[g], was, sizeof(*was)) == 0) {
+	if (c->state[g] == was->state && read_rec(c, g, &now, err) == 0 && memcmp(&now, was, sizeof(*was)) == 0) {
 		c->chunks_cached--;
-		c->bytes_cached -= c->recs[g].raw_len;
-		c->recs[g] = empty;
+		c->bytes_cached -= was->raw_len;
+		c->state[g] = CACHE_EMPTY;
 		c->checked[g] = 0;
 		c->corrupt_found++;
 		rc = write_rec(c, g, &empty, err);
@@ -492,11 +521,14 @@ static int drop(struct cache *c, const struct manifest_entry *e, uint64_t idx, c
 int cache_verify(struct cache *c, const struct manifest_entry *e, uint64_t idx, struct cfs_err *err)
 {
 	uint64_t g = cache_gidx(c, e, idx);
+	struct cache_rec r = { 0 };
 	pthread_mutex_lock(&c->lock);
-	struct cache_rec r = c->recs[g];
-	bool checked = c->checked[g];
+	bool present = c->state[g] != CACHE_EMPTY, checked = c->checked[g];
+	int rr = present && !checked ? read_rec(c, g, &r, err) : 0;
 	pthread_mutex_unlock(&c->lock);
-	if (r.state == CACHE_EMPTY)
+	if (rr)
+		return -1;
+	if (!present)
 		return 0;
 	if (checked)
 		return 1;
@@ -596,7 +628,7 @@ static int evict_locked(struct cache *c, uint64_t need, struct cfs_err *err)
 		uint64_t nc = manifest_chunks(e->size, c->chunk_size);
 		for (uint64_t k = 0; k < nc; k++) {
 			uint64_t g = c->base[i] + k;
-			if (c->recs[g].state != CACHE_EMPTY && c->pins[g] == 0 && nv < c->chunks_cached)
+			if (c->state[g] != CACHE_EMPTY && c->pins[g] == 0 && nv < c->chunks_cached)
 				v[nv++] = (struct victim){ c->last_use[g], g, e, k };
 		}
 	}
@@ -611,12 +643,13 @@ static int evict_locked(struct cache *c, uint64_t need, struct cfs_err *err)
 		uint64_t g = v[nout].g;
 		if ((rc = write_rec(c, g, &empty, err)) != 0)
 			break;
-		freed += c->recs[g].raw_len;
+		uint32_t len = cache_chunk_len(c, v[nout].e, v[nout].idx);
+		freed += len;
 		c->chunks_cached--;
-		c->bytes_cached -= c->recs[g].raw_len;
+		c->bytes_cached -= len;
 		c->chunks_evicted++;
-		c->bytes_evicted += c->recs[g].raw_len;
-		c->recs[g] = empty;
+		c->bytes_evicted += len;
+		c->state[g] = CACHE_EMPTY;
 		c->checked[g] = 0;
 	}
 	if (nout && fdatasync(c->idx_fd)) {

@@ -45,8 +45,10 @@ struct cache {
 	int idx_fd;
 	int lock_fd;                /* <dir>/lock, flock'ed for the mount's life: one mount per cache */
 	int *data_fd;               /* per entry id, opened lazily; -1 when closed, CACHE_FD_HANDED_OFF */
-	pthread_mutex_t lock;       /* guards data_fd[] opening, recs[], the counters and the bound's state below */
-	struct cache_rec *recs;     /* in-memory copy of chunks.idx */
+	pthread_mutex_t lock;       /* guards data_fd[] opening, state[], the counters and the bound's state below */
+	uint8_t *state;             /* per chunk: enum cache_state of its record in chunks.idx. Only this
+	                             * byte is kept in memory (the digest is read from chunks.idx when a
+	                             * chunk is verified), so small chunks cost little memory: D1 */
 	uint8_t *checked;           /* per chunk: 1 once its cached bytes were verified in this run */
 	uint64_t bytes_cached;      /* raw bytes of chunks present */
 	uint64_t chunks_cached;

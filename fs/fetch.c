@@ -335,12 +335,75 @@ static int hydrate_rank(const struct manifest_entry *e)
 /* hydrate_file's answer when a bounded cache is full enough: hydration stops for this mount. */
 enum { HYDRATE_BOUNDED = 1 };
 
+/* A run a hydrator claimed: its chunks, the cache room reserved for them, and its READ when that
+ * is in flight on the hydrator's own connection. */
+struct hrun {
+	uint64_t idx, room;
+	uint32_t n, req;
+	bool sent;
+};
+
+/* Send r's READ ahead on the hydrator's own connection (a shared slot is not pipelined): the donor
+ * serves it while this thread decodes, writes and commits the run before it (D3). */
+static void hrun_send(struct fetcher *f, int slot, const struct manifest_entry *e, struct hrun *r)
+{
+	struct fetch_slot *sl = &f->slots[slot];
+	struct cfs_err err = { 0 };
+	r->sent = false;
+	if (slot >= f->first_demand)
+		return;
+	pthread_mutex_lock(&sl->lock);
+	if (sl->open && cfs_session_read_send(&sl->sess, e, r->idx, r->n, &r->req, &err) == 0)
+		r->sent = true;
+	pthread_mutex_unlock(&sl->lock);
+}
+
+/* Finish r: receive the chunks of its READ in flight; when none is, or the connection failed under
+ * it (*broken: the READs sent after it are lost with the connection), fetch it with fetch_run's
+ * reconnects. Without fetch, only give its claims and room back. */
+static int hrun_finish(struct fetcher *f, int slot, const struct manifest_entry *e, struct hrun *r, bool fetch,
+		       bool *broken)
+{
+	struct fetch_slot *sl = &f->slots[slot];
+	struct cfs_err err = { 0 };
+	int rc = -1;
+	if (r->sent && fetch) {
+		pthread_mutex_lock(&sl->lock);
+		if (sl->open) {
+			struct store_ctx sc = { .f = f, .e = e };
+			atomic_fetch_add(&f->requests, 1);
+			uint64_t w0 = sl->sess.ns_wait, d0 = sl->sess.ns_decode;
+			rc = cfs_session_read_recv(&sl->sess, e, r->idx, r->n, r->req, store_cb, &sc, &err);
+			atomic_fetch_add(&f->ns_wait, sl->sess.ns_wait - w0);
+			atomic_fetch_add(&f->ns_decode, sl->sess.ns_decode - d0);
+			struct cfs_err cerr = { 0 };
+			if (commit_pending(&sc, &cerr))
+				rc = -1; /* fetch_run below tries again and reports what fails */
+			if (rc) {
+				cfs_session_close(&sl->sess);
+				sl->open = false;
+			}
+		}
+		pthread_mutex_unlock(&sl->lock);
+	}
+	*broken = rc != 0;
+	if (rc && fetch)
+		rc = fetch_run(f, slot, e, r->idx, r->n, &err);
+	cache_release(f->cache, r->room);
+	release_run(f, e, r->idx, r->n);
+	return fetch ? rc : 0;
+}
+
+/* Hydrate one file in runs, the next run's READ sent before the current one's chunks are read. */
 static int hydrate_file(struct fetcher *f, int slot, const struct manifest_entry *e)
 {
 	uint32_t cs = f->cache->chunk_size;
 	uint64_t nc = manifest_chunks(e->size, cs);
 	uint32_t batch = batch_chunks(f, HYDRATE_BATCH_BYTES, 1);
-	for (uint64_t idx = 0; idx < nc && !atomic_load(&f->stop);) {
+	struct hrun prev = { 0 };
+	bool have_prev = false, broken = false;
+	int rc = 0;
+	for (uint64_t idx = 0; idx < nc && !atomic_load(&f->stop) && rc == 0;) {
 		/* Yield to on-demand reads: they are someone waiting. */
 		if (atomic_load(&f->demand_active) > 0)
 			sleep_ms(1);
@@ -350,7 +413,8 @@ static int hydrate_file(struct fetcher *f, int slot, const struct manifest_entry
 		uint32_t max = (uint32_t)(room / cs);
 		if (max == 0) {
 			cache_release(f->cache, room);
-			return HYDRATE_BOUNDED;
+			rc = HYDRATE_BOUNDED;
+			break;
 		}
 		pthread_mutex_lock(&f->lock);
 		uint32_t n = claim_run(f, e, idx, nc - 1, max);
@@ -360,15 +424,20 @@ static int hydrate_file(struct fetcher *f, int slot, const struct manifest_entry
 			idx++;
 			continue;
 		}
-		struct cfs_err err = { 0 };
-		int rc = fetch_run(f, slot, e, idx, n, &err);
-		cache_release(f->cache, room);
-		release_run(f, e, idx, n);
-		if (rc)
-			return -1;
+		struct hrun cur = { .idx = idx, .room = room, .n = n };
+		hrun_send(f, slot, e, &cur);
+		if (have_prev && hrun_finish(f, slot, e, &prev, true, &broken))
+			rc = -1;
+		if (broken)
+			cur.sent = false;
+		prev = cur;
+		have_prev = true;
 		idx += n;
 	}
-	return 0;
+	/* The last run: fetched unless an earlier one failed past network_timeout. */
+	if (have_prev && hrun_finish(f, slot, e, &prev, rc != -1, &broken) && rc == 0)
+		rc = -1;
+	return rc;
 }
 
 struct hydrator_arg {

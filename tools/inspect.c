@@ -342,6 +342,10 @@ static int inspect_file(const struct inspect_opts *o, struct cfs_err *err)
 		goto out;
 	}
 	s.file_size = (uint64_t)st.st_size;
+	/* One page (and page 0): no kernel read-ahead, which on a lazy mount would fetch the chunks
+	 * around them too. The whole-file summary keeps read-ahead: it reads everything in order. */
+	if (o->one_page)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
 	/* The flags say the page size: read their prefix, then page 0 whole */
 	uint8_t head[INNODB_FLAGS_PREFIX_LEN];
 	struct innodb_space sp;

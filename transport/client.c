@@ -301,29 +301,32 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int cfs_session_read(struct cfs_session *s, const struct manifest_entry *e, uint64_t first, uint32_t count,
-		     cfs_chunk_cb cb, void *arg, struct cfs_err *err)
+int cfs_session_read_send(struct cfs_session *s, const struct manifest_entry *e, uint64_t first, uint32_t count,
+			  uint32_t *req, struct cfs_err *err)
 {
 	struct wire_read rd = { .file_id = e->id, .first_chunk = first, .count = count };
-	struct wbuf b;
-	struct wire_hdr h;
-	uint8_t *out = NULL;
-	int rc = -1;
 	uint64_t nchunks = manifest_chunks(e->size, s->chunk_size);
 	if (e->type != MANIFEST_REG || count == 0 || count > WIRE_READ_MAX_CHUNKS || first >= nchunks ||
 	    count > nchunks - first)
 		return cfs_err_set(err, CFS_ER_USAGE, "bad chunk range %llu+%u of %s",
 				   (unsigned long long)first, count, e->path);
+	struct wbuf b;
 	wbuf_init(&b, 64);
 	wire_read_encode(&b, &rd);
-	uint32_t req = ++s->next_req;
-	if (send_msg(s, WIRE_READ, req, &b, err))
-		goto out;
-	out = malloc(s->chunk_size);
-	if (!out) {
-		cfs_err_set(err, CFS_ER_IO, "out of memory");
-		goto out;
-	}
+	*req = ++s->next_req;
+	int rc = send_msg(s, WIRE_READ, *req, &b, err);
+	wbuf_release(&b);
+	return rc;
+}
+
+int cfs_session_read_recv(struct cfs_session *s, const struct manifest_entry *e, uint64_t first, uint32_t count,
+			  uint32_t req, cfs_chunk_cb cb, void *arg, struct cfs_err *err)
+{
+	struct wire_hdr h;
+	uint8_t *out = malloc(s->chunk_size);
+	int rc = -1;
+	if (!out)
+		return cfs_err_set(err, CFS_ER_IO, "out of memory");
 	for (uint32_t i = 0; i < count; i++) {
 		struct chunk_hdr ch;
 		uint64_t idx = first + i;
@@ -349,8 +352,16 @@ int cfs_session_read(struct cfs_session *s, const struct manifest_entry *e, uint
 	rc = 0;
 out:
 	free(out);
-	wbuf_release(&b);
 	return rc;
+}
+
+int cfs_session_read(struct cfs_session *s, const struct manifest_entry *e, uint64_t first, uint32_t count,
+		     cfs_chunk_cb cb, void *arg, struct cfs_err *err)
+{
+	uint32_t req;
+	if (cfs_session_read_send(s, e, first, count, &req, err))
+		return -1;
+	return cfs_session_read_recv(s, e, first, count, req, cb, arg, err);
 }
 
 int cfs_session_ping(struct cfs_session *s, struct cfs_err *err)

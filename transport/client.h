@@ -56,6 +56,13 @@ int cfs_session_manifest(struct cfs_session *s, struct manifest *m, struct cfs_e
 typedef int (*cfs_chunk_cb)(void *arg, const struct chunk_hdr *h, const uint8_t *data, struct cfs_err *err);
 int cfs_session_read(struct cfs_session *s, const struct manifest_entry *e, uint64_t first, uint32_t count,
 		     cfs_chunk_cb cb, void *arg, struct cfs_err *err);
+/* The same in two halves, for several READs in flight on one connection: send any number of READs,
+ * then receive their chunks in the order the READs were sent (the donor answers in order). *req is
+ * the request id to receive with. After a failure of either half the session is unusable. */
+int cfs_session_read_send(struct cfs_session *s, const struct manifest_entry *e, uint64_t first, uint32_t count,
+			  uint32_t *req, struct cfs_err *err);
+int cfs_session_read_recv(struct cfs_session *s, const struct manifest_entry *e, uint64_t first, uint32_t count,
+			  uint32_t req, cfs_chunk_cb cb, void *arg, struct cfs_err *err);
 int cfs_session_ping(struct cfs_session *s, struct cfs_err *err);
 
 #endif

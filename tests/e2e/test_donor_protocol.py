@@ -358,8 +358,8 @@ def sc_snapshot(port, state_dir, outfile, min_progress='0'):
     sid, cs, facts = c.snap_open('new', progress)
     log('snapshot %s in %.1f s, %d PROGRESS lines (%s)' % (sid, time.time() - t0, len(progress),
                                                            progress[-1] if progress else '-'))
-    if cs != 1 << 20:
-        fail('chunk size %d' % cs)
+    if cs != 64 << 10:
+        fail('chunk size %d, expected the default WIRE_CHUNK_SIZE of 64 KiB' % cs)
     if len(progress) < int(min_progress):
         fail('%d PROGRESS frames while the snapshot was made, expected at least %s' % (len(progress), min_progress))
     for k in ('version', 'version_comment', 'version_compile_os', 'version_compile_machine', 'hostname', 'port',
@@ -449,12 +449,12 @@ def sc_open(port, sid, code=None):
     if code:
         expect_error(lambda: c.snap_open(sid), int(code), 'HY000')
         return
-    got, _, facts = c.snap_open(sid)
+    got, cs, facts = c.snap_open(sid)
     if got != sid:
         fail('opened %s, got %s' % (sid, got))
     ents, total, _ = c.manifest()
     big = max((e for e in ents if e['type'] == 2), key=lambda e: e['size'])
-    c.read(big['id'], 0, 1, big['size'], 1 << 20)
+    c.read(big['id'], 0, 1, big['size'], cs)
     log('ok: %s served again (%d entries, one chunk of %s verified)' % (sid, len(ents), big['path']))
 
 
@@ -468,7 +468,9 @@ def sc_holes(port, root):
         fail('sparse.bin not in the manifest')
     e = e[0]
     n = (e['size'] + cs - 1) // cs
-    chunks = c.read(e['id'], 0, n, e['size'], cs)
+    chunks = []
+    for first in range(0, n, READ_MAX):
+        chunks += c.read(e['id'], first, min(READ_MAX, n - first), e['size'], cs)
     with open(os.path.join(root, 'sparse.bin'), 'rb') as f:
         if b''.join(raw for _, raw in chunks) != f.read():
             fail('sparse.bin differs')

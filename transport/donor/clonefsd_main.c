@@ -60,7 +60,7 @@ static const char usage[] =
 	"  --compression-level=N     zstd level: 1 to 22, or -1 and below for zstd's fast modes;\n"
 	"                            0 = off (default 1)\n"
 	"  --chunk-size=BYTES        chunk size of new snapshots: 64K to 4M, a multiple of 4096\n"
-	"                            (K and M suffixes; default 1M); a snapshot keeps its own\n"
+	"                            (K and M suffixes; default 64K); a snapshot keeps its own\n"
 	"  --defaults-file=F         read options from F instead of " CONFIG_FILE "\n"
 	"  --foreground              do not daemonize; log to stderr\n"
 	"  --explain-methods         say which snapshot methods this host supports (for --datadir and\n"
