@@ -87,22 +87,24 @@ static int from_binary(struct recipient *r, struct cfs_err *err)
 	if (!out)
 		return cfs_err_set(err, CFS_ER_IO, "out of memory");
 	snprintf(defaults, sizeof(defaults), "--defaults-file=%s", r->defaults_file);
-	char *version_argv[] = { r->mysqld, "--version", NULL };
-	int rc = spawn_capture(version_argv, NULL, 1, out, HELP_OUTPUT_MAX);
-	if (rc != 0) {
-		cfs_err_set(err, CFS_ER_USAGE, "the recipient's server '%s --version' %s", r->mysqld,
-			    rc < 0 ? strerror(errno) : "failed");
-		free(out);
-		return -1;
-	}
-	parse_version_line(out, r);
+	/* One run: the first line of --verbose --help is the --version line ("mysqld  Ver 8.0.36 for
+	 * Linux on x86_64 (...)", MariaDB's alike). */
 	char *help_argv[] = { r->mysqld, defaults, "--verbose", "--help", NULL };
 	if (!r->defaults_file[0]) { /* the binary's own option files */
 		help_argv[1] = "--verbose";
 		help_argv[2] = "--help";
 		help_argv[3] = NULL;
 	}
-	rc = spawn_capture(help_argv, NULL, 0, out, HELP_OUTPUT_MAX);
+	int rc = spawn_capture(help_argv, NULL, 0, out, HELP_OUTPUT_MAX);
+	char first[512];
+	snprintf(first, sizeof(first), "%.*s", (int)strcspn(out, "\n"), out);
+	if (rc < 0 || !strstr(first, " Ver ")) {
+		cfs_err_set(err, CFS_ER_USAGE, "the recipient's server '%s --verbose --help' %s", r->mysqld,
+			    rc < 0 ? strerror(errno) : "did not print its version");
+		free(out);
+		return -1;
+	}
+	parse_version_line(first, r);
 	/* After the dashed line under "Variables (--variable-name=value)": "name   value" per line. */
 	char *p = strstr(out, "\n-------");
 	char *line = p ? strchr(p + 1, '\n') : NULL;

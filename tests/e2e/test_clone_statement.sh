@@ -103,8 +103,8 @@ clone_err 2026 "$(stmt "DATA DIRECTORY = '$T/out/c' REQUIRE SSL" cloner pw "$PLA
 
 t_log "the recipient's server against the donor's facts"
 mkdir -p "$T/old"
-printf '#!/bin/sh\n[ "$1" = --version ] && { echo "mariadbd  Ver 10.5.99-MariaDB for debian-linux-gnu on x86_64"; exit 0; }\nexec %s "$@"\n' \
-	"$(command -v mariadbd)" >"$T/old/mariadbd"
+# The real server, its version line (--version, and the first line of --verbose --help) rewritten.
+printf '#!/bin/sh\n%s "$@" | sed "1s/ Ver [^ ]*/ Ver 10.5.99-MariaDB/"\n' "$(command -v mariadbd)" >"$T/old/mariadbd"
 chmod 755 "$T/old/mariadbd"
 recipient_cnf "$T/old.cnf"
 printf '[mysqld_safe]\nmysqld=%s\n' "$T/old/mariadbd" >>"$T/old.cnf"
