@@ -1,6 +1,7 @@
 /* fetch.c: fetches chunks into the cache: connection pool, single-flight per chunk, reconnect with
  * backoff within network_timeout, and the background hydrator (InnoDB's own files first). */
 #include "fs/fetch.h"
+#include "transport/clock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -121,13 +122,6 @@ static int slot_connect(struct fetcher *f, struct fetch_slot *sl, struct cfs_err
 	return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 struct store_ctx;
 static int commit_pending(struct store_ctx *sc, struct cfs_err *err);
 
@@ -184,10 +178,11 @@ static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e
 		int rc = sl->open ? 0 : slot_connect(f, sl, err);
 		if (rc == 0) {
 			atomic_fetch_add(&f->requests, 1);
-			uint64_t w0 = sl->sess.ns_wait, d0 = sl->sess.ns_decode;
+			uint64_t w0 = sl->sess.ns_wait, d0 = sl->sess.ns_decode, b0 = sl->sess.bytes_wire;
 			rc = cfs_session_read(&sl->sess, e, first, count, store_cb, &sc, err);
 			atomic_fetch_add(&f->ns_wait, sl->sess.ns_wait - w0);
 			atomic_fetch_add(&f->ns_decode, sl->sess.ns_decode - d0);
+			atomic_fetch_add(&f->bytes_wire, sl->sess.bytes_wire - b0);
 			/* What arrived before a failure is kept too (it was verified). */
 			struct cfs_err cerr = { 0 };
 			if (commit_pending(&sc, rc ? &cerr : err) && rc == 0) {
@@ -372,10 +367,11 @@ static int hrun_finish(struct fetcher *f, int slot, const struct manifest_entry 
 		if (sl->open) {
 			struct store_ctx sc = { .f = f, .e = e };
 			atomic_fetch_add(&f->requests, 1);
-			uint64_t w0 = sl->sess.ns_wait, d0 = sl->sess.ns_decode;
+			uint64_t w0 = sl->sess.ns_wait, d0 = sl->sess.ns_decode, b0 = sl->sess.bytes_wire;
 			rc = cfs_session_read_recv(&sl->sess, e, r->idx, r->n, r->req, store_cb, &sc, &err);
 			atomic_fetch_add(&f->ns_wait, sl->sess.ns_wait - w0);
 			atomic_fetch_add(&f->ns_decode, sl->sess.ns_decode - d0);
+			atomic_fetch_add(&f->bytes_wire, sl->sess.bytes_wire - b0);
 			struct cfs_err cerr = { 0 };
 			if (commit_pending(&sc, &cerr))
 				rc = -1; /* fetch_run below tries again and reports what fails */

@@ -49,6 +49,7 @@ struct fetcher {
 
 	/* Counters, updated atomically by any thread. */
 	atomic_uint_fast64_t bytes_fetched, chunks_fetched, requests, reconnects, demand_active;
+	atomic_uint_fast64_t bytes_wire;  /* CHUNK payloads as received: bytes_fetched / this = compression */
 	/* Where fetching time goes, summed over all connections (status "time_s"). */
 	atomic_uint_fast64_t ns_wait, ns_decode, ns_write, ns_sync;
 	int64_t start_ms;

@@ -51,6 +51,7 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	json_kv_u64(out, "bytes_total", total, 1);
 	json_kv_u64(out, "bytes_cached", cached, 1);
 	json_kv_u64(out, "bytes_fetched", fetched, 1);
+	json_kv_u64(out, "bytes_wire", atomic_load(&f->bytes_wire), 1); /* as received: zstd or raw (D15) */
 	json_kv_u64(out, "chunks_total", mt->cache.nchunks, 1);
 	json_kv_u64(out, "chunks_cached", chunks_cached, 1);
 	json_kv_u64(out, "chunks_fetched", atomic_load(&f->chunks_fetched), 1);

@@ -45,7 +45,7 @@ int cmd_status(int argc, char **argv)
 	if (!doc)
 		return rc;
 	char id[80], state[32], ver[128], host[256], port[16], total[32], cached[32], fetched[32], rate[32], eta[32];
-	char bf[128], bp[32], gtid[512], tls[96], err[600], cmax[32], evicted[32];
+	char bf[128], bp[32], gtid[512], tls[96], err[600], cmax[32], evicted[32], wire[32];
 	mountinfo_json_field(doc, "snapshot_id", id, sizeof(id));
 	mountinfo_json_field(doc, "state", state, sizeof(state));
 	mountinfo_json_field(doc, "version", ver, sizeof(ver));
@@ -63,6 +63,7 @@ int cmd_status(int argc, char **argv)
 	mountinfo_json_field(doc, "last_error", err, sizeof(err));
 	mountinfo_json_field(doc, "cache_max", cmax, sizeof(cmax));
 	mountinfo_json_field(doc, "chunks_evicted", evicted, sizeof(evicted));
+	mountinfo_json_field(doc, "bytes_wire", wire, sizeof(wire));
 	double t = strtod(total, NULL), c = strtod(cached, NULL);
 	int pct = t > 0 ? (int)(c * 100 / t) : 100;
 	char ht[32], hc[32], hf[32], hr[32];
@@ -74,6 +75,8 @@ int cmd_status(int argc, char **argv)
 	printf("state      %s  [%.*s%*s] %d%%  %s of %s cached\n", state, pct / 5, "####################",
 	       20 - pct / 5, "", pct, hc, ht);
 	printf("fetched    %s at %s/s", hf, hr);
+	if (strtod(wire, NULL) > 0) /* what crossed the network: less when the donor compressed */
+		printf(" (%.0f%% of it on the wire)", 100 * strtod(wire, NULL) / strtod(fetched, NULL));
 	if (strtod(eta, NULL) > 0 && pct < 100)
 		printf(", ETA %.0f s", strtod(eta, NULL));
 	printf("\n");

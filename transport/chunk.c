@@ -56,7 +56,7 @@ int chunk_encode(struct wbuf *out, uint32_t file_id, uint64_t index, const uint8
 		size_t n = zctx ? ZSTD_compressCCtx(zctx, out->p + out->len, room, raw, raw_len, level)
 				: ZSTD_compress(out->p + out->len, room, raw, raw_len, level);
 		if (!ZSTD_isError(n) && n < room) {
-			out->p[4 + 8] = CHUNK_ZSTD;
+			out->p[CHUNK_ENC_OFFSET] = CHUNK_ZSTD;
 			out->len += n;
 			return 0;
 		}

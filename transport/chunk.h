@@ -11,6 +11,8 @@
 #include "transport/errors.h"
 
 enum { CHUNK_DIGEST_LEN = 32, CHUNK_HDR_LEN = 4 + 8 + 1 + 4 + CHUNK_DIGEST_LEN };
+/* Where the encoding byte sits in an encoded CHUNK payload (after file id and index). */
+enum { CHUNK_ENC_OFFSET = 4 + 8 };
 
 enum chunk_enc {
 	CHUNK_RAW = 0,

@@ -1,6 +1,7 @@
 /* client.c: the recipient's end of a clonefsd connection: handshake, TLS per ssl_mode, password
  * never in clear (TLS or RSA-OAEP to the donor's key), snapshot open, manifest and chunk reads. */
 #include "transport/client.h"
+#include "transport/clock.h"
 
 #include <string.h>
 #include <time.h>
@@ -294,13 +295,6 @@ out:
 	return rc;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int cfs_session_read_send(struct cfs_session *s, const struct manifest_entry *e, uint64_t first, uint32_t count,
 			  uint32_t *req, struct cfs_err *err)
 {
@@ -337,6 +331,7 @@ int cfs_session_read_recv(struct cfs_session *s, const struct manifest_entry *e,
 			goto out;
 		uint64_t t1 = mono_ns();
 		s->ns_wait += t1 - t0;
+		s->bytes_wire += s->in.len;
 		if (chunk_decode(s->in.p, s->in.len, s->chunk_size, out, want, &ch, s->dctx, err))
 			goto out;
 		s->ns_decode += mono_ns() - t1;

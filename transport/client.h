@@ -35,6 +35,7 @@ struct cfs_session {
 	struct ZSTD_DCtx_s *dctx;
 	uint64_t ns_wait;       /* in cfs_session_read: waiting for the donor's frames (its disk, CPU, network) */
 	uint64_t ns_decode;     /* in cfs_session_read: decompressing and verifying digests */
+	uint64_t bytes_wire;    /* in cfs_session_read: CHUNK payloads as received (compressed or not) */
 };
 
 int cfs_ssl_mode_parse(const char *s, enum cfs_ssl_mode *out);

@@ -81,7 +81,7 @@ S=$T/small
 PORT64=$(t_free_port)
 cfs_start_donor "$S" "$PORT64" "$DONOR_SOCK" "$T/donor/data" --chunk-size=64K --compression-level=-3
 PID64=$CFS_DONOR_PID
-grep -q "chunk size 65536, zstd level -3)" "$S/clonefsd.log" || { cat "$S/clonefsd.log"; t_fail "clonefsd does not log its chunk size and level"; }
+grep -q "chunk size 65536, compression auto, zstd level -3)" "$S/clonefsd.log" || { cat "$S/clonefsd.log"; t_fail "clonefsd does not log its chunk size and level"; }
 mkdir -p "$T/mnt64"
 CLONEFS_PASSWORD='pw-lazy' "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT64" "$T/mnt64" \
 	-o "ssl_mode=disabled,prefetch=off,cache_dir=$T/cache64"

@@ -2,6 +2,7 @@
 # test_materialize_resume.sh: clonefs materialize killed with -9 mid-copy leaves only its hidden
 # partial directory (nothing that looks like a datadir); run again, it resumes from its journal
 # (files already durable are not copied again) and the result starts with the donor's checksums.
+# The bandwidth-limited donor keeps compressing under --compression=auto.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
@@ -32,6 +33,12 @@ t_log "killed with $done_before files journaled; only $(ls -A "$T/out") is left"
 grep -q "resuming .* ($done_before files already complete)" "$T/second.err" ||
 	{ cat "$T/second.err"; t_fail "the second run did not resume from the journal"; }
 [ -z "$(ls -A "$T/out" | grep -v '^clone$')" ] || t_fail "left beside the clone: $(ls -A "$T/out")"
+# --compression=auto (the default) behind a 4 MB/s limit: zstd delivers more raw bytes per second
+# than raw chunks, so the donor keeps compressing (D15): fewer bytes crossed than were fetched.
+read -r fetched wire < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["bytes_fetched"], d["bytes_wire"])' "$T/mnt/.clonefs/status")
+[ "$wire" -gt 0 ] && [ $((wire * 10)) -lt $((fetched * 9)) ] ||
+	t_fail "a bandwidth-limited donor sent $wire bytes for $fetched fetched: compression was not kept on"
+! grep -q "compression off" "$T/clonefsd.log" || t_fail "the limited donor turned compression off: $(grep 'compression off' "$T/clonefsd.log")"
 db_start_safe "$T/out/clone" "$T/clone"
 db_checksums "$T/clone/mysql.sock" >"$T/clone.sums"
 diff "$T/donor.sums" "$T/clone.sums" || t_fail "the resumed clone's checksums differ from the donor's"

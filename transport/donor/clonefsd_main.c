@@ -57,8 +57,10 @@ static const char usage[] =
 	"  --snapshot-ttl=SECONDS    keep a snapshot this long after its last reader (default 600)\n"
 	"  --snapshot-timeout=SECONDS  give up making a snapshot after this long (default 86400)\n"
 	"  --idle-timeout=SECONDS    close a connection idle this long (default 600)\n"
-	"  --compression-level=N     zstd level: 1 to 22, or -1 and below for zstd's fast modes;\n"
-	"                            0 = off (default 1)\n"
+	"  --compression=auto|on|off chunks compressed with zstd: auto (default) measures, per\n"
+	"                            connection, which of zstd and raw delivers more and keeps to it\n"
+	"  --compression-level=N     zstd level when compressing: 1 to 22, or -1 and below for\n"
+	"                            zstd's fast modes (default 1); 0 = --compression=off\n"
 	"  --chunk-size=BYTES        chunk size of new snapshots: 64K to 4M, a multiple of 4096\n"
 	"                            (K and M suffixes; default 64K); a snapshot keeps its own\n"
 	"  --defaults-file=F         read options from F instead of " CONFIG_FILE "\n"
@@ -186,7 +188,19 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 		/* 0 is off; negative levels are zstd's fast modes (ZSTD_minCLevel() is -131072). */
 		if (set_num(name, v, ZSTD_minCLevel(), ZSTD_maxCLevel(), &n, err))
 			return -1;
-		donor_cfg.zstd_level = (int)n;
+		if (n == 0)
+			donor_cfg.compression = COMPRESS_OFF;
+		else
+			donor_cfg.zstd_level = (int)n;
+	} else if (!strcmp(name, "compression")) {
+		if (!strcmp(v, "auto"))
+			donor_cfg.compression = COMPRESS_AUTO;
+		else if (!strcmp(v, "on"))
+			donor_cfg.compression = COMPRESS_ON;
+		else if (!strcmp(v, "off"))
+			donor_cfg.compression = COMPRESS_OFF;
+		else
+			return cfs_err_set(err, CFS_ER_USAGE, "--compression=%s: expected auto, on or off", v);
 	} else if (!strcmp(name, "chunk-size")) {
 		if (set_size(name, v, DONOR_CHUNK_SIZE_MIN, DONOR_CHUNK_SIZE_MAX, DONOR_CHUNK_SIZE_ALIGN, &un, err))
 			return -1;
@@ -613,10 +627,11 @@ int main(int argc, char **argv)
 	if (snap_reaper_start(&err))
 		return fail(&err);
 	donor_log("clonefsd %s listening on %s (TLS %s%s, method %s, state %s, max %d connections, TTL %d s, "
-		  "chunk size %u, zstd level %d)",
+		  "chunk size %u, compression %s, zstd level %d)",
 		  CLONEFS_VERSION, donor_cfg.listen, donor_cfg.tls ? "offered" : "off",
 		  o.require_client_cert ? ", client certificate required" : "", snap_method_name(donor_cfg.method),
 		  donor_cfg.state_dir, donor_cfg.max_connections, donor_cfg.snapshot_ttl_s, donor_cfg.chunk_size,
+		  donor_cfg.compression == COMPRESS_AUTO ? "auto" : donor_cfg.compression == COMPRESS_ON ? "on" : "off",
 		  donor_cfg.zstd_level);
 	if (donor_cfg.method == SNAP_AUTO && !snap_have_mariabackup())
 		donor_log("warning: mariabackup is not installed: --snapshot-method=auto has a method for MariaDB only "

@@ -16,7 +16,9 @@
 #include <zstd.h>
 
 #include "transport/chunk.h"
+#include "transport/clock.h"
 #include "transport/conn.h"
+#include "transport/donor/zadapt.h"
 
 /* Requests a recipient sends are small (the largest is AUTH, under 1 KiB). */
 #define REQUEST_MAX 4096
@@ -39,6 +41,7 @@ struct session {
 	uint8_t nonce[WIRE_NONCE_LEN];
 	struct wbuf in, out;
 	ZSTD_CCtx *zctx;
+	struct zadapt za;       /* compress or not, with --compression=auto */
 	uint8_t *raw;           /* one raw chunk: WIRE_CHUNK_MAX bytes, enough for any snapshot's chunk size */
 	uint32_t progress_req;  /* the SNAP_OPEN that PROGRESS frames answer */
 	bool logged;            /* the error that ends the session is in the log already */
@@ -332,6 +335,13 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 	if (fd < 0)
 		return conn_send_error(&s->conn, req, &e, err);
 	int rc = 0;
+	/* Compressed or raw: as configured, or (auto) as the READs before this one say pays (D15). */
+	uint64_t first_off = rd.first_chunk * cs, end_off = (rd.first_chunk + rd.count) * cs;
+	uint64_t raw_bytes = (end_off < f->size ? end_off : f->size) - first_off;
+	bool compress = donor_cfg.compression == COMPRESS_AUTO ? zadapt_begin(&s->za, raw_bytes)
+							       : donor_cfg.compression == COMPRESS_ON;
+	int level = compress ? donor_cfg.zstd_level : 0;
+	struct zadapt_sample zs = { 0 };
 	for (uint32_t i = 0; i < rd.count && rc == 0; i++) {
 		uint64_t idx = rd.first_chunk + i, off = idx * cs;
 		uint32_t len = (uint32_t)(f->size - off < cs ? f->size - off : cs);
@@ -340,14 +350,31 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 			rc = conn_send_error(&s->conn, req, &e, err);
 			break;
 		}
-		if (chunk_encode(&s->out, f->id, idx, s->raw, len, donor_cfg.zstd_level, s->zctx)) {
+		uint64_t t0 = mono_ns();
+		if (chunk_encode(&s->out, f->id, idx, s->raw, len, level, s->zctx)) {
 			rc = cfs_err_set(err, CFS_ER_IO, "out of memory encoding a chunk");
 			break;
 		}
+		uint64_t t1 = mono_ns();
+		if (s->out.p[CHUNK_ENC_OFFSET] != CHUNK_ZERO) {
+			zs.raw_bytes += len;
+			zs.wire_bytes += s->out.len;
+			zs.encode_ns += t1 - t0;
+		}
 		bandwidth_take(s->out.len);
 		rc = send_buf(s, WIRE_CHUNK, req, &s->out, err);
+		zs.send_ns += mono_ns() - t1;
 	}
 	close(fd);
+	if (rc == 0 && donor_cfg.compression == COMPRESS_AUTO) {
+		bool was = s->za.compress;
+		zadapt_end(&s->za, compress, &zs);
+		if (s->za.compress != was)
+			donor_log("%s: compression %s (zstd shrank the data %.1fx at %.0f MB/s; sending took %.1f ms of %.1f)",
+				  s->peer, s->za.compress ? "on" : "off", s->za.ratio,
+				  s->za.zstd_ns_per_b > 0 ? 1e3 / s->za.zstd_ns_per_b : 0, (double)zs.send_ns / 1e6,
+				  (double)(zs.send_ns + zs.encode_ns) / 1e6);
+	}
 	return rc;
 }
 
@@ -431,6 +458,7 @@ void donor_session_run(int fd, const char *peer)
 	wbuf_init(&s->in, REQUEST_MAX);
 	wbuf_init(&s->out, WIRE_FRAME_MAX);
 	s->zctx = ZSTD_createCCtx();
+	zadapt_init(&s->za);
 	s->raw = malloc(WIRE_CHUNK_MAX);
 
 	pthread_mutex_lock(&sessions_lock);
