@@ -34,11 +34,14 @@ grep -q "resuming .* ($done_before files already complete)" "$T/second.err" ||
 	{ cat "$T/second.err"; t_fail "the second run did not resume from the journal"; }
 [ -z "$(ls -A "$T/out" | grep -v '^clone$')" ] || t_fail "left beside the clone: $(ls -A "$T/out")"
 # --compression=auto (the default) behind a 4 MB/s limit: zstd delivers more raw bytes per second
-# than raw chunks, so the donor keeps compressing (D15): fewer bytes crossed than were fetched.
+# than raw chunks, so the donor compresses (D15): fewer bytes crossed than were fetched. (A READ
+# that fits in the limiter's one-second burst may turn it off; the next raw READ, held back by the
+# limit, turns it on again.)
 read -r fetched wire < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["bytes_fetched"], d["bytes_wire"])' "$T/mnt/.clonefs/status")
 [ "$wire" -gt 0 ] && [ $((wire * 10)) -lt $((fetched * 9)) ] ||
 	t_fail "a bandwidth-limited donor sent $wire bytes for $fetched fetched: compression was not kept on"
-! grep -q "compression off" "$T/clonefsd.log" || t_fail "the limited donor turned compression off: $(grep 'compression off' "$T/clonefsd.log")"
+t_log "compressed behind the limit: $wire bytes on the wire for $fetched fetched; the donor's switches:"
+grep -o 'compression o[nf]* (.*' "$T/clonefsd.log" | sed 's/^/   /' || true
 db_start_safe "$T/out/clone" "$T/clone"
 db_checksums "$T/clone/mysql.sock" >"$T/clone.sums"
 diff "$T/donor.sums" "$T/clone.sums" || t_fail "the resumed clone's checksums differ from the donor's"
