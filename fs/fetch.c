@@ -15,13 +15,16 @@
  * reads ask for what the reader needs (a FUSE read is at most 1 MiB). Each READ is also one cache
  * commit (one fdatasync), so a batch is a few MiB whatever the chunk size. */
 enum { HYDRATE_BATCH_BYTES = 16 << 20, DEMAND_BATCH_BYTES = 1 << 20, DEMAND_BATCH_MIN = 8 };
+/* A run is fetched as up to RUN_READS READs of at most WIRE_READ_MAX_CHUNKS chunks, sent together and
+ * committed together: 16 MiB per fdatasync at 64 KiB chunks, where one READ holds 4 MiB. */
+enum { RUN_READS = 4, RUN_MAX_CHUNKS = RUN_READS * WIRE_READ_MAX_CHUNKS };
 
 static uint32_t batch_chunks(const struct fetcher *f, uint32_t bytes, uint32_t min)
 {
 	uint32_t n = bytes / f->cache->chunk_size;
 	if (n < min)
 		n = min;
-	return n > WIRE_READ_MAX_CHUNKS ? WIRE_READ_MAX_CHUNKS : n;
+	return n > RUN_MAX_CHUNKS ? RUN_MAX_CHUNKS : n;
 }
 
 static int64_t now_ms(void)
@@ -129,7 +132,7 @@ static int commit_pending(struct store_ctx *sc, struct cfs_err *err);
 struct store_ctx {
 	struct fetcher *f;
 	const struct manifest_entry *e;
-	struct chunk_hdr pending[WIRE_READ_MAX_CHUNKS];
+	struct chunk_hdr pending[RUN_MAX_CHUNKS];
 	size_t npending;
 };
 
@@ -157,6 +160,31 @@ static int commit_pending(struct store_ctx *sc, struct cfs_err *err)
 	return rc;
 }
 
+/* Send the READs of a run [first, first + count) (at most RUN_MAX_CHUNKS): one per
+ * WIRE_READ_MAX_CHUNKS chunks, all before any answer is read. */
+static int run_send(struct cfs_session *ss, const struct manifest_entry *e, uint64_t first, uint32_t count,
+		    uint32_t req[RUN_READS], uint32_t *nreq, struct cfs_err *err)
+{
+	for (uint32_t done = 0; done < count; done += WIRE_READ_MAX_CHUNKS) {
+		uint32_t k = count - done < WIRE_READ_MAX_CHUNKS ? count - done : WIRE_READ_MAX_CHUNKS;
+		if (cfs_session_read_send(ss, e, first + done, k, &req[(*nreq)++], err))
+			return -1;
+	}
+	return 0;
+}
+
+/* Receive the chunks of a run's READs, in order, into the store (not yet committed). */
+static int run_recv(struct cfs_session *ss, const struct manifest_entry *e, uint64_t first, uint32_t count,
+		    const uint32_t req[RUN_READS], uint32_t nreq, struct store_ctx *sc, struct cfs_err *err)
+{
+	for (uint32_t i = 0, done = 0; i < nreq; i++, done += WIRE_READ_MAX_CHUNKS) {
+		uint32_t k = count - done < WIRE_READ_MAX_CHUNKS ? count - done : WIRE_READ_MAX_CHUNKS;
+		if (cfs_session_read_recv(ss, e, first + done, k, req[i], store_cb, sc, err))
+			return -1;
+	}
+	return 0;
+}
+
 /* Fetch chunks [first, first+count) of e through slot sl, retrying network failures with backoff
  * until network_timeout has passed since the first failure. Chunks stored before a failure stay. */
 static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e, uint64_t first,
@@ -179,7 +207,9 @@ static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e
 		if (rc == 0) {
 			atomic_fetch_add(&f->requests, 1);
 			uint64_t w0 = sl->sess.ns_wait, d0 = sl->sess.ns_decode, b0 = sl->sess.bytes_wire;
-			rc = cfs_session_read(&sl->sess, e, first, count, store_cb, &sc, err);
+			uint32_t req[RUN_READS], nreq = 0;
+			rc = run_send(&sl->sess, e, first, count, req, &nreq, err) ||
+			     run_recv(&sl->sess, e, first, count, req, nreq, &sc, err) ? -1 : 0;
 			atomic_fetch_add(&f->ns_wait, sl->sess.ns_wait - w0);
 			atomic_fetch_add(&f->ns_decode, sl->sess.ns_decode - d0);
 			atomic_fetch_add(&f->bytes_wire, sl->sess.bytes_wire - b0);
@@ -334,7 +364,7 @@ enum { HYDRATE_BOUNDED = 1 };
  * is in flight on the hydrator's own connection. */
 struct hrun {
 	uint64_t idx, room;
-	uint32_t n, req;
+	uint32_t n, req[RUN_READS], nreq;
 	bool sent;
 };
 
@@ -348,8 +378,15 @@ static void hrun_send(struct fetcher *f, int slot, const struct manifest_entry *
 	if (slot >= f->first_demand)
 		return;
 	pthread_mutex_lock(&sl->lock);
-	if (sl->open && cfs_session_read_send(&sl->sess, e, r->idx, r->n, &r->req, &err) == 0)
-		r->sent = true;
+	r->nreq = 0;
+	if (sl->open) {
+		if (run_send(&sl->sess, e, r->idx, r->n, r->req, &r->nreq, &err) == 0) {
+			r->sent = true;
+		} else { /* the READs sent before the failure would answer out of turn: start over */
+			cfs_session_close(&sl->sess);
+			sl->open = false;
+		}
+	}
 	pthread_mutex_unlock(&sl->lock);
 }
 
@@ -368,7 +405,7 @@ static int hrun_finish(struct fetcher *f, int slot, const struct manifest_entry 
 			struct store_ctx sc = { .f = f, .e = e };
 			atomic_fetch_add(&f->requests, 1);
 			uint64_t w0 = sl->sess.ns_wait, d0 = sl->sess.ns_decode, b0 = sl->sess.bytes_wire;
-			rc = cfs_session_read_recv(&sl->sess, e, r->idx, r->n, r->req, store_cb, &sc, &err);
+			rc = run_recv(&sl->sess, e, r->idx, r->n, r->req, r->nreq, &sc, &err);
 			atomic_fetch_add(&f->ns_wait, sl->sess.ns_wait - w0);
 			atomic_fetch_add(&f->ns_decode, sl->sess.ns_decode - d0);
 			atomic_fetch_add(&f->bytes_wire, sl->sess.bytes_wire - b0);
