@@ -111,7 +111,7 @@ grep -q "^cache      at most 4.00 MiB, [1-9][0-9]* chunks evicted$" "$T/status.o
 
 t_log "materialize reads a bounded mount through FUSE (no cache_file answer) and gets the same bytes"
 "$CLONEFS_BIN/clonefs" materialize "$T/mnt" "$T/clone" --no-progress >"$T/mat.out"
-how=$(sed -n "s/^from the mount's cache: \([0-9]*\) files handed off, \([0-9]*\) copied with copy_file_range, \([0-9]*\) read through the mount$/\1 \2 \3/p" "$T/mat.out")
+how=$(cfs_materialize_how "$T/mat.out")
 [ "$how" = "0 0 $nfiles" ] || { cat "$T/mat.out"; t_fail "expected all $nfiles files read through the mount, got '$how'"; }
 while IFS= read -r -d '' f; do
 	cmp -- "$T/clone/$f" "$snaproot/$f" || t_fail "$f of the materialized clone differs from the snapshot"
@@ -123,7 +123,7 @@ rm -rf "$T/clone"
 t_log "a bounded handoff=on mount still hands every file over"
 mount_it "$T/hmnt" "$T/hcache" "snapshot=$ID,handoff=on,prefetch=off,cache_max=4M"
 "$CLONEFS_BIN/clonefs" materialize "$T/hmnt" "$T/hclone" --no-progress >"$T/hmat.out"
-how=$(sed -n "s/^from the mount's cache: \([0-9]*\) files handed off, \([0-9]*\) copied with copy_file_range, \([0-9]*\) read through the mount$/\1 \2 \3/p" "$T/hmat.out")
+how=$(cfs_materialize_how "$T/hmat.out")
 [ "$how" = "$nfiles 0 0" ] || { cat "$T/hmat.out"; t_fail "expected all $nfiles files handed off, got '$how'"; }
 while IFS= read -r -d '' f; do
 	cmp -- "$T/hclone/$f" "$snaproot/$f" || t_fail "$f handed off by the bounded mount differs from the snapshot"

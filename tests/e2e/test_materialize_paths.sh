@@ -20,8 +20,6 @@ mount_it() { # mount_it DIR CACHE OPTS
 		-o "ssl_mode=disabled,cache_dir=$2${3:+,$3}"
 	t_on_exit "fusermount3 -u '$1' 2>/dev/null || true"
 }
-# "from the mount's cache: H files handed off, R copied with copy_file_range, F read through the mount"
-how() { sed -n "s/^from the mount's cache: \([0-9]*\) files handed off, \([0-9]*\) copied with copy_file_range, \([0-9]*\) read through the mount$/\1 \2 \3/p" "$1"; }
 nfiles() { sed -n 's/^materialized \([0-9]*\) files.*/\1/p' "$1"; }
 
 mount_it "$T/mnt" "$T/cache" ""
@@ -29,21 +27,21 @@ snap=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot
 
 t_log "1. copy_file_range from the cache"
 "$CLONEFS_BIN/clonefs" materialize "$T/mnt" "$T/c1" --no-progress >"$T/c1.out"
-read -r h r f < <(how "$T/c1.out")
+read -r h r f < <(cfs_materialize_how "$T/c1.out")
 n=$(nfiles "$T/c1.out")
 [ "$h" = 0 ] && [ "$r" = "$n" ] && [ "$f" = 0 ] && [ "$n" -gt 50 ] ||
 	{ cat "$T/c1.out"; t_fail "expected all $n files copied from the cache, got handed=$h range=$r fuse=$f"; }
 
 t_log "2. through FUSE"
 "$CLONEFS_BIN/clonefs" materialize "$T/mnt" "$T/c2" --no-progress --through-mount >"$T/c2.out"
-read -r h r f < <(how "$T/c2.out")
+read -r h r f < <(cfs_materialize_how "$T/c2.out")
 [ "$h" = 0 ] && [ "$r" = 0 ] && [ "$f" = "$n" ] ||
 	{ cat "$T/c2.out"; t_fail "expected all $n files read through the mount, got handed=$h range=$r fuse=$f"; }
 
 t_log "3. handed over from a handoff=on mount of the same snapshot (a new cache)"
 mount_it "$T/hmnt" "$T/hcache" "snapshot=$snap,handoff=on,prefetch=off"
 "$CLONEFS_BIN/clonefs" materialize "$T/hmnt" "$T/c3" --no-progress >"$T/c3.out"
-read -r h r f < <(how "$T/c3.out")
+read -r h r f < <(cfs_materialize_how "$T/c3.out")
 [ "$h" = "$n" ] && [ "$r" = 0 ] && [ "$f" = 0 ] ||
 	{ cat "$T/c3.out"; t_fail "expected all $n files handed off, got handed=$h range=$r fuse=$f"; }
 big=$(cd "$T/c1" && find . -name '*.ibd' -printf '%s %P\n' | sort -n | tail -1 | cut -d' ' -f2)

@@ -55,3 +55,9 @@ cfs_donor_up() {
 	PORT=$(t_free_port)
 	cfs_start_donor "$dir" "$PORT" "$DONOR_SOCK" "$dir/donor/data" "$@"
 }
+
+# cfs_materialize_how OUT: from materialize's output file OUT, "HANDED RANGE FUSE": how many files
+# were handed off by the mount, copied from its cache with copy_file_range, read through the mount.
+cfs_materialize_how() {
+	sed -n "s/^from the mount's cache: \([0-9]*\) files handed off, \([0-9]*\) copied with copy_file_range, \([0-9]*\) read through the mount$/\1 \2 \3/p" "$1"
+}
