@@ -185,6 +185,21 @@ static int run_recv(struct cfs_session *ss, const struct manifest_entry *e, uint
 	return 0;
 }
 
+/* run_recv on a slot's session, counted in the fetcher's status: one request, and where its time
+ * went and how many bytes crossed. Caller holds the slot lock. */
+static int slot_recv(struct fetcher *f, struct fetch_slot *sl, const struct manifest_entry *e, uint64_t first,
+		     uint32_t count, const uint32_t req[RUN_READS], uint32_t nreq, struct store_ctx *sc,
+		     struct cfs_err *err)
+{
+	atomic_fetch_add(&f->requests, 1);
+	uint64_t w0 = sl->sess.ns_wait, d0 = sl->sess.ns_decode, b0 = sl->sess.bytes_wire;
+	int rc = run_recv(&sl->sess, e, first, count, req, nreq, sc, err);
+	atomic_fetch_add(&f->ns_wait, sl->sess.ns_wait - w0);
+	atomic_fetch_add(&f->ns_decode, sl->sess.ns_decode - d0);
+	atomic_fetch_add(&f->bytes_wire, sl->sess.bytes_wire - b0);
+	return rc;
+}
+
 /* Fetch chunks [first, first+count) of e through slot sl, retrying network failures with backoff
  * until network_timeout has passed since the first failure. Chunks stored before a failure stay. */
 static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e, uint64_t first,
@@ -205,14 +220,9 @@ static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e
 			break;
 		int rc = sl->open ? 0 : slot_connect(f, sl, err);
 		if (rc == 0) {
-			atomic_fetch_add(&f->requests, 1);
-			uint64_t w0 = sl->sess.ns_wait, d0 = sl->sess.ns_decode, b0 = sl->sess.bytes_wire;
 			uint32_t req[RUN_READS], nreq = 0;
 			rc = run_send(&sl->sess, e, first, count, req, &nreq, err) ||
-			     run_recv(&sl->sess, e, first, count, req, nreq, &sc, err) ? -1 : 0;
-			atomic_fetch_add(&f->ns_wait, sl->sess.ns_wait - w0);
-			atomic_fetch_add(&f->ns_decode, sl->sess.ns_decode - d0);
-			atomic_fetch_add(&f->bytes_wire, sl->sess.bytes_wire - b0);
+			     slot_recv(f, sl, e, first, count, req, nreq, &sc, err) ? -1 : 0;
 			/* What arrived before a failure is kept too (it was verified). */
 			struct cfs_err cerr = { 0 };
 			if (commit_pending(&sc, rc ? &cerr : err) && rc == 0) {
@@ -403,12 +413,7 @@ static int hrun_finish(struct fetcher *f, int slot, const struct manifest_entry 
 		pthread_mutex_lock(&sl->lock);
 		if (sl->open) {
 			struct store_ctx sc = { .f = f, .e = e };
-			atomic_fetch_add(&f->requests, 1);
-			uint64_t w0 = sl->sess.ns_wait, d0 = sl->sess.ns_decode, b0 = sl->sess.bytes_wire;
-			rc = run_recv(&sl->sess, e, r->idx, r->n, r->req, r->nreq, &sc, &err);
-			atomic_fetch_add(&f->ns_wait, sl->sess.ns_wait - w0);
-			atomic_fetch_add(&f->ns_decode, sl->sess.ns_decode - d0);
-			atomic_fetch_add(&f->bytes_wire, sl->sess.bytes_wire - b0);
+			rc = slot_recv(f, sl, e, r->idx, r->n, r->req, r->nreq, &sc, &err);
 			struct cfs_err cerr = { 0 };
 			if (commit_pending(&sc, &cerr))
 				rc = -1; /* fetch_run below tries again and reports what fails */

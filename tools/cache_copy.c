@@ -15,62 +15,69 @@
 #define XATTR_CACHE_FILE "user.clonefs.cache_file"
 #define XATTR_HANDOFF "user.clonefs.handoff"
 
-/* [off, end) of in into out at the same offsets: copy_file_range, or read and write where the
- * kernel cannot copy between these two files. */
-static int copy_range(int in, int out, off_t off, off_t end)
+/* How one file is copied: copy_file_range until the kernel refuses it for these two files, then
+ * read and write through one buffer. */
+struct copier {
+	int in, out;
+	bool plain;
+	char *buf;
+};
+
+/* [off, end) of in into out at the same offsets. */
+static int copy_range(struct copier *c, off_t off, off_t end)
 {
-	bool plain = false; /* copy_file_range refused: read and write */
-	while (off < end && !plain) {
+	enum { BUF = 1 << 20 };
+	while (off < end && !c->plain) {
 		off_t o_in = off, o_out = off;
-		ssize_t n = copy_file_range(in, &o_in, out, &o_out, (size_t)(end - off), 0);
+		ssize_t n = copy_file_range(c->in, &o_in, c->out, &o_out, (size_t)(end - off), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS))
-			plain = true;
+			c->plain = true;
 		else if (n <= 0)
 			return -1;
 		else
 			off += n;
 	}
-	enum { BUF = 1 << 20 };
-	char *buf = off < end ? malloc(BUF) : NULL;
-	if (off < end && !buf)
+	if (off < end && !c->buf && !(c->buf = malloc(BUF)))
 		return -1;
 	while (off < end) {
-		ssize_t n = pread(in, buf, (size_t)(end - off) < BUF ? (size_t)(end - off) : BUF, off);
+		ssize_t n = pread(c->in, c->buf, (size_t)(end - off) < BUF ? (size_t)(end - off) : BUF, off);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 || pwrite(out, buf, (size_t)n, off) != n) {
+		if (n <= 0 || pwrite(c->out, c->buf, (size_t)n, off) != n) {
 			if (n == 0)
 				errno = EIO;
-			free(buf);
 			return -1;
 		}
 		off += n;
 	}
-	free(buf);
 	return 0;
 }
 
 /* The data extents of in (its holes stay holes), then the size. */
 static int copy_extents(int in, int out, uint64_t size)
 {
-	for (off_t off = 0; (uint64_t)off < size;) {
+	struct copier c = { .in = in, .out = out };
+	int rc = 0;
+	for (off_t off = 0; rc == 0 && (uint64_t)off < size;) {
 		off_t data = lseek(in, off, SEEK_DATA);
 		if (data < 0 && errno == ENXIO)
 			break;
-		if (data < 0)
-			return -1;
-		off_t hole = lseek(in, data, SEEK_HOLE);
-		if (hole < 0)
-			return -1;
+		off_t hole = data < 0 ? -1 : lseek(in, data, SEEK_HOLE);
+		if (hole < 0) {
+			rc = -1;
+			break;
+		}
 		if ((uint64_t)hole > size)
 			hole = (off_t)size;
-		if (copy_range(in, out, data, hole))
-			return -1;
+		rc = copy_range(&c, data, hole);
 		off = hole;
 	}
-	return ftruncate(out, (off_t)size);
+	int saved = errno;
+	free(c.buf);
+	errno = saved;
+	return rc ? -1 : ftruncate(out, (off_t)size);
 }
 
 int cache_copy(const char *src, const char *dst, uint64_t size, mode_t mode, enum cache_copy_how *how)

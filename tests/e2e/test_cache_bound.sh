@@ -109,25 +109,27 @@ t_log "clonefs status shows the bound"
 "$CLONEFS_BIN/clonefs" status "$T/mnt" | tee "$T/status.out"
 grep -q "^cache      at most 4.00 MiB, [1-9][0-9]* chunks evicted$" "$T/status.out" || t_fail "clonefs status has no cache line"
 
+# materialize_as MOUNT DIR "HANDED RANGE FUSE" WAY: materialize MOUNT into DIR, every file gone the
+# expected way (cfs_materialize_how), every file equal to the snapshot's.
+materialize_as() {
+	"$CLONEFS_BIN/clonefs" materialize "$1" "$2" --no-progress >"$2.out"
+	local how
+	how=$(cfs_materialize_how "$2.out")
+	[ "$how" = "$3" ] || { cat "$2.out"; t_fail "expected all $nfiles files $4, got '$how'"; }
+	while IFS= read -r -d '' f; do
+		cmp -- "$2/$f" "$snaproot/$f" || t_fail "$f of $2 ($4) differs from the snapshot"
+	done <"$T/files"
+}
+
 t_log "materialize reads a bounded mount through FUSE (no cache_file answer) and gets the same bytes"
-"$CLONEFS_BIN/clonefs" materialize "$T/mnt" "$T/clone" --no-progress >"$T/mat.out"
-how=$(cfs_materialize_how "$T/mat.out")
-[ "$how" = "0 0 $nfiles" ] || { cat "$T/mat.out"; t_fail "expected all $nfiles files read through the mount, got '$how'"; }
-while IFS= read -r -d '' f; do
-	cmp -- "$T/clone/$f" "$snaproot/$f" || t_fail "$f of the materialized clone differs from the snapshot"
-done <"$T/files"
+materialize_as "$T/mnt" "$T/clone" "0 0 $nfiles" "read through the mount"
 check_bound "after materialize"
 fusermount3 -u "$T/mnt"
 rm -rf "$T/clone"
 
 t_log "a bounded handoff=on mount still hands every file over"
 mount_it "$T/hmnt" "$T/hcache" "snapshot=$ID,handoff=on,prefetch=off,cache_max=4M"
-"$CLONEFS_BIN/clonefs" materialize "$T/hmnt" "$T/hclone" --no-progress >"$T/hmat.out"
-how=$(cfs_materialize_how "$T/hmat.out")
-[ "$how" = "$nfiles 0 0" ] || { cat "$T/hmat.out"; t_fail "expected all $nfiles files handed off, got '$how'"; }
-while IFS= read -r -d '' f; do
-	cmp -- "$T/hclone/$f" "$snaproot/$f" || t_fail "$f handed off by the bounded mount differs from the snapshot"
-done <"$T/files"
+materialize_as "$T/hmnt" "$T/hclone" "$nfiles 0 0" "handed off"
 fusermount3 -u "$T/hmnt"
 rm -rf "$T/hclone"
 
