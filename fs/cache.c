@@ -78,7 +78,6 @@ static int check_manifest(const char *dir, const uint8_t *blob, size_t len, bool
 		return write_file(dir, "manifest", blob, len, err);
 	}
 	*fresh = false;
-	uint8_t want[CHUNK_DIGEST_LEN], have[CHUNK_DIGEST_LEN];
 	struct stat st;
 	int rc = -1;
 	uint8_t *old = NULL;
@@ -87,9 +86,7 @@ static int check_manifest(const char *dir, const uint8_t *blob, size_t len, bool
 		cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' belongs to another manifest of this snapshot id; remove it", dir);
 		goto out;
 	}
-	chunk_digest(blob, len, want);
-	chunk_digest(old, len, have);
-	if (memcmp(want, have, sizeof(want)) != 0) {
+	if (memcmp(blob, old, len) != 0) {
 		cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' belongs to another manifest of this snapshot id; remove it", dir);
 		goto out;
 	}
@@ -205,7 +202,8 @@ static int read_rec(struct cache *c, uint64_t g, struct cache_rec *r, struct cfs
 }
 
 int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
-	       uint32_t chunk_size, const uint8_t *manifest_blob, size_t blob_len, struct cfs_err *err)
+	       uint32_t chunk_size, enum chunk_digest_alg digest, const uint8_t *manifest_blob, size_t blob_len,
+	       struct cfs_err *err)
 {
 	char path[4200];
 	bool fresh = false;
@@ -214,6 +212,7 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 	c->lock_fd = -1;
 	c->m = m;
 	c->chunk_size = chunk_size;
+	c->digest = digest;
 	pthread_mutex_init(&c->lock, NULL);
 	snprintf(c->dir, sizeof(c->dir), "%s/%s", cache_dir, snap_id);
 	snprintf(path, sizeof(path), "%s/data", c->dir);
@@ -249,8 +248,11 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 	uint8_t hdr[CACHE_HDR_LEN];
 	size_t recbytes = c->nchunks * sizeof(struct cache_rec);
 	ssize_t got = pread(c->idx_fd, hdr, sizeof(hdr), 0);
+	/* A header without a digest field (0) is from before protocol 2: its digests are SHA-256. */
+	uint32_t had = got == CACHE_HDR_LEN ? be32_get(hdr + 20) : 0;
 	if (got == CACHE_HDR_LEN && be32_get(hdr) == CACHE_MAGIC && be32_get(hdr + 4) == CACHE_VERSION &&
-	    be32_get(hdr + 8) == chunk_size && be64_get(hdr + 12) == c->nchunks && !fresh) {
+	    be32_get(hdr + 8) == chunk_size && be64_get(hdr + 12) == c->nchunks &&
+	    (had ? had : CHUNK_DIGEST_SHA256) == (uint32_t)digest && !fresh) {
 		if (load_states(c, err))
 			goto fail;
 	} else {
@@ -259,6 +261,7 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 		be32_put(hdr + 4, CACHE_VERSION);
 		be32_put(hdr + 8, chunk_size);
 		be64_put(hdr + 12, c->nchunks);
+		be32_put(hdr + 20, (uint32_t)digest);
 		if (ftruncate(c->idx_fd, 0) || pwrite(c->idx_fd, hdr, sizeof(hdr), 0) != CACHE_HDR_LEN ||
 		    ftruncate(c->idx_fd, (off_t)(CACHE_HDR_LEN + recbytes)) || fsync(c->idx_fd)) {
 			io_err(err, "initialize", path);
@@ -442,6 +445,19 @@ int cache_write(struct cache *c, const struct manifest_entry *e, const struct ch
 	return 0;
 }
 
+/* Ask the kernel to start writing h[0..n)'s range of fd back (no wait: the flag is WRITE alone). */
+static void start_writeback(struct cache *c, int fd, const struct manifest_entry *e, const struct chunk_hdr *h,
+			    size_t n)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t off = h[i].index * c->chunk_size;
+		lo = off < lo ? off : lo;
+		hi = off + cache_chunk_len(c, e, h[i].index) > hi ? off + cache_chunk_len(c, e, h[i].index) : hi;
+	}
+	sync_file_range(fd, (off_t)lo, (off_t)(hi - lo), SYNC_FILE_RANGE_WRITE); /* advice: failure is harmless */
+}
+
 int cache_commit(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h, size_t n,
 		 struct cfs_err *err)
 {
@@ -450,8 +466,12 @@ int cache_commit(struct cache *c, const struct manifest_entry *e, const struct c
 	int fd = data_fd(c, e, err);
 	if (fd < 0)
 		return -1;
-	/* The records are the promise that the bytes are there: durable bytes first, one sync for all. */
-	if (!c->staging && fdatasync(fd))
+	/* The records are the promise that the bytes are there: durable bytes first, one sync for all.
+	 * A staging cache is made durable by materialize's syncfs instead; its writeback is started here,
+	 * without waiting, so the disk writes while the rest arrives rather than all at that syncfs. */
+	if (c->staging)
+		start_writeback(c, fd, e, h, n);
+	else if (fdatasync(fd))
 		return io_err(err, "sync a data file of", c->dir);
 	int rc = 0;
 	pthread_mutex_lock(&c->lock);
@@ -544,7 +564,7 @@ int cache_verify(struct cache *c, const struct manifest_entry *e, uint64_t idx, 
 	if (n != (ssize_t)r.raw_len) {
 		rc = drop(c, e, idx, &r, err) ? -1 : 0;
 	} else {
-		chunk_digest(buf, r.raw_len, d);
+		chunk_digest(c->digest, buf, r.raw_len, d);
 		if (memcmp(d, r.digest, sizeof(d)) != 0) {
 			rc = drop(c, e, idx, &r, err) ? -1 : 0;
 		} else {

@@ -55,6 +55,7 @@ struct cache {
 	uint64_t chunks_at_open;    /* present when the cache was opened: what a mount resumed with */
 	uint64_t corrupt_found;     /* chunks whose bytes no longer matched their digest */
 	bool staging;               /* handoff=on: never resumed, so commits skip the fdatasync (D13) */
+	enum chunk_digest_alg digest; /* the records' digests (the connections' protocol version) */
 
 	/* The bound (cache_set_max; all zero/NULL without one). max_bytes is set before any thread
 	 * starts and read-only afterwards; the rest is guarded by lock. */
@@ -75,7 +76,8 @@ bool cache_in_use(const char *dir);
 /* Open or create <cache_dir>/<snapshot_id>. A cache made for another manifest is refused, and so
  * is one another mount holds (7003). */
 int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
-	       uint32_t chunk_size, const uint8_t *manifest_blob, size_t blob_len, struct cfs_err *err);
+	       uint32_t chunk_size, enum chunk_digest_alg digest, const uint8_t *manifest_blob, size_t blob_len,
+	       struct cfs_err *err);
 void cache_close(struct cache *c);
 
 static inline uint64_t cache_gidx(const struct cache *c, const struct manifest_entry *e, uint64_t idx)

@@ -59,6 +59,7 @@ int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_
 	f->opts.ssl_ca = f->ssl_ca;
 	f->opts.ssl_cert = f->ssl_cert;
 	f->opts.ssl_key = f->ssl_key;
+	f->opts.proto = first->proto; /* every connection speaks the first one's version: one digest */
 	snprintf(f->snap_id, sizeof(f->snap_id), "%s", snap_id);
 	f->m = m;
 	f->cache = c;

@@ -38,6 +38,8 @@ static const char usage[] =
 	"  network_timeout=S    retry a lost donor for S seconds before reads fail with EIO (default 300)\n"
 	"  connections=N        donor connections (default 4)\n"
 	"  valid_donor_list=H:P[;H:P...]  refuse a donor not in this list (like clone_valid_donor_list)\n"
+	"  digest=xxh64|sha256  the chunks' digest: XXH64 (protocol 2, the default when the donor speaks it)\n"
+	"                       or SHA-256 (protocol 1, which every clonefsd speaks)\n"
 	"  handoff=on|off       let materialize take complete files out of the cache instead of copying\n"
 	"                       them (a staging mount, unmounted after one materialize; default off)\n"
 	"  and FUSE options (allow_other, default_permissions, ...)\n"
@@ -47,7 +49,7 @@ static const char usage[] =
 
 struct mount_opts {
 	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot;
-	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max;
+	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max, *digest;
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
 	bool foreground, debug;
 };
@@ -69,7 +71,7 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		{ "ssl_cert", &o->ssl_cert }, { "ssl_key", &o->ssl_key }, { "cache_dir", &o->cache_dir },
 		{ "prefetch", &o->prefetch }, { "snapshot", &o->snapshot },
 		{ "network_timeout", &o->network_timeout }, { "connections", &o->connections },
-		{ "valid_donor_list", &o->valid_donor_list }, { "handoff", &o->handoff },
+		{ "valid_donor_list", &o->valid_donor_list }, { "handoff", &o->handoff }, { "digest", &o->digest },
 		{ "cache_max", &o->cache_max },
 	};
 	char *save = NULL;
@@ -220,6 +222,10 @@ static int run(int argc, char **argv)
 		cfs_err_set(&err, CFS_ER_USAGE, "prefetch=%s: expected on or off", o.prefetch);
 		return fail(&err);
 	}
+	if (o.digest && strcmp(o.digest, "xxh64") && strcmp(o.digest, "sha256")) {
+		cfs_err_set(&err, CFS_ER_USAGE, "digest=%s: expected xxh64 or sha256", o.digest);
+		return fail(&err);
+	}
 	if (o.handoff && strcmp(o.handoff, "on") && strcmp(o.handoff, "off")) {
 		cfs_err_set(&err, CFS_ER_USAGE, "handoff=%s: expected on or off", o.handoff);
 		return fail(&err);
@@ -229,6 +235,7 @@ static int run(int argc, char **argv)
 	if (endpoint_password(o.password_file, password, sizeof(password), &err))
 		return fail(&err);
 	co.password = password;
+	co.proto = !o.digest ? 0 : !strcmp(o.digest, "sha256") ? 1 : 2;
 
 	static struct mount mt;
 	memset(&mt, 0, sizeof(mt));
@@ -265,7 +272,8 @@ static int run(int argc, char **argv)
 	struct wbuf blob;
 	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);
 	manifest_encode(&blob, &mt.m);
-	int rc = cache_open(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, blob.p, blob.len, &err);
+	int rc = cache_open(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, first.digest, blob.p,
+			    blob.len, &err);
 	mt.cache.staging = mt.handoff;
 	wbuf_release(&blob);
 	if (rc == 0 && cache_set_max(&mt.cache, cache_max, &err)) {

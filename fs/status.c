@@ -69,6 +69,8 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	json_raw(out, "}");
 	json_kv_u64(out, "corrupt_chunks_refetched", corrupt, 1);
 	json_kv_u64(out, "chunk_size", mt->cache.chunk_size, 1);
+	json_kv_u64(out, "protocol", f->opts.proto, 1);
+	json_kv_str(out, "digest", chunk_digest_name(mt->cache.digest), 1);
 	json_kv_dbl(out, "rate_bytes_per_s", rate, 1);
 	/* A bounded mount stopped hydrating at its cache_max: nothing to estimate. */
 	json_kv_dbl(out, "eta_s", rate > 0 && state != FETCH_BOUNDED ? (double)(total - cached) / rate : -1, 1);

@@ -1,4 +1,4 @@
-/* chunk.c: encodes a chunk on the donor (zstd when it pays, zero marker, SHA-256) and decodes and
+/* chunk.c: encodes a chunk on the donor (zstd when it pays, zero marker, digest) and decodes and
  * verifies it on the recipient with a hard bound on the decompressed size (docs/protocol.md §4). */
 #include "transport/chunk.h"
 
@@ -8,11 +8,29 @@
 #include <zstd.h>
 
 #include "transport/wire.h"
+#include "transport/xxh64.h"
 
-void chunk_digest(const uint8_t *buf, size_t len, uint8_t out[CHUNK_DIGEST_LEN])
+void chunk_digest(enum chunk_digest_alg alg, const uint8_t *buf, size_t len, uint8_t out[CHUNK_DIGEST_LEN])
 {
+	if (alg == CHUNK_DIGEST_XXH64) {
+		uint64_t x = xxh64(buf, len, 0);
+		memset(out, 0, CHUNK_DIGEST_LEN);
+		for (int i = 0; i < 8; i++)
+			out[i] = (uint8_t)(x >> (56 - 8 * i));
+		return;
+	}
 	unsigned int n = CHUNK_DIGEST_LEN;
 	EVP_Digest(buf, len, out, &n, EVP_sha256(), NULL);
+}
+
+enum chunk_digest_alg chunk_digest_of_proto(unsigned proto)
+{
+	return proto >= 2 ? CHUNK_DIGEST_XXH64 : CHUNK_DIGEST_SHA256;
+}
+
+const char *chunk_digest_name(enum chunk_digest_alg alg)
+{
+	return alg == CHUNK_DIGEST_XXH64 ? "xxh64" : "sha256";
 }
 
 bool chunk_is_zero(const uint8_t *buf, size_t len)
@@ -36,11 +54,11 @@ static void put_hdr(struct wbuf *out, uint32_t file_id, uint64_t index, uint8_t 
 }
 
 int chunk_encode(struct wbuf *out, uint32_t file_id, uint64_t index, const uint8_t *raw,
-		 uint32_t raw_len, int level, struct ZSTD_CCtx_s *zctx)
+		 uint32_t raw_len, int level, struct ZSTD_CCtx_s *zctx, enum chunk_digest_alg alg)
 {
 	uint8_t digest[CHUNK_DIGEST_LEN];
 	wbuf_reset(out);
-	chunk_digest(raw, raw_len, digest);
+	chunk_digest(alg, raw, raw_len, digest);
 	if (chunk_is_zero(raw, raw_len)) {
 		put_hdr(out, file_id, index, CHUNK_ZERO, raw_len, digest);
 		return out->over ? -1 : 0;
@@ -87,7 +105,8 @@ int chunk_hdr_decode(const uint8_t *payload, size_t len, uint32_t max_raw, struc
 }
 
 int chunk_decode(const uint8_t *payload, size_t len, uint32_t max_raw, uint8_t *out,
-		 size_t out_cap, struct chunk_hdr *h, struct ZSTD_DCtx_s *dctx, struct cfs_err *err)
+		 size_t out_cap, struct chunk_hdr *h, struct ZSTD_DCtx_s *dctx, enum chunk_digest_alg alg,
+		 struct cfs_err *err)
 {
 	if (chunk_hdr_decode(payload, len, max_raw, h, err))
 		return -1;
@@ -125,7 +144,7 @@ int chunk_decode(const uint8_t *payload, size_t len, uint32_t max_raw, uint8_t *
 		return cfs_err_set(err, CFS_ER_PROTOCOL, "unknown chunk encoding %u", h->enc);
 	}
 	uint8_t d[CHUNK_DIGEST_LEN];
-	chunk_digest(out, h->raw_len, d);
+	chunk_digest(alg, out, h->raw_len, d);
 	if (memcmp(d, h->digest, CHUNK_DIGEST_LEN) != 0)
 		return cfs_err_set(err, CFS_ER_DIGEST, "chunk %llu of file %u does not match the donor's digest",
 				   (unsigned long long)h->index, h->file_id);

@@ -129,7 +129,8 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 	if (conn_connect(&s->conn, o->host, o->port, o->timeout_ms, err))
 		goto out;
 
-	struct wire_hello hello = { .proto_min = WIRE_PROTO_VERSION, .proto_max = WIRE_PROTO_VERSION,
+	struct wire_hello hello = { .proto_min = o->proto ? o->proto : WIRE_PROTO_MIN,
+				    .proto_max = o->proto ? o->proto : WIRE_PROTO_VERSION,
 				    .tls = o->ssl_mode == CFS_SSL_DISABLED ? WIRE_TLS_NO : WIRE_TLS_YES };
 	snprintf(hello.client, sizeof(hello.client), "clonefs/%d", WIRE_PROTO_VERSION);
 	wire_hello_encode(&b, &hello);
@@ -148,11 +149,13 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 		cfs_err_set(err, ER_CLONE_PROTOCOL, ER_CLONE_PROTOCOL_MSG, "not a clonefsd handshake");
 		goto out;
 	}
-	if (ok.proto != WIRE_PROTO_VERSION) {
+	if (ok.proto < hello.proto_min || ok.proto > hello.proto_max) {
 		cfs_err_set(err, ER_CLONE_PROTOCOL, "Clone received unexpected response from Donor : protocol version %u, "
-			    "this recipient speaks %d.", ok.proto, WIRE_PROTO_VERSION);
+			    "this recipient asked for %u-%u.", ok.proto, hello.proto_min, hello.proto_max);
 		goto out;
 	}
+	s->proto = ok.proto;
+	s->digest = chunk_digest_of_proto(ok.proto);
 	if (o->ssl_mode == CFS_SSL_REQUIRED && !ok.tls_offered) {
 		cfs_err_set(err, CR_SSL_CONNECTION_ERROR,
 			    "SSL connection error: ssl_mode=required but the donor at %s offers no TLS (clonefsd has no --ssl-cert)",
@@ -332,7 +335,7 @@ int cfs_session_read_recv(struct cfs_session *s, const struct manifest_entry *e,
 		uint64_t t1 = mono_ns();
 		s->ns_wait += t1 - t0;
 		s->bytes_wire += s->in.len;
-		if (chunk_decode(s->in.p, s->in.len, s->chunk_size, out, want, &ch, s->dctx, err))
+		if (chunk_decode(s->in.p, s->in.len, s->chunk_size, out, want, &ch, s->dctx, s->digest, err))
 			goto out;
 		s->ns_decode += mono_ns() - t1;
 		if (ch.file_id != e->id || ch.index != idx || ch.raw_len != want) {

@@ -22,6 +22,8 @@ struct cfs_client_opts {
 	enum cfs_ssl_mode ssl_mode;
 	const char *ssl_ca, *ssl_cert, *ssl_key;
 	int timeout_ms;         /* bound on every single network wait */
+	unsigned proto;         /* 0: offer every version this build speaks; else exactly this one (a
+				   mount's later connections keep its first one's, and its cache's digest) */
 };
 
 /* One authenticated connection. Not thread-safe: one request at a time (the fetcher owns a pool). */
@@ -31,6 +33,8 @@ struct cfs_session {
 	bool tls;
 	uint32_t next_req;
 	uint32_t chunk_size;    /* from SNAP_INFO */
+	unsigned proto;         /* agreed in HELLO_OK */
+	enum chunk_digest_alg digest; /* the chunks' digest, by proto */
 	struct wbuf in;         /* receive buffer, bounded by WIRE_FRAME_MAX */
 	struct ZSTD_DCtx_s *dctx;
 	uint64_t ns_wait;       /* in cfs_session_read: waiting for the donor's frames (its disk, CPU, network) */

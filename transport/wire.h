@@ -11,7 +11,10 @@
 #include "transport/errors.h"
 
 #define WIRE_MAGIC 0x43465331u           /* "CFS1" */
-#define WIRE_PROTO_VERSION 1
+/* The protocol versions this build speaks (docs/protocol.md §3): 2 differs from 1 only in the
+ * chunk digest (XXH64 instead of SHA-256, docs/decisions.md D16). */
+#define WIRE_PROTO_MIN 1
+#define WIRE_PROTO_VERSION 2
 /* clonefsd's TCP port when none is given: MySQL's 3306 + 1100, clear of 3306/33060/4444/4567/4568. */
 #define WIRE_DEFAULT_PORT 4406
 enum { WIRE_HDR_LEN = 16 };

@@ -70,6 +70,19 @@ _zstd.ZSTD_decompress.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_voi
 _zstd.ZSTD_isError.argtypes = [ctypes.c_size_t]
 
 
+# Protocol 2's digest, XXH64, from the reference library (Debian's libxxhash0, not clonefs's own).
+_xxh = ctypes.CDLL(ctypes.util.find_library('xxhash') or 'libxxhash.so.0')
+_xxh.XXH64.restype = ctypes.c_uint64
+_xxh.XXH64.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint64]
+
+
+def chunk_digest(proto, raw):
+    """The CHUNK digest field of a protocol version (docs/protocol.md §4)."""
+    if proto == 1:
+        return hashlib.sha256(raw).digest()
+    return struct.pack('>Q', _xxh.XXH64(raw, len(raw), 0)) + bytes(24)
+
+
 def unzstd(data, raw_len):
     out = ctypes.create_string_buffer(raw_len)
     n = _zstd.ZSTD_decompress(out, raw_len, data, len(data))
@@ -233,15 +246,20 @@ class Conn:
                 raw = bytes(raw_len)
             else:
                 fail('unknown chunk encoding %d' % enc)
-            if len(raw) != raw_len or hashlib.sha256(raw).digest() != digest:
+            if len(raw) != raw_len or chunk_digest(self.hello['proto'], raw) != digest:
                 fail('chunk %d/%d does not match its digest' % (fid, idx))
             out.append((enc, raw))
         return out
 
 
 def env_conn(port, auth=True):
+    """A connection as the environment says; CFS_PROTO=1 asks for version 1 only (else 1-2)."""
     c = Conn(port)
-    c.handshake(tls=os.environ.get('CFS_TLS') == '1', ca=os.environ.get('CFS_CA'))
+    want = int(os.environ.get('CFS_PROTO', '0'))
+    c.handshake(tls=os.environ.get('CFS_TLS') == '1', ca=os.environ.get('CFS_CA'),
+                proto=(want, want) if want else (1, 2))
+    if c.hello['proto'] != (want or 2):
+        fail('the donor chose protocol %d, expected %d' % (c.hello['proto'], want or 2))
     if auth:
         c.auth(os.environ['CFS_USER'], os.environ['CFS_PASSWORD'])
     return c
@@ -296,7 +314,7 @@ def sc_replay(port):
 
 def sc_version(port):
     c = Conn(port)
-    expect_error(lambda: c.handshake(proto=(2, 3)), 3863, 'HY000')
+    expect_error(lambda: c.handshake(proto=(3, 4)), 3863, 'HY000')
 
 
 def sc_garbage(port):
@@ -399,8 +417,8 @@ def sc_snapshot(port, state_dir, outfile, min_progress='0'):
             if hashlib.sha256(f.read()).digest() != hashlib.sha256(data).digest():
                 fail('%s: chunks differ from the snapshot file' % e['path'])
         out[e['path']] = data
-    log('%d entries, %d bytes in %d manifest slice(s); chunks raw %d, zstd %d, zero %d: all digests and files match'
-        % (len(ents), total, slices, encs[ENC_RAW], encs[ENC_ZSTD], encs[ENC_ZERO]))
+    log('protocol %d: %d entries, %d bytes in %d manifest slice(s); chunks raw %d, zstd %d, zero %d: all digests and files match'
+        % (c.hello['proto'], len(ents), total, slices, encs[ENC_RAW], encs[ENC_ZSTD], encs[ENC_ZERO]))
     if outfile != '-':
         for e in ents:
             full = os.path.join(outfile, e['path'])

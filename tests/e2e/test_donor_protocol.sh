@@ -3,7 +3,8 @@
 # alone (test_donor_protocol.py), against a real MariaDB: the server's errors relayed exactly (1045,
 # 1227, a mariabackup failure as 7005), no password in clear, replayed AUTH and foreign protocol
 # versions refused (3863), malformed frames answered with 7000; a mariabackup snapshot whose every
-# chunk matches its digest and the snapshot's files, PROGRESS while it is made, no metadata, pid
+# chunk matches its digest (protocol 2's XXH64, checked with libxxhash; protocol 1's SHA-256 on a
+# client that asks for version 1 only) and the snapshot's files, PROGRESS while it is made, no metadata, pid
 # files or binary logs in it, an external tablespace under .external/, and a tree built from the
 # chunks alone that mysqld starts on with the donor's checksums; one snapshot made at a time (3634),
 # sharing by id, --max-connections (3634), TTL expiry, reload after kill -9, a clean stop during a
@@ -95,7 +96,7 @@ t_wait_for "[ -z \"\$(ls '$STATE' | grep -v -e rsa.pem -e clonefsd.pid)\" ]" 30 
 $PY "$PORT" open "$ID" 7005
 
 t_log "kill -9 and a restart on the same state dir: the snapshot is served again, then expires"
-ID=$($PY "$PORT" snapshot "$STATE" - | sed -n 's/^SNAPSHOT //p')
+ID=$(CFS_PROTO=1 $PY "$PORT" snapshot "$STATE" - | sed -n 's/^SNAPSHOT //p')
 kill -9 "$CFS_DONOR_PID"
 wait "$CFS_DONOR_PID" 2>/dev/null || true
 mv "$T/a/clonefsd.log" "$T/a/clonefsd.log.1"

@@ -3,7 +3,8 @@
 # page of a large tablespace fetches exactly the one chunk that holds it (the mount's own counters),
 # and the bytes equal the snapshot's. A second clonefsd with --chunk-size=64K --compression-level=-3
 # serves the same bytes and checksums, a bad --chunk-size is one error line, and a snapshot keeps its
-# chunk size across a restart with another --chunk-size.
+# chunk size across a restart with another --chunk-size. digest=sha256 speaks protocol 1, and a cache
+# is never resumed under the other digest.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
@@ -62,6 +63,39 @@ t_wait_for "! \"$CLONEFS_BIN/clonefs\" cache list --cache-dir='$T/cache' | grep 
 "$CLONEFS_BIN/clonefs" cache prune --cache-dir="$T/cache" --max-size=0 | tee "$T/prune"
 [ ! -e "$T/cache/$ID" ] || t_fail "prune --max-size=0 left $ID"
 grep -q "^removed $ID " "$T/prune" || t_fail "prune did not say what it removed"
+
+t_log "digest=sha256 (protocol 1), then the same cache with the default (protocol 2, XXH64): it starts over"
+# digest_page DIGEST: mount snapshot $ID on $T/cache1 with that digest (default: none given), read
+# the page again and check its bytes, its one chunk (fetched or resumed), and the protocol and digest the status
+# reports; prints chunks_resumed.
+digest_page() {
+	local opt=${1:+,digest=$1} proto=2 name=xxh64
+	[ "${1:-}" = sha256 ] && proto=1 name=sha256
+	mkdir -p "$T/mnt1"
+	CLONEFS_PASSWORD='pw-lazy' "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt1" \
+		-o "ssl_mode=disabled,prefetch=off,cache_dir=$T/cache1,snapshot=$ID$opt"
+	t_on_exit "fusermount3 -u '$T/mnt1' 2>/dev/null || true"
+	cmp <(dd if="$T/mnt1/$big" bs=16384 skip=$((off / 16384)) count=1 status=none) "$T/page.mnt" ||
+		t_fail "digest ${1:-default}: the page differs"
+	python3 - "$T/mnt1/.clonefs/status" "$proto" "$name" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+# The page's chunk was either resumed from the cache or fetched, once.
+if (d["protocol"], d["digest"]) != (int(sys.argv[2]), sys.argv[3]) or d["chunks_fetched"] + d["chunks_resumed"] != 1:
+    sys.exit("FAIL: protocol %s, digest %s, %d chunks fetched, %d resumed; expected %s, %s, 1 in all" % (
+        d["protocol"], d["digest"], d["chunks_fetched"], d["chunks_resumed"], sys.argv[2], sys.argv[3]))
+print(d["chunks_resumed"])
+PY
+	fusermount3 -u "$T/mnt1"
+}
+[ "$(digest_page sha256)" = 0 ] || t_fail "a new cache resumed chunks"
+[ "$(digest_page sha256)" = 1 ] || t_fail "the sha256 cache did not resume its chunk with digest=sha256"
+[ "$(digest_page)" = 0 ] || t_fail "a cache of SHA-256 records was resumed under XXH64"
+[ "$(digest_page)" = 1 ] || t_fail "the xxh64 cache did not resume its chunk"
+rc=0
+CLONEFS_PASSWORD='pw-lazy' "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt1" \
+	-o "ssl_mode=disabled,cache_dir=$T/cache1,digest=md5" 2>"$T/err" || rc=$?
+[ $rc = 1 ] && cfs_assert_one_error "$T/err" 7006 || t_fail "digest=md5: exit $rc"
 
 t_log "clonefsd --chunk-size/--compression-level: a bad value is one error line and exit 1"
 for opt in --chunk-size=1000 --chunk-size=60K --chunk-size=8M --chunk-size=65537 --chunk-size=1G \

@@ -33,7 +33,7 @@ static int store(struct cache *c, const struct manifest_entry *e, uint64_t idx, 
 {
 	struct chunk_hdr h = { .file_id = e->id, .index = idx, .enc = enc, .raw_len = len };
 	struct cfs_err err;
-	chunk_digest(data, len, h.digest);
+	chunk_digest(c->digest, data, len, h.digest);
 	return cache_store(c, e, &h, data, &err);
 }
 
@@ -53,7 +53,7 @@ static void test_bound(const char *dir)
 	struct cfs_err err = { 0 };
 	static uint8_t buf[CS], out[CS];
 
-	CHECK(cache_open(&c, dir, "bounded", &m, CS, blob.p, blob.len, &err) == 0);
+	CHECK(cache_open(&c, dir, "bounded", &m, CS, CHUNK_DIGEST_XXH64, blob.p, blob.len, &err) == 0);
 	CHECK(cache_set_max(&c, 1 << 20, &err) == -1 && err.code == CFS_ER_USAGE);
 	CHECK(cache_set_max(&c, BOUND, &err) == 0);
 	/* Fill it to the bound exactly: nothing evicted yet. */
@@ -101,7 +101,7 @@ static void test_bound(const char *dir)
 	cache_close(&c);
 
 	/* The records were cleared on disk (before the holes): a reopen finds 57 chunks, not 64. */
-	CHECK(cache_open(&c, dir, "bounded", &m, CS, blob.p, blob.len, &err) == 0);
+	CHECK(cache_open(&c, dir, "bounded", &m, CS, CHUNK_DIGEST_XXH64, blob.p, blob.len, &err) == 0);
 	CHECK(c.chunks_cached == 57 && !cache_has(&c, e, 2) && cache_has(&c, e, 64));
 	/* Unbounded now: fill everything, then a bound below it shrinks the cache at once. */
 	for (int i = 0; i < N; i++) {
@@ -111,7 +111,7 @@ static void test_bound(const char *dir)
 	}
 	CHECK(c.chunks_cached == N);
 	cache_close(&c);
-	CHECK(cache_open(&c, dir, "bounded", &m, CS, blob.p, blob.len, &err) == 0);
+	CHECK(cache_open(&c, dir, "bounded", &m, CS, CHUNK_DIGEST_XXH64, blob.p, blob.len, &err) == 0);
 	CHECK(cache_set_max(&c, BOUND, &err) == 0);
 	CHECK(c.bytes_cached <= (uint64_t)BOUND * 9 / 10 && c.chunks_evicted == N - 57);
 	cache_close(&c);
@@ -133,7 +133,7 @@ int main(void)
 	struct cfs_err err = { 0 };
 	uint8_t buf[CS], out[CS];
 
-	CHECK(cache_open(&c, dir, "snap1", &m, CS, blob.p, blob.len, &err) == 0);
+	CHECK(cache_open(&c, dir, "snap1", &m, CS, CHUNK_DIGEST_XXH64, blob.p, blob.len, &err) == 0);
 	CHECK(c.nchunks == 4 && c.chunks_cached == 0);
 	CHECK(cache_chunk_len(&c, t, 2) == 100);
 	chunk_of(buf, CS, 1);
@@ -146,7 +146,7 @@ int main(void)
 	cache_close(&c);
 
 	/* Reopen: what was stored is still there and verifies (resume fetches nothing again). */
-	CHECK(cache_open(&c, dir, "snap1", &m, CS, blob.p, blob.len, &err) == 0);
+	CHECK(cache_open(&c, dir, "snap1", &m, CS, CHUNK_DIGEST_XXH64, blob.p, blob.len, &err) == 0);
 	CHECK(c.chunks_cached == 2 && c.bytes_cached == 2 * CS);
 	CHECK(cache_verify(&c, t, 0, &err) == 1 && cache_verify(&c, t, 1, &err) == 1);
 	cache_close(&c);
@@ -160,9 +160,19 @@ int main(void)
 	b ^= 0x10;
 	CHECK(pwrite(fd, &b, 1, 77) == 1);
 	close(fd);
-	CHECK(cache_open(&c, dir, "snap1", &m, CS, blob.p, blob.len, &err) == 0);
+	CHECK(cache_open(&c, dir, "snap1", &m, CS, CHUNK_DIGEST_XXH64, blob.p, blob.len, &err) == 0);
 	CHECK(cache_verify(&c, t, 0, &err) == 0 && !cache_has(&c, t, 0) && c.corrupt_found == 1);
 	CHECK(cache_verify(&c, t, 1, &err) == 1);
+	cache_close(&c);
+
+	/* Opened for the other protocol's digest, the records cannot be checked: the index starts over
+	 * (fetched again), and it stays so when reopened with that digest. */
+	CHECK(cache_open(&c, dir, "snap1", &m, CS, CHUNK_DIGEST_SHA256, blob.p, blob.len, &err) == 0);
+	CHECK(c.chunks_cached == 0 && !cache_has(&c, t, 1));
+	CHECK(store(&c, t, 0, buf, CS, CHUNK_RAW) == 0);
+	cache_close(&c);
+	CHECK(cache_open(&c, dir, "snap1", &m, CS, CHUNK_DIGEST_SHA256, blob.p, blob.len, &err) == 0);
+	CHECK(c.chunks_cached == 1 && cache_verify(&c, t, 0, &err) == 1);
 	cache_close(&c);
 
 	/* The zero chunk is a hole in the data file. */
@@ -175,7 +185,7 @@ int main(void)
 	make_manifest(&m2, 5);
 	wbuf_init(&blob2, 1 << 20);
 	manifest_encode(&blob2, &m2);
-	CHECK(cache_open(&c, dir, "snap1", &m2, CS, blob2.p, blob2.len, &err) == -1 && err.code == CFS_ER_CACHE);
+	CHECK(cache_open(&c, dir, "snap1", &m2, CS, CHUNK_DIGEST_XXH64, blob2.p, blob2.len, &err) == -1 && err.code == CFS_ER_CACHE);
 
 	test_bound(dir);
 

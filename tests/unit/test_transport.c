@@ -9,6 +9,7 @@
 #include "transport/chunk.h"
 #include "transport/manifest.h"
 #include "transport/wire.h"
+#include "transport/xxh64.h"
 
 static void frame_header_rejects_oversize_and_garbage(void)
 {
@@ -68,6 +69,42 @@ static void messages_round_trip_and_reject_trailing_bytes(void)
 	wbuf_release(&b);
 }
 
+/* XXH64 against the reference implementation (xxhsum -H1 of Debian's xxhash 0.8.1): the spec's
+ * empty-input value, short inputs, and a pattern cut at every path's edges (the 32-byte stripes,
+ * the 8-, 4- and 1-byte tails). */
+static void xxh64_matches_the_reference(void)
+{
+	static const struct { size_t len; uint64_t want; } pat[] = {
+		{ 1, 0xa96c7f0ce858bbb7ull }, { 3, 0x56e6957632a487f9ull }, { 4, 0xc60d15b1e3ff8f04ull },
+		{ 7, 0xafbefc3d6c6f9a8eull }, { 8, 0x3da5c7aa269683e0ull }, { 12, 0x9650fde93a383e90ull },
+		{ 31, 0x3391303d485e846eull }, { 32, 0x40b7aff75d45bbc8ull }, { 33, 0x4997cae4951c17a5ull },
+		{ 39, 0x580728fd5c145739ull }, { 63, 0x2944b4dafc69b206ull }, { 64, 0xbb76f6ef19bd5a1bull },
+		{ 65, 0x814e0c654a9fd640ull }, { 1000, 0x9e3300c1cde3c58dull }, { 65536, 0xb153724f6f6efd30ull },
+	};
+	enum { N = 65536 };
+	uint8_t *b = malloc(N);
+	for (size_t i = 0; i < N; i++)
+		b[i] = (uint8_t)((i * 31 + 7) % 251);
+	CHECK(xxh64("", 0, 0) == 0xef46db3751d8e999ull);
+	CHECK(xxh64("a", 1, 0) == 0xd24ec4f1a98c6e5bull);
+	CHECK(xxh64("abc", 3, 0) == 0x44bc2cf5ad770999ull);
+	for (size_t i = 0; i < sizeof(pat) / sizeof(pat[0]); i++)
+		CHECK(xxh64(b, pat[i].len, 0) == pat[i].want);
+	/* Unaligned input hashes the same. */
+	uint8_t *u = malloc(1001);
+	memcpy(u + 1, b, 1000);
+	CHECK(xxh64(u + 1, 1000, 0) == 0x9e3300c1cde3c58dull);
+	/* The chunk digest field: big-endian XXH64, then zeros; SHA-256 fills all 32 bytes. */
+	uint8_t d[CHUNK_DIGEST_LEN], z[CHUNK_DIGEST_LEN - 8] = { 0 };
+	chunk_digest(CHUNK_DIGEST_XXH64, b, 1000, d);
+	CHECK(d[0] == 0x9e && d[7] == 0x8d && !memcmp(d + 8, z, sizeof(z)));
+	chunk_digest(CHUNK_DIGEST_SHA256, (const uint8_t *)"abc", 3, d);
+	CHECK(d[0] == 0xba && d[1] == 0x78 && d[31] == 0xad); /* FIPS 180-2's "abc" */
+	CHECK(chunk_digest_of_proto(1) == CHUNK_DIGEST_SHA256 && chunk_digest_of_proto(2) == CHUNK_DIGEST_XXH64);
+	free(u);
+	free(b);
+}
+
 static void chunk_codec_round_trips_and_detects_tampering(void)
 {
 	enum { N = 1 << 20 };
@@ -78,16 +115,16 @@ static void chunk_codec_round_trips_and_detects_tampering(void)
 	wbuf_init(&b, WIRE_FRAME_MAX);
 	for (int i = 0; i < N; i++)
 		raw[i] = (uint8_t)(i % 251 < 100 ? 'a' : i % 7);
-	CHECK(chunk_encode(&b, 1, 2, raw, N, 1, NULL) == 0);
+	CHECK(chunk_encode(&b, 1, 2, raw, N, 1, NULL, CHUNK_DIGEST_XXH64) == 0);
 	CHECK(b.p[12] == CHUNK_ZSTD && b.len < N / 2);
-	CHECK(chunk_decode(b.p, b.len, N, out, N, &h, NULL, &err) == 0 && !memcmp(raw, out, N));
+	CHECK(chunk_decode(b.p, b.len, N, out, N, &h, NULL, CHUNK_DIGEST_XXH64, &err) == 0 && !memcmp(raw, out, N));
 	b.p[b.len - 5] ^= 0x40;
-	CHECK(chunk_decode(b.p, b.len, N, out, N, &h, NULL, &err) == -1);
+	CHECK(chunk_decode(b.p, b.len, N, out, N, &h, NULL, CHUNK_DIGEST_XXH64, &err) == -1);
 
 	memset(raw, 0, N);
-	CHECK(chunk_encode(&b, 1, 3, raw, N, 1, NULL) == 0 && b.p[12] == CHUNK_ZERO && b.len == CHUNK_HDR_LEN);
+	CHECK(chunk_encode(&b, 1, 3, raw, N, 1, NULL, CHUNK_DIGEST_XXH64) == 0 && b.p[12] == CHUNK_ZERO && b.len == CHUNK_HDR_LEN);
 	memset(out, 1, N);
-	CHECK(chunk_decode(b.p, b.len, N, out, N, &h, NULL, &err) == 0 && chunk_is_zero(out, N));
+	CHECK(chunk_decode(b.p, b.len, N, out, N, &h, NULL, CHUNK_DIGEST_XXH64, &err) == 0 && chunk_is_zero(out, N));
 
 	/* Incompressible: sent raw; a flipped byte fails the digest, never reaches the caller as good. */
 	uint64_t x = 88172645463325252ull;
@@ -97,9 +134,15 @@ static void chunk_codec_round_trips_and_detects_tampering(void)
 		x ^= x << 17;
 		raw[i] = (uint8_t)x;
 	}
-	CHECK(chunk_encode(&b, 1, 4, raw, N, 1, NULL) == 0 && b.p[12] == CHUNK_RAW);
+	CHECK(chunk_encode(&b, 1, 4, raw, N, 1, NULL, CHUNK_DIGEST_XXH64) == 0 && b.p[12] == CHUNK_RAW);
 	b.p[CHUNK_HDR_LEN + 10] ^= 1;
-	CHECK(chunk_decode(b.p, b.len, N, out, N, &h, NULL, &err) == -1 && err.code == CFS_ER_DIGEST);
+	CHECK(chunk_decode(b.p, b.len, N, out, N, &h, NULL, CHUNK_DIGEST_XXH64, &err) == -1 && err.code == CFS_ER_DIGEST);
+	/* Protocol 1's SHA-256 the same way; a chunk checked with the other version's digest fails. */
+	CHECK(chunk_encode(&b, 1, 4, raw, N, 0, NULL, CHUNK_DIGEST_SHA256) == 0);
+	CHECK(chunk_decode(b.p, b.len, N, out, N, &h, NULL, CHUNK_DIGEST_SHA256, &err) == 0 && !memcmp(raw, out, N));
+	CHECK(chunk_decode(b.p, b.len, N, out, N, &h, NULL, CHUNK_DIGEST_XXH64, &err) == -1 && err.code == CFS_ER_DIGEST);
+	b.p[CHUNK_HDR_LEN + N - 1] ^= 0x80;
+	CHECK(chunk_decode(b.p, b.len, N, out, N, &h, NULL, CHUNK_DIGEST_SHA256, &err) == -1 && err.code == CFS_ER_DIGEST);
 
 	/* A bomb: a zstd frame of 64 MiB of zeros announced as 1 MiB is refused without expanding it. */
 	size_t big = 64u << 20;
@@ -117,10 +160,10 @@ static void chunk_codec_round_trips_and_detects_tampering(void)
 	wbuf_u32(&hb, N);
 	wbuf_put(&hb, d, sizeof(d));
 	memcpy(z, hb.p, CHUNK_HDR_LEN);
-	CHECK(chunk_decode(z, CHUNK_HDR_LEN + zn, N, out, N, &h, NULL, &err) == -1 && err.code == CFS_ER_PROTOCOL);
+	CHECK(chunk_decode(z, CHUNK_HDR_LEN + zn, N, out, N, &h, NULL, CHUNK_DIGEST_XXH64, &err) == -1 && err.code == CFS_ER_PROTOCOL);
 	/* Announcing more than the limit is refused before any work. */
 	be32_put(z + 13, WIRE_CHUNK_MAX + 1);
-	CHECK(chunk_decode(z, CHUNK_HDR_LEN + zn, WIRE_CHUNK_MAX, out, N, &h, NULL, &err) == -1);
+	CHECK(chunk_decode(z, CHUNK_HDR_LEN + zn, WIRE_CHUNK_MAX, out, N, &h, NULL, CHUNK_DIGEST_XXH64, &err) == -1);
 	wbuf_release(&hb);
 	free(zeros);
 	free(z);
@@ -141,15 +184,15 @@ static void chunk_codec_takes_fast_levels_and_every_chunk_size(void)
 	wbuf_init(&b, WIRE_FRAME_MAX);
 	for (uint32_t i = 0; i < WIRE_CHUNK_MAX; i++)
 		raw[i] = (uint8_t)(i % 251 < 100 ? 'a' : i % 7);
-	CHECK(chunk_encode(&b, 1, 5, raw, SMALL, -3, NULL) == 0 && b.p[12] == CHUNK_ZSTD && b.len < SMALL / 2);
-	CHECK(chunk_decode(b.p, b.len, SMALL, out, SMALL, &h, NULL, &err) == 0 && h.raw_len == SMALL &&
+	CHECK(chunk_encode(&b, 1, 5, raw, SMALL, -3, NULL, CHUNK_DIGEST_XXH64) == 0 && b.p[12] == CHUNK_ZSTD && b.len < SMALL / 2);
+	CHECK(chunk_decode(b.p, b.len, SMALL, out, SMALL, &h, NULL, CHUNK_DIGEST_XXH64, &err) == 0 && h.raw_len == SMALL &&
 	      !memcmp(raw, out, SMALL));
-	CHECK(chunk_encode(&b, 1, 5, raw, SMALL, ZSTD_minCLevel(), NULL) == 0);
-	CHECK(chunk_decode(b.p, b.len, SMALL, out, SMALL, &h, NULL, &err) == 0 && !memcmp(raw, out, SMALL));
-	CHECK(chunk_encode(&b, 1, 5, raw, SMALL, 0, NULL) == 0 && b.p[12] == CHUNK_RAW && b.len == CHUNK_HDR_LEN + SMALL);
+	CHECK(chunk_encode(&b, 1, 5, raw, SMALL, ZSTD_minCLevel(), NULL, CHUNK_DIGEST_XXH64) == 0);
+	CHECK(chunk_decode(b.p, b.len, SMALL, out, SMALL, &h, NULL, CHUNK_DIGEST_XXH64, &err) == 0 && !memcmp(raw, out, SMALL));
+	CHECK(chunk_encode(&b, 1, 5, raw, SMALL, 0, NULL, CHUNK_DIGEST_XXH64) == 0 && b.p[12] == CHUNK_RAW && b.len == CHUNK_HDR_LEN + SMALL);
 	ZSTD_CCtx *zc = ZSTD_createCCtx();
-	CHECK(chunk_encode(&b, 1, 6, raw, WIRE_CHUNK_MAX, -1, zc) == 0 && b.p[12] == CHUNK_ZSTD);
-	CHECK(chunk_decode(b.p, b.len, WIRE_CHUNK_MAX, out, WIRE_CHUNK_MAX, &h, NULL, &err) == 0 &&
+	CHECK(chunk_encode(&b, 1, 6, raw, WIRE_CHUNK_MAX, -1, zc, CHUNK_DIGEST_XXH64) == 0 && b.p[12] == CHUNK_ZSTD);
+	CHECK(chunk_decode(b.p, b.len, WIRE_CHUNK_MAX, out, WIRE_CHUNK_MAX, &h, NULL, CHUNK_DIGEST_XXH64, &err) == 0 &&
 	      !memcmp(raw, out, WIRE_CHUNK_MAX));
 
 	/* Incompressible at the largest size: raw, in one frame (it used to fail the frame's maximum). */
@@ -161,9 +204,9 @@ static void chunk_codec_takes_fast_levels_and_every_chunk_size(void)
 		raw[i] = (uint8_t)x;
 	}
 	for (int level = -5; level <= 3; level += 4) {
-		CHECK(chunk_encode(&b, 1, 7, raw, WIRE_CHUNK_MAX, level, zc) == 0 && b.p[12] == CHUNK_RAW &&
+		CHECK(chunk_encode(&b, 1, 7, raw, WIRE_CHUNK_MAX, level, zc, CHUNK_DIGEST_XXH64) == 0 && b.p[12] == CHUNK_RAW &&
 		      b.len == CHUNK_HDR_LEN + WIRE_CHUNK_MAX);
-		CHECK(chunk_decode(b.p, b.len, WIRE_CHUNK_MAX, out, WIRE_CHUNK_MAX, &h, NULL, &err) == 0 &&
+		CHECK(chunk_decode(b.p, b.len, WIRE_CHUNK_MAX, out, WIRE_CHUNK_MAX, &h, NULL, CHUNK_DIGEST_XXH64, &err) == 0 &&
 		      !memcmp(raw, out, WIRE_CHUNK_MAX));
 	}
 	ZSTD_freeCCtx(zc);
@@ -274,6 +317,7 @@ static void manifest_rejects_hostile_names(void)
 int main(void)
 {
 	frame_header_rejects_oversize_and_garbage();
+	xxh64_matches_the_reference();
 	messages_round_trip_and_reject_trailing_bytes();
 	chunk_codec_round_trips_and_detects_tampering();
 	chunk_codec_takes_fast_levels_and_every_chunk_size();

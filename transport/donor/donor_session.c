@@ -42,6 +42,7 @@ struct session {
 	struct wbuf in, out;
 	ZSTD_CCtx *zctx;
 	struct zadapt za;       /* compress or not, with --compression=auto */
+	enum chunk_digest_alg digest; /* by the protocol version agreed in HELLO */
 	uint8_t *raw;           /* one raw chunk: WIRE_CHUNK_MAX bytes, enough for any snapshot's chunk size */
 	uint32_t progress_req;  /* the SNAP_OPEN that PROGRESS frames answer */
 	bool logged;            /* the error that ends the session is in the log already */
@@ -140,12 +141,16 @@ static int hello(struct session *s, struct cfs_err *err)
 	}
 	if (wire_hello_decode(s->in.p, s->in.len, &m, &e))
 		return refuse(s, h.req_id, &e, err);
-	if (m.proto_min > WIRE_PROTO_VERSION || m.proto_max < WIRE_PROTO_VERSION) {
+	if (m.proto_min > WIRE_PROTO_VERSION || m.proto_max < WIRE_PROTO_MIN) {
 		cfs_err_set(&e, ER_CLONE_PROTOCOL, "Clone received unexpected response from Donor : protocol versions "
-			    "%u-%u asked, this donor speaks %d.", m.proto_min, m.proto_max, WIRE_PROTO_VERSION);
+			    "%u-%u asked, this donor speaks %d-%d.", m.proto_min, m.proto_max, WIRE_PROTO_MIN,
+			    WIRE_PROTO_VERSION);
 		return refuse(s, h.req_id, &e, err);
 	}
-	struct wire_hello_ok ok = { .proto = WIRE_PROTO_VERSION, .tls_offered = donor_cfg.tls != NULL,
+	/* The highest version both speak. */
+	unsigned proto = m.proto_max < WIRE_PROTO_VERSION ? m.proto_max : WIRE_PROTO_VERSION;
+	s->digest = chunk_digest_of_proto(proto);
+	struct wire_hello_ok ok = { .proto = (uint16_t)proto, .tls_offered = donor_cfg.tls != NULL,
 				    .max_frame = WIRE_FRAME_MAX };
 	if (RAND_bytes(s->nonce, sizeof(s->nonce)) != 1)
 		return cfs_err_set(err, CFS_ER_IO, "no randomness for the nonce");
@@ -351,7 +356,7 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 			break;
 		}
 		uint64_t t0 = mono_ns();
-		if (chunk_encode(&s->out, f->id, idx, s->raw, len, level, s->zctx)) {
+		if (chunk_encode(&s->out, f->id, idx, s->raw, len, level, s->zctx, s->digest)) {
 			rc = cfs_err_set(err, CFS_ER_IO, "out of memory encoding a chunk");
 			break;
 		}
