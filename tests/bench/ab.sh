@@ -2,7 +2,8 @@
 # ab.sh: two builds of clonefs compared on whole clones, alternating against one donor, so a change
 # is judged on this noisy machine by runs taken side by side (docs/performance.md, items 15-16).
 #   bash tests/bench/ab.sh BIN_A BIN_B [N]     (BIN_x: a bin/ directory; N timed runs each, default 4)
-#   AB_SIZE=MB (default 500): the donor's sample tables; DONOR_OPTS: extra clonefsd options
+#   AB_SIZE=MB (default 500): the donor's sample tables; DONOR_OPTS: extra clonefsd options;
+#   AB_MODE=mount: mount.clonefs (a kept cache) + clonefs materialize instead of clonefs clone
 # Each build's clonefsd serves a cold copy of the donor's datadir (--snapshot-method=dir) over TLS on
 # its own port, and that build's `clonefs clone - ... DATA DIRECTORY ... REQUIRE SSL` copies it; one
 # untimed warm-up run each, then N timed runs each, A and B in turn. Prints one line per run with
@@ -36,12 +37,21 @@ echo "donor $(du -sh "$T/cold" | cut -f1); A=$A B=$B"
 for i in $(seq 0 "$N"); do
 	for v in A B; do
 		t0=$(now)
-		echo "CLONE INSTANCE FROM 'cloner'@'127.0.0.1':${port[$v]} IDENTIFIED BY 'pw' DATA DIRECTORY '$T/clone' REQUIRE SSL" |
-			CLONEFS_LOCK_DIR="$T" "${!v}/clonefs" clone - --no-progress --recipient-defaults-file="$T/recipient$v.cnf" \
-			-o "ssl_ca=$T/tls/ca.pem" >"$T/clone.out" || t_fail "clone $v failed: $(cat "$T/clone.out")"
+		if [ "${AB_MODE:-clone}" = mount ]; then
+			mkdir -p "$T/mnt"
+			CLONEFS_PASSWORD=pw "${!v}/mount.clonefs" "cloner@127.0.0.1:${port[$v]}" "$T/mnt" \
+				-o "ssl_mode=required,ssl_ca=$T/tls/ca.pem,cache_dir=$T/cache" || t_fail "mount $v failed"
+			"${!v}/clonefs" materialize "$T/mnt" "$T/clone" --no-progress >"$T/clone.out" ||
+				t_fail "materialize $v failed: $(cat "$T/clone.out")"
+			fusermount3 -u "$T/mnt"
+		else
+			echo "CLONE INSTANCE FROM 'cloner'@'127.0.0.1':${port[$v]} IDENTIFIED BY 'pw' DATA DIRECTORY '$T/clone' REQUIRE SSL" |
+				CLONEFS_LOCK_DIR="$T" "${!v}/clonefs" clone - --no-progress --recipient-defaults-file="$T/recipient$v.cnf" \
+				-o "ssl_ca=$T/tls/ca.pem" >"$T/clone.out" || t_fail "clone $v failed: $(cat "$T/clone.out")"
+		fi
 		s=$(since "$t0")
 		[ "$i" = 0 ] || echo "$v $s s | $(sed -n 's/^time: reading through the mount/copy/p' "$T/clone.out")"
-		rm -rf "$T/clone"
+		rm -rf "$T/clone" "$T/cache"
 		sync
 	done
 done
