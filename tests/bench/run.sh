@@ -14,6 +14,12 @@ T=$(t_tmpdir)
 now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
 say() { printf '%s\n' "-- $*" >&2; }
+# cold: every timed step starts from the same state, the page cache dropped (written back first):
+# the donor's files are read from the disk, as a production donor's InnoDB files are (O_DIRECT keeps
+# them out of the page cache), and no step inherits the page cache an earlier one filled. (On this
+# VM a clone run with a few GB of earlier snapshots still cached took 1.4-1.8 s against 1.0-1.1 s
+# after a drop: new page cache there costs more than reused.)
+cold() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
 
 # btrfs_up: a btrfs image (sparse, room for the datadir, its binary logs and CoW snapshots)
 # loop-mounted at $T/btrfs with the subvolume $T/btrfs/sub; sets DONOR_DIR under it. Returns 1 with
@@ -55,7 +61,7 @@ cfs_make_clone_user "$SOCK" cloner pw
 tls_make "$T/tls"
 db_sql "$SOCK" "FLUSH TABLES"
 size=$(du -sb --apparent-size "$DONOR_DIR/data" | cut -f1)
-sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+cold
 
 say "cp -a of the datadir + sync (the local limit)"
 t0=$(now); cp -a "$DONOR_DIR/data" "$T/cp"; sync; cp_s=$(since "$t0"); rm -rf "$T/cp"
@@ -67,6 +73,7 @@ socat -u "OPENSSL-LISTEN:$MBPORT,reuseaddr,cert=$T/tls/server.pem,key=$T/tls/ser
 	(cd "$T/mb" && mbstream -x) &
 rx=$!
 t_wait_for "ss -ltn | grep -q ':$MBPORT '" 10 || t_fail "socat did not listen"
+cold
 t0=$(now)
 mariabackup --no-defaults --backup --stream=mbstream --user=root --socket="$SOCK" --datadir="$DONOR_DIR/data" \
 	--target-dir="$T/mbtmp" 2>"$T/mb-backup.log" |
@@ -87,6 +94,7 @@ clone_whole() {
 		"SELECT @@character_set_server, @@collation_server, @@character_set_filesystem, @@innodb_page_size")
 	printf '[mysqld]\ncharacter-set-server=%s\ncollation-server=%s\ncharacter-set-filesystem=%s\ninnodb-page-size=%s\n[clonefs]\nvalid_donor_list=127.0.0.1:%s\n' \
 		"$cs" "$coll" "$fs" "$page" "$port" >"$cnf"
+	cold
 	t0=$(now)
 	echo "CLONE INSTANCE FROM 'cloner'@'127.0.0.1':$port IDENTIFIED BY 'pw' DATA DIRECTORY '$dir' REQUIRE SSL" |
 		CLONEFS_LOCK_DIR="$T" "$CLONEFS_BIN/clonefs" clone - --no-progress --recipient-defaults-file="$cnf" \
@@ -107,6 +115,7 @@ say "clonefs: clonefsd (mariabackup snapshot) -> TLS -> mount -> materialize"
 PORT=$(t_free_port)
 cfs_start_donor "$T/cfs" "$PORT" "$SOCK" "$DONOR_DIR/data" --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
 mkdir -p "$T/mnt"
+cold
 t0=$(now)
 CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt" \
 	-o "ssl_mode=required,ssl_ca=$T/tls/ca.pem,cache_dir=$T/cache,snapshot=new"
@@ -217,6 +226,7 @@ if [ -z "$BTRFS_WHY" ]; then
 	) &
 	stall_pid=$!
 	t_on_exit "touch '$stop'; kill $stall_pid 2>/dev/null"
+	cold
 	sleep 2 # the load's steady state before the snapshot: its gaps are the baseline
 	mkdir -p "$T/bmnt"
 	t0=$(now)
@@ -238,6 +248,7 @@ if [ -z "$BTRFS_WHY" ]; then
 	# A whole clone with the btrfs method, timed like the one above: a new snapshot, an empty
 	# cache, mount, materialize (the load is stopped, as it was for the mariabackup clone).
 	say "clonefs: clonefsd (btrfs snapshot) -> TLS -> mount -> materialize"
+	cold
 	t0b=$(now)
 	CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$BPORT" "$T/bmnt" \
 		-o "ssl_mode=required,ssl_ca=$T/tls/ca.pem,cache_dir=$T/bcache2,snapshot=new"
@@ -304,8 +315,12 @@ mb, cp, cfs, first, mount, mat = map(float, (mb, cp, cfs, first, mount, mat))
 hz = float(hz)
 serve_cpu = (int(ut) + int(st)) / hz
 snap_cpu = (int(cut) + int(cst)) / hz
+# The full clone: `clonefs clone` with the method clonefsd's default (auto) takes on this donor:
+# btrfs where the donor's datadir is a btrfs subvolume, else mariabackup (docs/donor.md, Methods).
+full_method = "btrfs" if cclone["btrfs"] is not None else "mariabackup"
 res = {
-    "size_bytes": size, "mariabackup_full_s": mb, "cp_s": cp, "clonefs_full_s": cfs,
+    "size_bytes": size, "mariabackup_full_s": mb, "cp_s": cp,
+    "clonefs_full_s": cclone[full_method], "clonefs_full_method": full_method,
     "first_read_s": {"mariabackup": first, "btrfs": b_first},
     "btrfs_lock_ms": b_lock,
     "btrfs_write_stall_ms": b_stall,
@@ -313,8 +328,8 @@ res = {
     "recipient_peak_rss_bytes": int(rss_kb) * 1024,
     "donor_cpu_s_per_gb": round(serve_cpu / gb, 3) if gb else None,
     "donor_snapshot_cpu_s": snap_cpu,
-    "clonefs_full_btrfs_s": b_full,
     "clonefs_clone_s": cclone,
+    "clonefs_mount_materialize_s": {"mariabackup": cfs, "btrfs": b_full},
     "cold_read_16k_ms": {"p50": cold_p50, "p99": cold_p99, "reads": int(cold_n)},
     "cold_read_16k_ms_1m_chunks": {"p50": cold1m_p50, "p99": cold1m_p99, "reads": int(cold1m_n)},
     "warm_sequential_bytes_per_s": {"mount": warm_mount, "local": warm_local},
@@ -328,6 +343,8 @@ rows = [
     ("donor size", f"{size / 2**20:.0f} MiB", ""),
     ("mariabackup stream over TLS + prepare", f"{mb:.1f} s", "1.00x"),
     ("cp -a + sync (local limit)", f"{cp:.1f} s", f"{cp / mb:.2f}x of mariabackup"),
+    (f"clonefs full clone: clonefs clone ... DATA DIRECTORY ({full_method}, clonefsd's default here)",
+     f"{cclone[full_method]:.1f} s", vs_peers(cclone[full_method])),
     ("clonefs clone ... DATA DIRECTORY (mariabackup snapshot)", f"{cclone['mariabackup']:.1f} s",
      vs_peers(cclone["mariabackup"])),
     ("clonefs mount + materialize (cache kept)", f"{cfs:.1f} s", vs_peers(cfs)),
