@@ -66,7 +66,9 @@ cold
 say "cp -a of the datadir + sync (the local limit)"
 t0=$(now); cp -a "$DONOR_DIR/data" "$T/cp"; sync; cp_s=$(since "$t0"); rm -rf "$T/cp"
 
-say "mariabackup --backup --stream=mbstream over TLS (socat) into mbstream -x, then --prepare"
+# The peer copies with as many threads as clonefsd's mariabackup method does (--parallel, its default).
+parallel=$(nproc); [ "$parallel" -le 4 ] || parallel=4
+say "mariabackup --backup --parallel=$parallel --stream=mbstream over TLS (socat) into mbstream -x, then --prepare"
 MBPORT=$(t_free_port)
 mkdir -p "$T/mb"
 socat -u "OPENSSL-LISTEN:$MBPORT,reuseaddr,cert=$T/tls/server.pem,key=$T/tls/server-key.pem,verify=0" STDOUT 2>"$T/socat.log" |
@@ -75,7 +77,7 @@ rx=$!
 t_wait_for "ss -ltn | grep -q ':$MBPORT '" 10 || t_fail "socat did not listen"
 cold
 t0=$(now)
-mariabackup --no-defaults --backup --stream=mbstream --user=root --socket="$SOCK" --datadir="$DONOR_DIR/data" \
+mariabackup --no-defaults --backup --parallel="$parallel" --stream=mbstream --user=root --socket="$SOCK" --datadir="$DONOR_DIR/data" \
 	--target-dir="$T/mbtmp" 2>"$T/mb-backup.log" |
 	socat -u STDIN "OPENSSL:127.0.0.1:$MBPORT,cafile=$T/tls/ca.pem,verify=1" 2>>"$T/socat.log"
 wait $rx

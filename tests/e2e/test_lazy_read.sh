@@ -97,10 +97,10 @@ CLONEFS_PASSWORD='pw-lazy' "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT"
 	-o "ssl_mode=disabled,cache_dir=$T/cache1,digest=md5" 2>"$T/err" || rc=$?
 [ $rc = 1 ] && cfs_assert_one_error "$T/err" 7006 || t_fail "digest=md5: exit $rc"
 
-t_log "clonefsd --chunk-size/--compression-level: a bad value is one error line and exit 1"
+t_log "clonefsd --chunk-size/--compression-level/--parallel: a bad value is one error line and exit 1"
 for opt in --chunk-size=1000 --chunk-size=60K --chunk-size=8M --chunk-size=65537 --chunk-size=1G \
 	--chunk-size=-64K --chunk-size= --chunk-size --compression-level=23 --compression-level=-131073 \
-	--compression-level=x; do
+	--compression-level=x --parallel=0 --parallel=65 --parallel=two; do
 	rc=0
 	"$CLONEFS_BIN/clonefsd" --defaults-file=/dev/null "$opt" --socket="$DONOR_SOCK" --foreground \
 		--listen=127.0.0.1:1 --state-dir="$T/never" >"$T/err" 2>&1 || rc=$?
@@ -110,12 +110,12 @@ for opt in --chunk-size=1000 --chunk-size=60K --chunk-size=8M --chunk-size=65537
 done
 [ ! -e "$T/never" ] || t_fail "clonefsd with a bad option created its state dir"
 
-t_log "a second clonefsd with --chunk-size=64K --compression-level=-3 (zstd fast mode)"
+t_log "a second clonefsd with --chunk-size=64K --compression-level=-3 (zstd fast mode) --parallel=3"
 S=$T/small
 PORT64=$(t_free_port)
-cfs_start_donor "$S" "$PORT64" "$DONOR_SOCK" "$T/donor/data" --chunk-size=64K --compression-level=-3
+cfs_start_donor "$S" "$PORT64" "$DONOR_SOCK" "$T/donor/data" --chunk-size=64K --compression-level=-3 --parallel=3
 PID64=$CFS_DONOR_PID
-grep -q "chunk size 65536, compression auto, zstd level -3)" "$S/clonefsd.log" || { cat "$S/clonefsd.log"; t_fail "clonefsd does not log its chunk size and level"; }
+grep -q "chunk size 65536, compression auto, zstd level -3, parallel 3)" "$S/clonefsd.log" || { cat "$S/clonefsd.log"; t_fail "clonefsd does not log its chunk size, level and parallel"; }
 mkdir -p "$T/mnt64"
 CLONEFS_PASSWORD='pw-lazy' "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT64" "$T/mnt64" \
 	-o "ssl_mode=disabled,prefetch=off,cache_dir=$T/cache64"
@@ -126,6 +126,8 @@ read -r ID64 cs64 c0 _ < <(st64 "$T/mnt64")
 [ "$c0" = 0 ] || t_fail "a fresh prefetch=off mount fetched $c0 chunks"
 snaproot=$(find "$S/state/$ID64" -name ibdata1 -printf '%h\n' -quit)
 [ -n "$snaproot" ] && [ -f "$snaproot/$big" ] || t_fail "cannot find snapshot $ID64's tree under $S/state"
+grep -q 'Starting 3 threads for parallel data files transfer' "$S/state/$ID64/mariabackup.log" ||
+	{ head -20 "$S/state/$ID64/mariabackup.log"; t_fail "mariabackup did not run with clonefsd's --parallel=3"; }
 off=$((5 * 65536 + 16384))
 python3 - "$T/mnt64/$big" "$off" >"$T/page64.mnt" <<'PY'
 import os, sys

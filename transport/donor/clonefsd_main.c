@@ -56,6 +56,8 @@ static const char usage[] =
 	"  --max-connections=N       concurrent recipient connections (default 64)\n"
 	"  --snapshot-ttl=SECONDS    keep a snapshot this long after its last reader (default 600)\n"
 	"  --snapshot-timeout=SECONDS  give up making a snapshot after this long (default 86400)\n"
+	"  --parallel=N              threads the mariabackup method copies the datadir with\n"
+	"                            (mariabackup --parallel; default: the CPUs, at most 4)\n"
 	"  --idle-timeout=SECONDS    close a connection idle this long (default 600)\n"
 	"  --compression=auto|on|off chunks compressed with zstd: auto (default) measures, per\n"
 	"                            connection, which of zstd and raw delivers more and keeps to it\n"
@@ -172,6 +174,10 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 		if (set_num(name, v, 1, 10000, &n, err))
 			return -1;
 		donor_cfg.max_connections = (int)n;
+	} else if (!strcmp(name, "parallel")) {
+		if (set_num(name, v, 1, 64, &n, err))
+			return -1;
+		donor_cfg.parallel = (int)n;
 	} else if (!strcmp(name, "snapshot-ttl")) {
 		if (set_num(name, v, 0, 86400 * 30, &n, err))
 			return -1;
@@ -509,6 +515,8 @@ int main(int argc, char **argv)
 	donor_cfg.snapshot_ttl_s = 600;
 	donor_cfg.snapshot_timeout_s = 86400;
 	donor_cfg.idle_timeout_s = 600;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	donor_cfg.parallel = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
 	donor_cfg.zstd_level = 1;
 	donor_cfg.chunk_size = WIRE_CHUNK_SIZE;
 	if (parse_args(argc, argv, &o, &err))
@@ -627,12 +635,12 @@ int main(int argc, char **argv)
 	if (snap_reaper_start(&err))
 		return fail(&err);
 	donor_log("clonefsd %s listening on %s (TLS %s%s, method %s, state %s, max %d connections, TTL %d s, "
-		  "chunk size %u, compression %s, zstd level %d)",
+		  "chunk size %u, compression %s, zstd level %d, parallel %d)",
 		  CLONEFS_VERSION, donor_cfg.listen, donor_cfg.tls ? "offered" : "off",
 		  o.require_client_cert ? ", client certificate required" : "", snap_method_name(donor_cfg.method),
 		  donor_cfg.state_dir, donor_cfg.max_connections, donor_cfg.snapshot_ttl_s, donor_cfg.chunk_size,
 		  donor_cfg.compression == COMPRESS_AUTO ? "auto" : donor_cfg.compression == COMPRESS_ON ? "on" : "off",
-		  donor_cfg.zstd_level);
+		  donor_cfg.zstd_level, donor_cfg.parallel);
 	if (donor_cfg.method == SNAP_AUTO && !snap_have_mariabackup())
 		donor_log("warning: mariabackup is not installed: --snapshot-method=auto has a method for MariaDB only "
 			  "where btrfs can be used (clonefsd --explain-methods)");

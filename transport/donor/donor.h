@@ -41,6 +41,7 @@ struct donor_config {
 	int snapshot_ttl_s;
 	int snapshot_timeout_s;     /* bound on making one snapshot (mariabackup --backup + --prepare, CLONE) */
 	int idle_timeout_s;
+	int parallel;               /* the mariabackup method's copy threads (mariabackup --parallel) */
 	int zstd_level;             /* when compressing: < 0 zstd's fast levels, > 0 its normal levels */
 	enum { COMPRESS_AUTO, COMPRESS_ON, COMPRESS_OFF } compression; /* auto: per session, D15 */
 	uint32_t chunk_size;        /* of snapshots made from now on; a snapshot keeps the size it was made

@@ -251,7 +251,11 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 	snprintf(cnfopt, sizeof(cnfopt), "--defaults-file=%s", cnf);
 	snprintf(tdir, sizeof(tdir), "--target-dir=%s", target);
 	snprintf(ddir, sizeof(ddir), "--datadir=%s", datadir);
-	char *backup[] = { "mariabackup", cnfopt, "--backup", tdir, ddir, NULL };
+	/* Several copy threads: a local copy waits on the disk file by file (a 685 MiB donor: 1.3-2.5 s
+	 * with one, 0.5-0.8 s with two). */
+	char par[32];
+	snprintf(par, sizeof(par), "--parallel=%d", donor_cfg.parallel);
+	char *backup[] = { "mariabackup", cnfopt, "--backup", par, tdir, ddir, NULL };
 	/* --prepare reads the options the backup recorded (encryption plugin and key file among them). */
 	snprintf(prepcnf, sizeof(prepcnf), "--defaults-file=%s/backup-my.cnf", target);
 	char *prepare[] = { "mariabackup", prepcnf, "--prepare", tdir, NULL };
