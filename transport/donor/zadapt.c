@@ -5,7 +5,7 @@ void zadapt_init(struct zadapt *a)
 {
 	a->compress = true; /* until a READ shows that compressing is what holds the transfer back */
 	a->ratio = 1;
-	a->zstd_ns_per_b = a->sha_ns_per_b = 0;
+	a->zstd_ns_per_b = a->digest_ns_per_b = 0;
 	a->since_probe = 0;
 }
 
@@ -30,13 +30,13 @@ void zadapt_end(struct zadapt *a, bool compressed, const struct zadapt_sample *s
 		a->ratio = s->wire_bytes ? raw / (double)s->wire_bytes : 1;
 		if (a->ratio < 1)
 			a->ratio = 1;
-		double zstd = (double)s->encode_ns - a->sha_ns_per_b * raw; /* SHA-256 is paid either way */
+		double zstd = (double)s->encode_ns - a->digest_ns_per_b * raw; /* the digest is paid either way */
 		a->zstd_ns_per_b = zstd > 0 ? zstd / raw : 0;
 		/* Raw, the wire would have carried ratio times the bytes, at the rate it carried these. */
 		est_zstd = a->zstd_ns_per_b * raw + send;
 		est_raw = send * a->ratio;
 	} else {
-		a->sha_ns_per_b = (double)s->encode_ns / raw;
+		a->digest_ns_per_b = (double)s->encode_ns / raw;
 		if (a->zstd_ns_per_b == 0)
 			return; /* nothing known of zstd yet: the next probe measures it */
 		est_raw = send;

@@ -1,5 +1,5 @@
 /* zadapt.h: chooses, READ by READ, whether a session compresses its chunks (--compression=auto,
- * D15). From each READ it learns where the time went, encoding (SHA-256, and zstd when on) and
+ * D15). From each READ it learns where the time went, encoding (the digest, and zstd when on) and
  * sending (the network, the peer and --max-bandwidth pushing back), and how much zstd shrank the
  * data; it estimates what the other choice would have cost on the same bytes and switches when
  * that is clearly cheaper. Pure policy: no clock, no I/O, so it is unit-tested. */
@@ -23,8 +23,8 @@ struct zadapt_sample {
 struct zadapt {
 	bool compress;        /* the current choice */
 	double ratio;         /* raw / wire of the last compressed READ (1 = incompressible) */
-	double zstd_ns_per_b; /* zstd's cost per raw byte, SHA-256 left out; 0 = not measured yet */
-	double sha_ns_per_b;  /* encoding cost per byte without zstd; 0 = not measured yet */
+	double zstd_ns_per_b; /* zstd's cost per raw byte, the digest left out; 0 = not measured yet */
+	double digest_ns_per_b;  /* encoding cost per byte without zstd; 0 = not measured yet */
 	unsigned since_probe;
 };
 
