@@ -451,9 +451,9 @@ static void start_writeback(struct cache *c, int fd, const struct manifest_entry
 {
 	uint64_t lo = UINT64_MAX, hi = 0;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t off = h[i].index * c->chunk_size;
+		uint64_t off = h[i].index * c->chunk_size, end = off + cache_chunk_len(c, e, h[i].index);
 		lo = off < lo ? off : lo;
-		hi = off + cache_chunk_len(c, e, h[i].index) > hi ? off + cache_chunk_len(c, e, h[i].index) : hi;
+		hi = end > hi ? end : hi;
 	}
 	sync_file_range(fd, (off_t)lo, (off_t)(hi - lo), SYNC_FILE_RANGE_WRITE); /* advice: failure is harmless */
 }
