@@ -104,9 +104,11 @@ $(BUILD)/tests/replay_%: $(call obj,tests/fuzz/fuzz_%.c tests/fuzz/replay.c) $(L
 deps:
 	@sh tests/deps.sh
 
-# make test: every test on the normal build, then a CI-sized subset on the ASan+UBSan and TSan builds
-# (a sanitizer finding in a daemon kills it, which fails its test); make test-sanitize: everything.
-ASAN_RUN := ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# make test: every test on the normal build, then a CI-sized subset on the ASan+UBSan (with leak
+# detection) and TSan builds; every process's sanitizer report goes to a file of its test's
+# (tests/run.sh), so a finding in a daemon, a leak at its exit included, fails its test.
+# make test-sanitize: everything.
+ASAN_RUN := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TSAN_RUN := TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp"
 ASAN_SUBSET := unit/|fuzz-corpus/|e2e/test_hostile_donor|e2e/test_lazy_read|e2e/test_tls_modes|e2e/test_clone_statement
 TSAN_SUBSET := e2e/test_lazy_read|e2e/test_mount_faults|e2e/test_eight_recipients|e2e/test_clone_statement

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +61,10 @@ int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_
 	f->opts.ssl_cert = f->ssl_cert;
 	f->opts.ssl_key = f->ssl_key;
 	f->opts.proto = first->proto; /* every connection speaks the first one's version: one digest */
+	f->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (f->stop_fd < 0)
+		return cfs_err_set(err, CFS_ER_IO, "eventfd: %s", strerror(errno));
+	f->opts.cancel_fd = f->stop_fd;
 	snprintf(f->snap_id, sizeof(f->snap_id), "%s", snap_id);
 	f->m = m;
 	f->cache = c;
@@ -86,6 +91,7 @@ int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_
 	f->nhyd = !prefetch ? 0 : f->nslots >= 3 ? FETCH_MAX_HYDRATORS : 1;
 	f->first_demand = f->nslots > f->nhyd ? f->nhyd : 0;
 	f->slots[f->first_demand].sess = *first;
+	f->slots[f->first_demand].sess.conn.cancel_fd = f->stop_fd;
 	f->slots[f->first_demand].open = true;
 	conn_tls_describe(&first->conn, f->tls, sizeof(f->tls));
 	memset(first, 0, sizeof(*first));
@@ -546,9 +552,10 @@ int fetcher_start(struct fetcher *f)
 void fetcher_stop(struct fetcher *f)
 {
 	atomic_store(&f->stop, true);
-	for (int i = 0; i < f->nslots; i++)
-		if (f->slots[i].open)
-			conn_shutdown(&f->slots[i].sess.conn); /* wakes a blocked read */
+	/* Wakes every wait on the donor; the sessions themselves belong to the threads using them. */
+	uint64_t one = 1;
+	ssize_t w = f->stop_fd > 0 ? write(f->stop_fd, &one, sizeof(one)) : 0;
+	(void)w; /* a write of 1 to an eventfd does not fail */
 	for (int i = 0; i < f->hydrators_started; i++)
 		pthread_join(f->hydrators[i], NULL);
 	for (int i = 0; i < f->nslots; i++) {
@@ -565,6 +572,9 @@ void fetcher_stop(struct fetcher *f)
 	free(f->inflight);
 	f->slots = NULL;
 	f->inflight = NULL;
+	if (f->stop_fd > 0)
+		close(f->stop_fd);
+	f->stop_fd = -1;
 }
 
 enum fetch_state fetcher_state(struct fetcher *f)

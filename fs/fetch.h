@@ -57,6 +57,8 @@ struct fetcher {
 	pthread_t hydrators[FETCH_MAX_HYDRATORS];
 	int hydrators_started;
 	atomic_bool stop;
+	int stop_fd;                /* an eventfd every connection's waits watch: fetcher_stop makes it
+				       readable, which ends a read blocked on the donor (opts.cancel_fd) */
 	atomic_bool hydrated;
 	atomic_bool bounded;        /* hydration stopped at the cache's bound (FETCH_BOUNDED) */
 };

@@ -303,8 +303,10 @@ static int run(int argc, char **argv)
 	}
 	char *fargv[] = { argv[0], "-o", fsopts, o.debug ? "-d" : NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(o.debug ? 4 : 3, fargv);
+	/* args may be reallocated by libfuse (args.allocated): freed on every way out once made. */
 	struct fuse_session *se = fuse_session_new(&args, &clonefs_ll_ops, sizeof(clonefs_ll_ops), &mt);
 	if (!se) {
+		fuse_opt_free_args(&args);
 		cfs_err_set(&err, CFS_ER_MOUNT, "cannot start FUSE with options '%s'", fsopts);
 		return fail(&err);
 	}
@@ -312,12 +314,14 @@ static int run(int argc, char **argv)
 		cfs_err_set(&err, CFS_ER_MOUNT, "cannot mount on '%s' (is /dev/fuse available and fuse3 installed?)",
 			    mountpoint);
 		fuse_session_destroy(se);
+		fuse_opt_free_args(&args);
 		return fail(&err);
 	}
 	/* The mount exists: the parent returns now, the kernel queues requests until the loop runs. */
 	if (fuse_daemonize(o.foreground)) {
 		fuse_session_unmount(se);
 		fuse_session_destroy(se);
+		fuse_opt_free_args(&args);
 		return 1;
 	}
 	fetcher_start(&mt.fetch);
@@ -330,6 +334,7 @@ static int run(int argc, char **argv)
 	fuse_remove_signal_handlers(se);
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
+	fuse_opt_free_args(&args);
 	tree_release(&mt.tree);
 	cache_close(&mt.cache);
 	manifest_release(&mt.m);

@@ -17,13 +17,28 @@ export CLONEFS_BIN=$(cd "$bin" && pwd)
 logs=$build/test-logs
 mkdir -p "$logs"
 passed=0 failed=0 skipped=0 failures=()
+# Under the sanitizers, each test's processes write their reports to files of its own (log_path):
+# a report from a daemon (a leak at its exit, an error after its test stopped looking) fails the
+# test too, not only one that ended its process with a non-zero status.
+san_asan=${ASAN_OPTIONS:-} san_ubsan=${UBSAN_OPTIONS:-} san_tsan=${TSAN_OPTIONS:-}
 
 run_one() { # name cmd...
 	local name=$1 start=$SECONDS rc=0
 	local log=$logs/${1//\//_}.log
 	shift
 	if [ -n "${TESTS:-}" ] && ! [[ $name =~ $TESTS ]]; then return; fi
+	local san=$logs/${name//\//_}.san
+	rm -rf "$san"
+	mkdir -p "$san"
+	[ -z "$san_asan" ] || export ASAN_OPTIONS="$san_asan:log_path=$PWD/$san/asan"
+	[ -z "$san_ubsan" ] || export UBSAN_OPTIONS="$san_ubsan:log_path=$PWD/$san/ubsan"
+	[ -z "$san_tsan" ] || export TSAN_OPTIONS="$san_tsan log_path=$PWD/$san/tsan"
 	timeout -k 10 "${TEST_TIMEOUT:-600}" "$@" >"$log" 2>&1 </dev/null || rc=$?
+	if [ -n "$(ls -A "$san")" ]; then
+		{ echo "-- sanitizer reports:"; cat "$san"/*; } >>"$log"
+		[ $rc != 0 ] && [ $rc != 77 ] || rc=70
+	fi
+	rmdir "$san" 2>/dev/null
 	local took=$((SECONDS - start))
 	if [ $rc = 0 ]; then
 		passed=$((passed + 1)); echo "PASS $name (${took}s)"

@@ -24,6 +24,8 @@ struct cfs_client_opts {
 	int timeout_ms;         /* bound on every single network wait */
 	unsigned proto;         /* 0: offer every version this build speaks; else exactly this one (a
 				   mount's later connections keep its first one's, and its cache's digest) */
+	int cancel_fd;          /* > 0: an fd that, once readable, ends every wait of the session's
+				   connection (conn.cancel_fd); 0: none (options are zero-initialized) */
 };
 
 /* One authenticated connection. Not thread-safe: one request at a time (the fetcher owns a pool). */

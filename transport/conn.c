@@ -120,29 +120,43 @@ void conn_init_fd(struct cfs_conn *c, int fd, int timeout_ms, const char *peer)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->cancel_fd = -1;
 	c->timeout_ms = timeout_ms;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer ? peer : "?");
 	pthread_mutex_init(&c->send_lock, NULL);
 	set_nonblock(fd);
 }
 
-/* Wait until fd is ready for events or the deadline passes. 0 ready, -1 timeout or error. */
-static int wait_fd(int fd, short events, int64_t deadline)
+/* Wait until fd is ready for events, the deadline passes or cancel_fd (when >= 0) turns readable.
+ * 0 ready; -1 with errno ETIMEDOUT, ECANCELED or the error. */
+static int wait_fd(int fd, int cancel_fd, short events, int64_t deadline)
 {
 	for (;;) {
 		int64_t left = deadline - now_ms();
-		if (left <= 0)
+		if (left <= 0) {
+			errno = ETIMEDOUT;
 			return -1;
-		struct pollfd p = { .fd = fd, .events = events };
-		int r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-		if (r > 0)
-			return (p.revents & (POLLERR | POLLNVAL)) && !(p.revents & events) ? -1 : 0;
+		}
+		struct pollfd p[2] = { { .fd = fd, .events = events }, { .fd = cancel_fd, .events = POLLIN } };
+		int r = poll(p, cancel_fd >= 0 ? 2 : 1, left > 60000 ? 60000 : (int)left);
+		if (r > 0 && cancel_fd >= 0 && p[1].revents) {
+			errno = ECANCELED;
+			return -1;
+		}
+		if (r > 0) {
+			if ((p[0].revents & (POLLERR | POLLNVAL)) && !(p[0].revents & events)) {
+				errno = EIO;
+				return -1;
+			}
+			return 0;
+		}
 		if (r < 0 && errno != EINTR)
 			return -1;
 	}
 }
 
-int conn_connect(struct cfs_conn *c, const char *host, unsigned port, int timeout_ms, struct cfs_err *err)
+int conn_connect(struct cfs_conn *c, const char *host, unsigned port, int timeout_ms, int cancel_fd,
+		 struct cfs_err *err)
 {
 	char portstr[8], peer[128];
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
@@ -160,11 +174,12 @@ int conn_connect(struct cfs_conn *c, const char *host, unsigned port, int timeou
 			continue;
 		}
 		conn_init_fd(c, fd, timeout_ms, peer);
+		c->cancel_fd = cancel_fd;
 		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
 			freeaddrinfo(res);
 			return 0;
 		}
-		if (errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline) == 0) {
+		if (errno == EINPROGRESS && wait_fd(fd, cancel_fd, POLLOUT, deadline) == 0) {
 			int soerr = 0;
 			socklen_t sl = sizeof(soerr);
 			getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
@@ -174,7 +189,7 @@ int conn_connect(struct cfs_conn *c, const char *host, unsigned port, int timeou
 			}
 			last = soerr;
 		} else {
-			last = errno == EINPROGRESS ? ETIMEDOUT : errno;
+			last = errno;
 		}
 		pthread_mutex_destroy(&c->send_lock);
 		close(fd);
@@ -190,9 +205,9 @@ static int ssl_wait(struct cfs_conn *c, int ret, int64_t deadline)
 {
 	switch (SSL_get_error(c->ssl, ret)) {
 	case SSL_ERROR_WANT_READ:
-		return wait_fd(c->fd, POLLIN, deadline);
+		return wait_fd(c->fd, c->cancel_fd, POLLIN, deadline);
 	case SSL_ERROR_WANT_WRITE:
-		return wait_fd(c->fd, POLLOUT, deadline);
+		return wait_fd(c->fd, c->cancel_fd, POLLOUT, deadline);
 	case SSL_ERROR_NONE:
 		return 0;
 	case SSL_ERROR_ZERO_RETURN:
@@ -329,7 +344,7 @@ int conn_read_full(struct cfs_conn *c, void *buf, size_t n, struct cfs_err *err)
 				}
 				if (ssl_wait(c, (int)r, deadline) != 0)
 					return io_failed(c, err, "read from",
-							 (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? ETIMEDOUT : EPROTO);
+							 (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? errno : EPROTO);
 				continue;
 			}
 		} else {
@@ -341,8 +356,8 @@ int conn_read_full(struct cfs_conn *c, void *buf, size_t n, struct cfs_err *err)
 					continue;
 				if (errno != EAGAIN && errno != EWOULDBLOCK)
 					return io_failed(c, err, "read from", errno);
-				if (wait_fd(c->fd, POLLIN, deadline) != 0)
-					return io_failed(c, err, "read from", ETIMEDOUT);
+				if (wait_fd(c->fd, c->cancel_fd, POLLIN, deadline) != 0)
+					return io_failed(c, err, "read from", errno);
 				continue;
 			}
 		}
@@ -372,7 +387,7 @@ int conn_write_full(struct cfs_conn *c, const void *buf, size_t n, struct cfs_er
 				}
 				if (ssl_wait(c, (int)r, deadline) != 0)
 					return io_failed(c, err, "write to",
-							 (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? ETIMEDOUT : EPIPE);
+							 (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? errno : EPIPE);
 				continue;
 			}
 		} else {
@@ -382,8 +397,8 @@ int conn_write_full(struct cfs_conn *c, const void *buf, size_t n, struct cfs_er
 					continue;
 				if (errno != EAGAIN && errno != EWOULDBLOCK)
 					return io_failed(c, err, "write to", errno);
-				if (wait_fd(c->fd, POLLOUT, deadline) != 0)
-					return io_failed(c, err, "write to", ETIMEDOUT);
+				if (wait_fd(c->fd, c->cancel_fd, POLLOUT, deadline) != 0)
+					return io_failed(c, err, "write to", errno);
 				continue;
 			}
 		}

@@ -16,6 +16,8 @@
 
 struct cfs_conn {
 	int fd;
+	int cancel_fd;          /* -1, or an fd that turns readable when every wait on this connection must
+				   end: mount.clonefs's stop wakes blocked reads with it (ECANCELED) */
 	SSL *ssl;               /* NULL while plaintext */
 	int timeout_ms;         /* every single read or write waits at most this long */
 	char peer[128];         /* "host:port" for messages */
@@ -29,8 +31,10 @@ SSL_CTX *conn_tls_client_ctx(const char *ca, const char *cert, const char *key, 
 SSL_CTX *conn_tls_server_ctx(const char *cert, const char *key, const char *ca,
 			     bool require_client_cert, struct cfs_err *err);
 
-/* Connect to host:port (name or address) within timeout_ms. CR_CONN_HOST_ERROR on failure. */
-int conn_connect(struct cfs_conn *c, const char *host, unsigned port, int timeout_ms, struct cfs_err *err);
+/* Connect to host:port (name or address) within timeout_ms. CR_CONN_HOST_ERROR on failure.
+ * cancel_fd (or -1): becomes c->cancel_fd, and cuts the connect short too. */
+int conn_connect(struct cfs_conn *c, const char *host, unsigned port, int timeout_ms, int cancel_fd,
+		 struct cfs_err *err);
 /* Wrap an accepted socket. */
 void conn_init_fd(struct cfs_conn *c, int fd, int timeout_ms, const char *peer);
 /* TLS handshakes on an open connection. verify_host: the name the certificate must match (with ca). */

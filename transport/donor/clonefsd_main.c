@@ -258,8 +258,8 @@ static int read_config(struct opts *o, const char *path, bool must_exist, struct
 static int parse_args(int argc, char **argv, struct opts *o, struct cfs_err *err)
 {
 	for (int i = 1; i < argc; i++)
-		if (!strncmp(argv[i], "--defaults-file=", 16))
-			o->defaults_file = argv[i] + 16;
+		if (!strncmp(argv[i], "--defaults-file=", 16) && set_str(&o->defaults_file, "defaults-file", argv[i] + 16, err))
+			return -1;
 	if (read_config(o, o->defaults_file ? o->defaults_file : CONFIG_FILE, o->defaults_file != NULL, err))
 		return -1;
 	for (int i = 1; i < argc; i++) {
@@ -494,11 +494,10 @@ static int explain_methods(struct cfs_err *err)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Everything clonefsd does; main releases the options however this returns. */
+static int run(int argc, char **argv, struct opts *o)
 {
-	struct opts o;
 	struct cfs_err err = { 0 };
-	memset(&o, 0, sizeof(o));
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(usage, stdout);
@@ -519,9 +518,9 @@ int main(int argc, char **argv)
 	donor_cfg.parallel = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
 	donor_cfg.zstd_level = 1;
 	donor_cfg.chunk_size = WIRE_CHUNK_SIZE;
-	if (parse_args(argc, argv, &o, &err))
+	if (parse_args(argc, argv, o, &err))
 		return fail(&err);
-	if (o.explain_methods)
+	if (o->explain_methods)
 		return explain_methods(&err);
 	if (!donor_cfg.socket[0]) {
 		cfs_err_set(&err, CFS_ER_USAGE, "clonefsd needs --socket=PATH, the donor server's socket");
@@ -531,19 +530,19 @@ int main(int argc, char **argv)
 	    absolute(donor_cfg.datadir, sizeof(donor_cfg.datadir), "datadir", &err) ||
 	    absolute(donor_cfg.state_dir, sizeof(donor_cfg.state_dir), "state-dir", &err))
 		return fail(&err);
-	if (!o.method || !strcmp(o.method, "auto"))
+	if (!o->method || !strcmp(o->method, "auto"))
 		donor_cfg.method = SNAP_AUTO;
-	else if (!strcmp(o.method, "mariabackup"))
+	else if (!strcmp(o->method, "mariabackup"))
 		donor_cfg.method = SNAP_MARIABACKUP;
-	else if (!strcmp(o.method, "dir"))
+	else if (!strcmp(o->method, "dir"))
 		donor_cfg.method = SNAP_DIR;
-	else if (!strcmp(o.method, "btrfs"))
+	else if (!strcmp(o->method, "btrfs"))
 		donor_cfg.method = SNAP_BTRFS;
-	else if (!strcmp(o.method, "clone"))
+	else if (!strcmp(o->method, "clone"))
 		donor_cfg.method = SNAP_CLONE;
 	else {
 		cfs_err_set(&err, CFS_ER_USAGE, "--snapshot-method=%s: expected auto, clone, btrfs, mariabackup or dir",
-			    o.method);
+			    o->method);
 		return fail(&err);
 	}
 	if (donor_cfg.method == SNAP_MARIABACKUP && !snap_have_mariabackup()) {
@@ -559,19 +558,19 @@ int main(int argc, char **argv)
 			return fail(&err);
 		}
 	}
-	if (o.ssl_cert) {
-		if (!o.ssl_key) {
+	if (o->ssl_cert) {
+		if (!o->ssl_key) {
 			cfs_err_set(&err, CFS_ER_USAGE, "--ssl-cert needs --ssl-key");
 			return fail(&err);
 		}
-		donor_cfg.tls = conn_tls_server_ctx(o.ssl_cert, o.ssl_key, o.ssl_ca, o.require_client_cert, &err);
+		donor_cfg.tls = conn_tls_server_ctx(o->ssl_cert, o->ssl_key, o->ssl_ca, o->require_client_cert, &err);
 		if (!donor_cfg.tls)
 			return fail(&err);
-	} else if (o.ssl_key || o.ssl_ca) {
+	} else if (o->ssl_key || o->ssl_ca) {
 		cfs_err_set(&err, CFS_ER_USAGE, "--ssl-key and --ssl-ca need --ssl-cert");
 		return fail(&err);
 	}
-	if (o.require_client_cert && !o.ssl_ca) {
+	if (o->require_client_cert && !o->ssl_ca) {
 		cfs_err_set(&err, CFS_ER_USAGE, "--require-client-cert needs --ssl-ca, the CA client certificates are checked against");
 		return fail(&err);
 	}
@@ -600,7 +599,7 @@ int main(int argc, char **argv)
 		return fail(&err);
 	if (snap_registry_init(&err))
 		return fail(&err);
-	if (!o.foreground) {
+	if (!o->foreground) {
 		/* Everything that can fail at start-up has been checked: the parent exits 0 with the port open. */
 		char log[4200];
 		snprintf(log, sizeof(log), "%s/clonefsd.log", donor_cfg.state_dir);
@@ -637,7 +636,7 @@ int main(int argc, char **argv)
 	donor_log("clonefsd %s listening on %s (TLS %s%s, method %s, state %s, max %d connections, TTL %d s, "
 		  "chunk size %u, compression %s, zstd level %d, parallel %d)",
 		  CLONEFS_VERSION, donor_cfg.listen, donor_cfg.tls ? "offered" : "off",
-		  o.require_client_cert ? ", client certificate required" : "", snap_method_name(donor_cfg.method),
+		  o->require_client_cert ? ", client certificate required" : "", snap_method_name(donor_cfg.method),
 		  donor_cfg.state_dir, donor_cfg.max_connections, donor_cfg.snapshot_ttl_s, donor_cfg.chunk_size,
 		  donor_cfg.compression == COMPRESS_AUTO ? "auto" : donor_cfg.compression == COMPRESS_ON ? "on" : "off",
 		  donor_cfg.zstd_level, donor_cfg.parallel);
@@ -670,10 +669,18 @@ int main(int argc, char **argv)
 		donor_cfg.tls = NULL;
 		donor_cfg.rsa = NULL;
 	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	memset(&o, 0, sizeof(o));
+	int rc = run(argc, argv, &o);
 	free(o.ssl_cert);
 	free(o.ssl_key);
 	free(o.ssl_ca);
 	free(o.method);
 	free(o.defaults_file);
-	return 0;
+	return rc;
 }
