@@ -272,7 +272,7 @@ static int run(int argc, char **argv)
 	struct wbuf blob;
 	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);
 	manifest_encode(&blob, &mt.m);
-	int rc = cache_open(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, first.digest, blob.p,
+	int rc = cache_open(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, chunk_digest_of_proto(first.proto), blob.p,
 			    blob.len, &err);
 	mt.cache.staging = mt.handoff;
 	wbuf_release(&blob);

@@ -155,7 +155,6 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 		goto out;
 	}
 	s->proto = ok.proto;
-	s->digest = chunk_digest_of_proto(ok.proto);
 	if (o->ssl_mode == CFS_SSL_REQUIRED && !ok.tls_offered) {
 		cfs_err_set(err, CR_SSL_CONNECTION_ERROR,
 			    "SSL connection error: ssl_mode=required but the donor at %s offers no TLS (clonefsd has no --ssl-cert)",
@@ -335,7 +334,7 @@ int cfs_session_read_recv(struct cfs_session *s, const struct manifest_entry *e,
 		uint64_t t1 = mono_ns();
 		s->ns_wait += t1 - t0;
 		s->bytes_wire += s->in.len;
-		if (chunk_decode(s->in.p, s->in.len, s->chunk_size, out, want, &ch, s->dctx, s->digest, err))
+		if (chunk_decode(s->in.p, s->in.len, s->chunk_size, out, want, &ch, s->dctx, chunk_digest_of_proto(s->proto), err))
 			goto out;
 		s->ns_decode += mono_ns() - t1;
 		if (ch.file_id != e->id || ch.index != idx || ch.raw_len != want) {

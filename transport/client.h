@@ -35,8 +35,7 @@ struct cfs_session {
 	bool tls;
 	uint32_t next_req;
 	uint32_t chunk_size;    /* from SNAP_INFO */
-	unsigned proto;         /* agreed in HELLO_OK */
-	enum chunk_digest_alg digest; /* the chunks' digest, by proto */
+	unsigned proto;         /* agreed in HELLO_OK; it decides the chunks' digest (chunk_digest_of_proto) */
 	struct wbuf in;         /* receive buffer, bounded by WIRE_FRAME_MAX */
 	struct ZSTD_DCtx_s *dctx;
 	uint64_t ns_wait;       /* in cfs_session_read: waiting for the donor's frames (its disk, CPU, network) */
