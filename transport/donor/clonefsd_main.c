@@ -347,9 +347,9 @@ struct conn_arg {
 
 static void *conn_main(void *arg)
 {
-	struct conn_arg *c = arg;
-	donor_session_run(c->fd, c->peer);
-	free(c);
+	struct conn_arg c = *(struct conn_arg *)arg;
+	free(arg); /* before the session: it ends once clonefsd may exit */
+	donor_session_run(c.fd, c.peer);
 	atomic_fetch_sub(&active_sessions, 1);
 	return NULL;
 }

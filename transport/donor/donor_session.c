@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <zstd.h>
 
@@ -502,11 +503,17 @@ void donor_session_run(int fd, const char *peer)
 			*p = s->next;
 			break;
 		}
+	pthread_mutex_unlock(&sessions_lock);
+	/* Everything this thread holds is released before it counts as ended: donor_sessions_stop lets
+	 * clonefsd exit once none is left, and a leak checker then sees only real leaks (OpenSSL keeps
+	 * per-thread random generators until the thread stops). */
+	session_free(s);
+	mysql_thread_end();
+	OPENSSL_thread_stop();
+	pthread_mutex_lock(&sessions_lock);
 	nsessions--;
 	pthread_cond_broadcast(&sessions_cond);
 	pthread_mutex_unlock(&sessions_lock);
-	session_free(s);
-	mysql_thread_end();
 }
 
 int donor_sessions_stop(int timeout_s)
