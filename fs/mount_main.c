@@ -26,8 +26,14 @@ static const char usage[] =
 	"options (-o):\n"
 	"  password_file=F      read the donor account's password from F (else $CLONEFS_PASSWORD, else a prompt)\n"
 	"  ssl_mode=M           required | preferred (default) | disabled   (REQUIRE [NO] SSL)\n"
-	"  ssl_ca=F             verify the donor's certificate and host name against this CA\n"
+	"  ssl_ca=F             TLS is then required, and the donor's certificate and host name are\n"
+	"                       verified against this CA (MySQL's VERIFY_CA/VERIFY_IDENTITY)\n"
 	"  ssl_cert=F,ssl_key=F present a client certificate\n"
+	"  server_public_key=F  without ssl_ca=, send the password only to this donor RSA key (PEM: the\n"
+	"                       donor's STATE_DIR/rsa-public.pem), like mysql --server-public-key-path\n"
+	"  known_donors=F|none  else the key is pinned on first use in F (default: $CLONEFS_KNOWN_DONORS,\n"
+	"                       root: /var/lib/clonefs/known_donors, others: ~/.config/clonefs/known_donors)\n"
+	"                       and a changed key is refused; none: refuse a key not given by server_public_key=\n"
 	"  cache_dir=D          persistent chunk cache (default /var/cache/clonefs, or ~/.cache/clonefs)\n"
 	"  prefetch=on|off      hydrate the whole snapshot in the background (default on)\n"
 	"  cache_max=SIZE       keep the cache under SIZE bytes (K, M, G suffixes; at least 4M) while mounted:\n"
@@ -42,7 +48,10 @@ static const char usage[] =
 	"                       or SHA-256 (protocol 1, which every clonefsd speaks)\n"
 	"  handoff=on|off       let materialize take complete files out of the cache instead of copying\n"
 	"                       them (a staging mount, unmounted after one materialize; default off)\n"
-	"  and FUSE options (allow_other, default_permissions, ...)\n"
+	"  allow_other          let other local users in (as sshfs: by default only the mounting user,\n"
+	"                       root included, sees the mount); file modes still apply (default_permissions)\n"
+	"                       and /.clonefs/ stays the mounting user's\n"
+	"  and other FUSE options\n"
 	"  -f  stay in the foreground     -d  FUSE debug output\n"
 	"\n"
 	"Unmount with: umount MOUNTPOINT   or   fusermount3 -u MOUNTPOINT\n";
@@ -50,6 +59,7 @@ static const char usage[] =
 struct mount_opts {
 	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot;
 	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max, *digest;
+	char *server_public_key, *known_donors;
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
 	bool foreground, debug;
 };
@@ -72,7 +82,8 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		{ "prefetch", &o->prefetch }, { "snapshot", &o->snapshot },
 		{ "network_timeout", &o->network_timeout }, { "connections", &o->connections },
 		{ "valid_donor_list", &o->valid_donor_list }, { "handoff", &o->handoff }, { "digest", &o->digest },
-		{ "cache_max", &o->cache_max },
+		{ "cache_max", &o->cache_max }, { "server_public_key", &o->server_public_key },
+		{ "known_donors", &o->known_donors },
 	};
 	char *save = NULL;
 	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
@@ -201,7 +212,8 @@ static int run(int argc, char **argv)
 		return fail(&err);
 
 	struct cfs_client_opts co = { .host = ep.host, .port = ep.port, .user = ep.user,
-				      .ssl_ca = o.ssl_ca, .ssl_cert = o.ssl_cert, .ssl_key = o.ssl_key };
+				      .ssl_ca = o.ssl_ca, .ssl_cert = o.ssl_cert, .ssl_key = o.ssl_key,
+				      .server_public_key = o.server_public_key, .known_donors = o.known_donors };
 	unsigned long timeout_s = 300, nconn = 4;
 	uint64_t cache_max = 0;
 	if (o.ssl_mode && cfs_ssl_mode_parse(o.ssl_mode, &co.ssl_mode)) {
@@ -251,6 +263,9 @@ static int run(int argc, char **argv)
 	if (cfs_session_open(&first, &co, NULL, &err))
 		return fail(&err);
 	mt.tls = first.tls;
+	/* Every later connection of this mount must meet the key its password went to first. */
+	snprintf(co.key_pin, sizeof(co.key_pin), "%s", first.key_fp);
+	bool key_added = first.key_added;
 	if (co.ssl_mode == CFS_SSL_PREFERRED && !first.tls)
 		fprintf(stderr, "mount.clonefs: warning: the donor offers no TLS; data travels unencrypted "
 				"(the password is RSA-encrypted)\n");
@@ -292,12 +307,18 @@ static int run(int argc, char **argv)
 		return fail(&err);
 	}
 	OPENSSL_cleanse(password, sizeof(password));
+	if (key_added) { /* as ssh's "Permanently added": said once the mount is sure to go ahead */
+		char store[4096];
+		keypin_store_path(o.known_donors, store, sizeof(store));
+		fprintf(stderr, "mount.clonefs: warning: the donor %s:%u was not known: its RSA key %s is now pinned in %s "
+				"(compare it with the one clonefsd logs at start)\n", ep.host, ep.port, co.key_pin, store);
+	}
 
-	/* FUSE: read-only, named after the donor, the kernel's permission checks. */
+	/* FUSE: read-only, named after the donor, the kernel's permission checks; only the mounting
+	 * user gets in unless -o allow_other says otherwise (as sshfs). */
 	char fsopts[4400];
-	if ((size_t)snprintf(fsopts, sizeof(fsopts), "ro,fsname=%s@%s:%u,subtype=clonefs,default_permissions%s%s%s",
-			     ep.user, ep.host, ep.port, getuid() == 0 ? ",allow_other" : "", o.fuse_opts[0] ? "," : "",
-			     o.fuse_opts) >= sizeof(fsopts)) {
+	if ((size_t)snprintf(fsopts, sizeof(fsopts), "ro,fsname=%s@%s:%u,subtype=clonefs,default_permissions%s%s",
+			     ep.user, ep.host, ep.port, o.fuse_opts[0] ? "," : "", o.fuse_opts) >= sizeof(fsopts)) {
 		cfs_err_set(&err, CFS_ER_USAGE, "too many options");
 		return fail(&err);
 	}

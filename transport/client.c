@@ -1,5 +1,6 @@
 /* client.c: the recipient's end of a clonefsd connection: handshake, TLS per ssl_mode, password
- * never in clear (TLS or RSA-OAEP to the donor's key), snapshot open, manifest and chunk reads. */
+ * never in clear (verified TLS or RSA-OAEP to the donor's pinned key), snapshot open, manifest and
+ * chunk reads. */
 #include "transport/client.h"
 #include "transport/clock.h"
 
@@ -69,25 +70,22 @@ static int send_msg(struct cfs_session *s, uint8_t type, uint32_t req, const str
 
 /* RSA-OAEP-SHA256(nonce || password) under the donor's public key: the password never crosses
  * a plaintext connection in clear, and the nonce binds it to this connection. */
-static int encrypt_password(const struct wire_hello_ok *ok, const char *pw, struct wire_auth *a,
+static int encrypt_password(EVP_PKEY *key, const uint8_t nonce[WIRE_NONCE_LEN], const char *pw, struct wire_auth *a,
 			    struct cfs_err *err)
 {
 	int rc = -1;
 	uint8_t plain[WIRE_NONCE_LEN + 256];
 	size_t pwlen = strlen(pw);
-	BIO *bio = BIO_new_mem_buf(ok->rsa_pem, -1);
-	EVP_PKEY *key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
-	EVP_PKEY_CTX *ctx = key ? EVP_PKEY_CTX_new(key, NULL) : NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
 	if (!ctx) {
-		cfs_err_set(err, CR_SSL_CONNECTION_ERROR, CR_SSL_CONNECTION_ERROR_MSG,
-			    "the donor offers neither TLS nor a usable RSA key; refusing to send the password in clear");
+		cfs_err_set(err, CFS_ER_IO, "out of memory");
 		goto out;
 	}
 	if (pwlen > sizeof(plain) - WIRE_NONCE_LEN) {
 		cfs_err_set(err, CFS_ER_USAGE, "password longer than %zu bytes", sizeof(plain) - WIRE_NONCE_LEN);
 		goto out;
 	}
-	memcpy(plain, ok->nonce, WIRE_NONCE_LEN);
+	memcpy(plain, nonce, WIRE_NONCE_LEN);
 	memcpy(plain + WIRE_NONCE_LEN, pw, pwlen);
 	size_t outlen = sizeof(a->secret);
 	if (EVP_PKEY_encrypt_init(ctx) != 1 || EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) != 1 ||
@@ -103,9 +101,39 @@ static int encrypt_password(const struct wire_hello_ok *ok, const char *pw, stru
 out:
 	OPENSSL_cleanse(plain, sizeof(plain));
 	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(key);
-	BIO_free(bio);
 	return rc;
+}
+
+/* Without TLS verified against a CA, whoever answers may be a man in the middle offering its own
+ * key (docs/security.md): the password goes only to a key pinned by server_public_key=, by the
+ * mount's first connection, or by known_donors (recorded on first use). The key's fingerprint is
+ * left in s->key_fp. */
+static int trust_donor_key(struct cfs_session *s, const struct cfs_client_opts *o, EVP_PKEY *key, struct cfs_err *err)
+{
+	char donor[300], want[KEYPIN_FP_MAX], store[4096];
+	keypin_donor_name(o->host, o->port, donor, sizeof(donor));
+	if (keypin_fingerprint(key, s->key_fp))
+		return cfs_err_set(err, CR_SSL_CONNECTION_ERROR, CR_SSL_CONNECTION_ERROR_MSG,
+				   "the donor's RSA key cannot be encoded");
+	if (o->server_public_key && *o->server_public_key) {
+		if (keypin_file_fingerprint(o->server_public_key, want, err))
+			return -1;
+	} else if (o->key_pin[0]) {
+		snprintf(want, sizeof(want), "%s", o->key_pin);
+	} else {
+		keypin_store_path(o->known_donors, store, sizeof(store));
+		if (strcmp(store, "none"))
+			return keypin_store_check(store, donor, s->key_fp, &s->key_added, err);
+		return cfs_err_set(err, CR_AUTH_PLUGIN_ERR, CR_AUTH_PLUGIN_ERR_INSECURE " The donor %s offers no TLS verified "
+				   "by ssl_ca= and its RSA key %s is not pinned (server_public_key=F; known_donors=none)",
+				   donor, s->key_fp);
+	}
+	if (strcmp(want, s->key_fp))
+		return cfs_err_set(err, CR_AUTH_PLUGIN_ERR, CR_AUTH_PLUGIN_ERR_PREFIX "the donor %s offers the RSA key %s, "
+				   "not the pinned %s%s%s. Someone may be intercepting the connection; the password was not sent",
+				   donor, s->key_fp, want, o->server_public_key && *o->server_public_key ? " of server_public_key=" : "",
+				   o->server_public_key && *o->server_public_key ? o->server_public_key : "");
+	return 0;
 }
 
 int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL_CTX *ctx, struct cfs_err *err)
@@ -114,7 +142,10 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 	struct wbuf b;
 	struct wire_hello_ok ok;
 	struct wire_auth auth;
+	EVP_PKEY *key = NULL;
 	int rc = -1;
+	/* ssl_ca= asks for TLS verified against it (MySQL's VERIFY_CA): never a connection without. */
+	bool verify = o->ssl_ca && *o->ssl_ca;
 
 	memset(s, 0, sizeof(*s));
 	s->conn.fd = -1;
@@ -124,6 +155,11 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 	s->dctx = ZSTD_createDCtx();
 	if (!s->dctx) {
 		cfs_err_set(err, CFS_ER_IO, "out of memory");
+		goto out;
+	}
+	if (verify && o->ssl_mode == CFS_SSL_DISABLED) {
+		cfs_err_set(err, CFS_ER_USAGE, "ssl_ca= asks for TLS verified against it and ssl_mode=disabled for no TLS: "
+			    "drop one of them");
 		goto out;
 	}
 	if (conn_connect(&s->conn, o->host, o->port, o->timeout_ms, o->cancel_fd > 0 ? o->cancel_fd : -1, err))
@@ -155,10 +191,10 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 		goto out;
 	}
 	s->proto = ok.proto;
-	if (o->ssl_mode == CFS_SSL_REQUIRED && !ok.tls_offered) {
+	if ((o->ssl_mode == CFS_SSL_REQUIRED || verify) && !ok.tls_offered) {
 		cfs_err_set(err, CR_SSL_CONNECTION_ERROR,
-			    "SSL connection error: ssl_mode=required but the donor at %s offers no TLS (clonefsd has no --ssl-cert)",
-			    s->conn.peer);
+			    "SSL connection error: %s but the donor at %s offers no TLS (clonefsd has no --ssl-cert)",
+			    verify ? "ssl_ca= requires TLS verified against it" : "ssl_mode=required", s->conn.peer);
 		goto out;
 	}
 	if (hello.tls == WIRE_TLS_YES && ok.tls_offered) {
@@ -168,7 +204,7 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 				goto out;
 			ctx = s->ctx;
 		}
-		if (conn_tls_client(&s->conn, ctx, o->ssl_ca && *o->ssl_ca ? o->host : NULL, err))
+		if (conn_tls_client(&s->conn, ctx, verify ? o->host : NULL, err))
 			goto out;
 		s->tls = true;
 	}
@@ -178,7 +214,7 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 		cfs_err_set(err, CFS_ER_USAGE, "user name longer than %d bytes", WIRE_USER_MAX);
 		goto out;
 	}
-	if (s->tls) {
+	if (s->tls && verify) {
 		size_t n = strlen(o->password);
 		if (n > sizeof(auth.secret)) {
 			cfs_err_set(err, CFS_ER_USAGE, "password longer than %zu bytes", sizeof(auth.secret));
@@ -187,8 +223,18 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 		auth.scheme = WIRE_AUTH_CLEAR_IN_TLS;
 		memcpy(auth.secret, o->password, n);
 		auth.secret_len = (uint32_t)n;
-	} else if (encrypt_password(&ok, o->password, &auth, err)) {
-		goto out;
+	} else {
+		/* Unverified TLS too: whoever ended it may be the man in the middle. */
+		BIO *bio = BIO_new_mem_buf(ok.rsa_pem, -1);
+		key = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+		BIO_free(bio);
+		if (!key) {
+			cfs_err_set(err, CR_SSL_CONNECTION_ERROR, CR_SSL_CONNECTION_ERROR_MSG,
+				    "the donor offers neither verified TLS nor a usable RSA key; refusing to send the password");
+			goto out;
+		}
+		if (trust_donor_key(s, o, key, err) || encrypt_password(key, ok.nonce, o->password, &auth, err))
+			goto out;
 	}
 	wbuf_reset(&b);
 	wire_auth_encode(&b, &auth);
@@ -209,6 +255,7 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 	}
 	rc = 0;
 out:
+	EVP_PKEY_free(key);
 	OPENSSL_cleanse(&auth, sizeof(auth));
 	if (b.p)
 		OPENSSL_cleanse(b.p, b.cap);

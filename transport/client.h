@@ -8,6 +8,7 @@
 
 #include "transport/chunk.h"
 #include "transport/conn.h"
+#include "transport/keypin.h"
 #include "transport/manifest.h"
 #include "transport/wire.h"
 
@@ -21,6 +22,12 @@ struct cfs_client_opts {
 	const char *password;
 	enum cfs_ssl_mode ssl_mode;
 	const char *ssl_ca, *ssl_cert, *ssl_key;
+	/* Without TLS verified against ssl_ca, the password goes only to a pinned RSA key
+	 * (docs/security.md): the one in server_public_key (a PEM file), else the first one's of a
+	 * mount (key_pin), else the one known_donors holds or records on first use. */
+	const char *server_public_key;  /* NULL: none */
+	const char *known_donors;       /* the store (NULL: keypin_store_path's default; "none": no store) */
+	char key_pin[KEYPIN_FP_MAX];    /* set: the only key fingerprint accepted */
 	int timeout_ms;         /* bound on every single network wait */
 	unsigned proto;         /* 0: offer every version this build speaks; else exactly this one (a
 				   mount's later connections keep its first one's, and its cache's digest) */
@@ -36,6 +43,8 @@ struct cfs_session {
 	uint32_t next_req;
 	uint32_t chunk_size;    /* from SNAP_INFO */
 	unsigned proto;         /* agreed in HELLO_OK; it decides the chunks' digest (chunk_digest_of_proto) */
+	char key_fp[KEYPIN_FP_MAX]; /* the pinned donor key the password was encrypted to ("" in verified TLS) */
+	bool key_added;         /* that key was new to known_donors and has been recorded there */
 	struct wbuf in;         /* receive buffer, bounded by WIRE_FRAME_MAX */
 	struct ZSTD_DCtx_s *dctx;
 	uint64_t ns_wait;       /* in cfs_session_read: waiting for the donor's frames (its disk, CPU, network) */
@@ -46,8 +55,9 @@ struct cfs_session {
 int cfs_ssl_mode_parse(const char *s, enum cfs_ssl_mode *out);
 const char *cfs_ssl_mode_name(enum cfs_ssl_mode m);
 
-/* Connect, negotiate, TLS per ssl_mode, authenticate. ctx may be NULL (made from opts and owned
- * by the session) or shared (borrowed). */
+/* Connect, negotiate, TLS per ssl_mode (ssl_ca= requires TLS, as MySQL's VERIFY_CA), authenticate:
+ * the password in clear only inside TLS verified against ssl_ca, else RSA-encrypted to a pinned
+ * key. ctx may be NULL (made from opts and owned by the session) or shared (borrowed). */
 int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL_CTX *ctx, struct cfs_err *err);
 void cfs_session_close(struct cfs_session *s);
 

@@ -45,6 +45,11 @@ struct cfs_err {
 #define CR_CONN_HOST_ERROR_MSG "Can't connect to MySQL server on '%s' (%d)"
 #define CR_SSL_CONNECTION_ERROR 2026
 #define CR_SSL_CONNECTION_ERROR_MSG "SSL connection error: %s"
+/* The mysql client's refusal to send a caching_sha2_password secret to a key it was not given:
+ * clonefs's RSA password exchange is that plugin's (docs/security.md). */
+#define CR_AUTH_PLUGIN_ERR 2061
+#define CR_AUTH_PLUGIN_ERR_PREFIX "Authentication plugin 'caching_sha2_password' reported error: "
+#define CR_AUTH_PLUGIN_ERR_INSECURE CR_AUTH_PLUGIN_ERR_PREFIX "Authentication requires secure connection."
 #define ER_PATH_IN_DATADIR 3632
 #define ER_PATH_IN_DATADIR_MSG "Path is within the current data directory '%s'"
 #define ER_CLONE_DDL_IN_PROGRESS 3633

@@ -51,4 +51,11 @@ t_wait_for() {
 	return 1
 }
 
+# Donor keys pinned on first use (docs/security.md) go to a store of this test's, not root's
+# /var/lib/clonefs/known_donors: ports are reused across tests, each with its own donor key.
+if [ -z "${CLONEFS_KNOWN_DONORS:-}" ]; then
+	CLONEFS_KNOWN_DONORS="$(t_tmpdir)/known_donors"
+	export CLONEFS_KNOWN_DONORS
+fi
+
 [ "$(id -u)" = 0 ] || t_skip "end-to-end tests run as root (FUSE allow_other, mysqld as mysql)"

@@ -22,6 +22,7 @@
 
 #include "transport/conn.h"
 #include "transport/donor/donor.h"
+#include "transport/keypin.h"
 
 #define CLONEFS_VERSION "0.1.0"
 #define CONFIG_FILE "/etc/clonefs/clonefsd.conf"
@@ -640,6 +641,9 @@ static int run(int argc, char **argv, struct opts *o)
 		  donor_cfg.state_dir, donor_cfg.max_connections, donor_cfg.snapshot_ttl_s, donor_cfg.chunk_size,
 		  donor_cfg.compression == COMPRESS_AUTO ? "auto" : donor_cfg.compression == COMPRESS_ON ? "on" : "off",
 		  donor_cfg.zstd_level, donor_cfg.parallel);
+	char key_fp[KEYPIN_FP_MAX];
+	if (keypin_fingerprint(donor_cfg.rsa, key_fp) == 0)
+		donor_log("RSA key %s (%s/rsa-public.pem): what recipients without ssl_ca= pin", key_fp, donor_cfg.state_dir);
 	if (donor_cfg.method == SNAP_AUTO && !snap_have_mariabackup())
 		donor_log("warning: mariabackup is not installed: --snapshot-method=auto has a method for MariaDB only "
 			  "where btrfs can be used (clonefsd --explain-methods)");

@@ -105,6 +105,12 @@ int donor_rsa_init(struct cfs_err *err)
 	int n = BIO_read(bio, donor_cfg.rsa_pem, sizeof(donor_cfg.rsa_pem) - 1);
 	donor_cfg.rsa_pem[n > 0 ? n : 0] = 0;
 	BIO_free(bio);
+	/* The public half, for recipients to pin (server_public_key=, docs/security.md). */
+	snprintf(path, sizeof(path), "%s/rsa-public.pem", donor_cfg.state_dir);
+	f = fopen(path, "we");
+	bool written = f && fputs(donor_cfg.rsa_pem, f) != EOF;
+	if (!f || fclose(f) || !written)
+		return cfs_err_set(err, CFS_ER_IO, "cannot write '%s': %s", path, strerror(errno));
 	return 0;
 }
 
