@@ -57,11 +57,16 @@ static void fill_stat(const struct mount *mt, fuse_ino_t ino, struct stat *st)
 		st->st_mtim.tv_nsec = e->mtime_nsec;
 		st->st_ctim = st->st_atim = st->st_mtim;
 		st->st_blocks = (blkcnt_t)((e->size + 511) / 512);
-	} else if (ino == FUSE_ROOT_ID || ino == ctl_dir(mt)) {
+	} else if (ino == FUSE_ROOT_ID) {
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
+	} else if (ino == ctl_dir(mt)) {
+		/* The donor's host, binlog position and cache path are the mounting user's business, even
+		 * on a mount other users may enter (allow_other): default_permissions enforces it. */
+		st->st_mode = S_IFDIR | 0700;
+		st->st_nlink = 2;
 	} else {
-		st->st_mode = S_IFREG | 0444; /* generated on open; read with direct I/O */
+		st->st_mode = S_IFREG | 0400; /* generated on open; read with direct I/O */
 	}
 }
 

@@ -78,7 +78,11 @@ char *mountinfo_show_json(const char *path, int json, int missing_code, const ch
 	char *doc = mountinfo_slurp(path, 4u << 20, NULL);
 	if (!doc) {
 		struct cfs_err err;
-		cfs_err_set(&err, missing_code, "%s", missing_msg);
+		if (errno == EACCES) /* a mount without allow_other, or /.clonefs/ of someone else's */
+			cfs_err_set(&err, missing_code, "cannot read '%s': %s (a clonefs mount's status is its mounting "
+				    "user's)", path, strerror(errno));
+		else
+			cfs_err_set(&err, missing_code, "%s", missing_msg);
 		cfs_err_print(&err, stderr);
 		*rc = 1;
 		return NULL;

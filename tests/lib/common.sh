@@ -58,4 +58,4 @@ if [ -z "${CLONEFS_KNOWN_DONORS:-}" ]; then
 	export CLONEFS_KNOWN_DONORS
 fi
 
-[ "$(id -u)" = 0 ] || t_skip "end-to-end tests run as root (FUSE allow_other, mysqld as mysql)"
+[ "$(id -u)" = 0 ] || t_skip "end-to-end tests run as root (FUSE mounts, mysqld as mysql)"
