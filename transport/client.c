@@ -115,11 +115,11 @@ static int trust_donor_key(struct cfs_session *s, const struct cfs_client_opts *
 	if (keypin_fingerprint(key, s->key_fp))
 		return cfs_err_set(err, CR_SSL_CONNECTION_ERROR, CR_SSL_CONNECTION_ERROR_MSG,
 				   "the donor's RSA key cannot be encoded");
-	if (o->server_public_key && *o->server_public_key) {
+	if (o->key_pin[0]) { /* the first connection checked it against the rest, before any chdir */
+		snprintf(want, sizeof(want), "%s", o->key_pin);
+	} else if (o->server_public_key && *o->server_public_key) {
 		if (keypin_file_fingerprint(o->server_public_key, want, err))
 			return -1;
-	} else if (o->key_pin[0]) {
-		snprintf(want, sizeof(want), "%s", o->key_pin);
 	} else {
 		keypin_store_path(o->known_donors, store, sizeof(store));
 		if (strcmp(store, "none"))
@@ -131,8 +131,8 @@ static int trust_donor_key(struct cfs_session *s, const struct cfs_client_opts *
 	if (strcmp(want, s->key_fp))
 		return cfs_err_set(err, CR_AUTH_PLUGIN_ERR, CR_AUTH_PLUGIN_ERR_PREFIX "the donor %s offers the RSA key %s, "
 				   "not the pinned %s%s%s. Someone may be intercepting the connection; the password was not sent",
-				   donor, s->key_fp, want, o->server_public_key && *o->server_public_key ? " of server_public_key=" : "",
-				   o->server_public_key && *o->server_public_key ? o->server_public_key : "");
+				   donor, s->key_fp, want, o->key_pin[0] ? " of the mount's first connection" :
+				   " of server_public_key=", o->key_pin[0] ? "" : o->server_public_key);
 	return 0;
 }
 
@@ -193,7 +193,8 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 	s->proto = ok.proto;
 	if ((o->ssl_mode == CFS_SSL_REQUIRED || verify) && !ok.tls_offered) {
 		cfs_err_set(err, CR_SSL_CONNECTION_ERROR,
-			    "SSL connection error: %s but the donor at %s offers no TLS (clonefsd has no --ssl-cert)",
+			    "SSL connection error: %s but the donor at %s offers no TLS (clonefsd has no --ssl-cert, or "
+			    "something on the way removed it)",
 			    verify ? "ssl_ca= requires TLS verified against it" : "ssl_mode=required", s->conn.peer);
 		goto out;
 	}

@@ -117,7 +117,8 @@ enum keypin_found keypin_store_find(const char *buf, size_t len, const char *don
 		const char *k = h && *h != '#' ? field(&cur, eol, &kl) : NULL;
 		p = next;
 		/* Host names compare without case, as DNS does; fingerprints exactly (base64). */
-		if (!k || hl != dlen || strncasecmp(h, donor, dlen) != 0 || kl >= KEYPIN_FP_MAX || strncmp(k, "SHA256:", 7))
+		if (!k || hl != dlen || strncasecmp(h, donor, dlen) != 0 || kl < 7 || kl >= KEYPIN_FP_MAX ||
+		    memcmp(k, "SHA256:", 7) != 0)
 			continue;
 		if (kl == flen && memcmp(k, fp, flen) == 0)
 			return KEYPIN_MATCH;

@@ -91,7 +91,7 @@ CFS_USER=ronly CFS_PASSWORD=ronly-pw $PY "$PORT" snap_error 1227 "PROCESS" 42000
 CFS_USER=rp CFS_PASSWORD=rp-pw $PY "$PORT" snap_error 7005 "mariabackup --backup failed: FATAL ERROR: failed to execute query SHOW MASTER STATUS"
 
 t_log "snapshots expire after the TTL once nobody reads them"
-t_wait_for "[ -z \"\$(ls '$STATE' | grep -v -e rsa.pem -e clonefsd.pid)\" ]" 30 ||
+t_wait_for "[ -z \"\$(ls '$STATE' | grep -v -e rsa.pem -e rsa-public.pem -e clonefsd.pid)\" ]" 30 ||
 	t_fail "snapshots left after the TTL: $(ls "$STATE")"
 $PY "$PORT" open "$ID" 7005
 
@@ -116,7 +116,7 @@ t_wait_for "! kill -0 $CFS_DONOR_PID 2>/dev/null" 30 || t_fail "clonefsd did not
 wait "$CFS_DONOR_PID" 2>/dev/null || true
 slow 0
 pgrep -f "$T/wrap/mariabackup" >/dev/null && t_fail "mariabackup outlived clonefsd"
-[ -z "$(ls "$STATE" | grep -v rsa.pem)" ] || t_fail "left in the state dir: $(ls "$STATE")"
+[ -z "$(ls "$STATE" | grep -v -e rsa.pem -e rsa-public.pem)" ] || t_fail "left in the state dir: $(ls "$STATE")"
 grep -q "stopped" "$T/a/clonefsd.log" || t_fail "no clean stop in the log"
 wait "$cut_pid"  # not a bare wait: the donor's mariadbd is a child of this shell too
 

@@ -4,8 +4,8 @@
 # under the default ssl_mode=preferred the donor's key is pinned on first use and the MITM's key is
 # then refused with ERROR 2061 naming the donor and both fingerprints; known_donors=none refuses an
 # unpinned key; ssl_ca= alone and preferred,ssl_ca= require TLS, so the stripping MITM is refused
-# (2026); server_public_key= with the real donor's key works without TLS against the donor and is
-# refused through the MITM.
+# (2026); clonefs check (the mount's -o) is refused the same way; server_public_key= with the real
+# donor's key works without TLS against the donor and is refused through the MITM.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
@@ -82,6 +82,14 @@ refused 2026 "preferred,ssl_ca=, MITM strips TLS" "ssl_mode=preferred,ssl_ca=$T/
 refused 7006 "ssl_mode=disabled,ssl_ca= contradict" "ssl_mode=disabled,ssl_ca=$T/tls/ca.pem"
 refused 2061 "server_public_key= of the real donor, MITM offers its key" \
 	"ssl_mode=disabled,known_donors=none,server_public_key=$T/state/rsa-public.pem"
+t_log "clonefs check takes the same options and is refused the same way"
+rc=0
+CLONEFS_PASSWORD="$PW" timeout 120 "$CLONEFS_BIN/clonefs" check "cloner@127.0.0.1:$PX" \
+	-o "valid_donor_list=127.0.0.1:$PX" >"$T/check.out" 2>"$T/err" || rc=$?
+[ $rc = 1 ] || { cat "$T/check.out" "$T/err"; t_fail "clonefs check through the MITM: exit $rc"; }
+cfs_assert_one_error "$T/err" 2061
+no_loot "clonefs check"
+t_log "ok, clonefs check: $(cut -c1-160 "$T/err")..."
 proxy_down
 
 t_log "a man in the middle that offers TLS of its own (a certificate no CA here signed)"

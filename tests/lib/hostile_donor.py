@@ -4,29 +4,10 @@ misbehaves on purpose, one way per run (--mode), so the recipient's defences can
 It serves a tiny tree: directory `db`, regular file `db/t.ibd` (2 chunks) and `ibdata1`."""
 import argparse, hashlib, socket, struct, sys, zlib
 
-MAGIC, CHUNK = 0x43465331, 1 << 20
-HELLO, HELLO_OK, AUTH, AUTH_OK, SNAP_OPEN, SNAP_INFO, MANIFEST_GET, MANIFEST, READ, CHUNK_T = range(1, 11)
-ERROR = 15
+from cfs_wire import (AUTH, AUTH_OK, CHUNK_T, ERROR, HELLO, HELLO_OK, MANIFEST, MANIFEST_GET, READ,
+                      SNAP_INFO, SNAP_OPEN, frame, recv_frame, s)
 
-def s(x):
-    x = x.encode() if isinstance(x, str) else x
-    return struct.pack('>H', len(x)) + x
-
-def frame(t, req, payload, flags=0, length=None):
-    return struct.pack('>IBBHII', MAGIC, t, flags, 0, req, len(payload) if length is None else length) + payload
-
-def recv_exact(c, n):
-    b = b''
-    while len(b) < n:
-        d = c.recv(n - len(b))
-        if not d:
-            raise EOFError
-        b += d
-    return b
-
-def recv_frame(c):
-    magic, t, flags, _, req, ln = struct.unpack('>IBBHII', recv_exact(c, 16))
-    return t, req, recv_exact(c, ln) if ln else b''
+CHUNK = 1 << 20
 
 def entry(t, mode, size, path, target=''):
     return struct.pack('>BIQqI', t, mode, size, 1700000000, 0) + s(path) + s(target)

@@ -8,36 +8,11 @@ its TLS (scheme 0), or decrypted with its own key (scheme 1). It then re-encrypt
 the donor's real key (or relays an AUTH it cannot read as it is) and pumps the rest both ways, so
 a recipient that trusts it mounts as if nothing happened. Every password it learns is appended to
 --loot, one line each. Stops by itself after --lifetime seconds."""
-import argparse, os, select, socket, ssl, struct, subprocess, tempfile, threading, time
+import argparse, select, socket, ssl, struct, subprocess, tempfile, threading, time
 
-MAGIC = 0x43465331
-HELLO, HELLO_OK, AUTH = 1, 2, 3
+from cfs_wire import AUTH, HELLO, HELLO_OK, frame, recv_frame, s
+
 NONCE_LEN = 32
-
-
-def recv_exact(c, n):
-    b = b''
-    while len(b) < n:
-        d = c.recv(n - len(b))
-        if not d:
-            raise EOFError
-        b += d
-    return b
-
-
-def recv_frame(c):
-    magic, t, flags, _, req, ln = struct.unpack('>IBBHII', recv_exact(c, 16))
-    if magic != MAGIC or ln > (4 << 20) + 4096:
-        raise EOFError
-    return t, flags, req, recv_exact(c, ln) if ln else b''
-
-
-def frame(t, req, payload, flags=0):
-    return struct.pack('>IBBHII', MAGIC, t, flags, 0, req, len(payload)) + payload
-
-
-def s(x):
-    return struct.pack('>H', len(x)) + x
 
 
 def take_str(p, off):
@@ -58,12 +33,12 @@ def rsa(args, data):
 
 def handshake(c, u, a, lock):
     """Returns the socket to use on the recipient's side after the handshake (TLS or not)."""
-    t, _, req, p = recv_frame(c)
+    t, req, p = recv_frame(c)
     if t != HELLO:
         raise EOFError
     pmin, pmax, tls_wanted = struct.unpack_from('>HHB', p)
     u.sendall(frame(HELLO, req, struct.pack('>HHB', pmin, pmax, 0) + p[5:]))  # the donor: "no TLS"
-    t, _, req, p = recv_frame(u)
+    t, req, p = recv_frame(u)
     if t != HELLO_OK:
         c.sendall(frame(t, req, p))
         raise EOFError
@@ -77,7 +52,7 @@ def handshake(c, u, a, lock):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(a.tls_cert, a.tls_key)
         c = ctx.wrap_socket(c, server_side=True)
-    t, _, req, p = recv_frame(c)
+    t, req, p = recv_frame(c)
     if t != AUTH:
         raise EOFError
     scheme = p[0]
