@@ -308,10 +308,11 @@ static int run(int argc, char **argv)
 	}
 	OPENSSL_cleanse(password, sizeof(password));
 	if (key_added) { /* as ssh's "Permanently added": said once the mount is sure to go ahead */
-		char store[4096];
+		char store[4096], donor[300];
 		keypin_store_path(o.known_donors, store, sizeof(store));
-		fprintf(stderr, "mount.clonefs: warning: the donor %s:%u was not known: its RSA key %s is now pinned in %s "
-				"(compare it with the one clonefsd logs at start)\n", ep.host, ep.port, co.key_pin, store);
+		keypin_donor_name(ep.host, ep.port, donor, sizeof(donor));
+		fprintf(stderr, "mount.clonefs: warning: the donor %s was not known: its RSA key %s is now pinned in %s "
+				"(compare it with the one clonefsd logs at start)\n", donor, co.key_pin, store);
 	}
 
 	/* FUSE: read-only, named after the donor, the kernel's permission checks; only the mounting
