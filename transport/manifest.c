@@ -148,8 +148,7 @@ void manifest_encode(struct wbuf *out, const struct manifest *m)
 	}
 }
 
-/* A symlink's target must be relative and stay inside the tree from where the link sits. */
-static bool symlink_target_ok(const char *linkpath, const char *target)
+bool manifest_symlink_inside(const char *linkpath, const char *target)
 {
 	size_t tlen = strlen(target);
 	if (tlen == 0 || tlen > WIRE_PATH_MAX || target[0] == '/')
@@ -224,7 +223,7 @@ int manifest_parse(const uint8_t *buf, size_t len, struct manifest *m, struct cf
 		    e->mtime_nsec >= 1000000000u)
 			return reject(m, err, "bad type, mode or time", i);
 		if (e->type == MANIFEST_SYMLINK) {
-			if (!e->target || memchr(t, 0, tlen) || !symlink_target_ok(e->path, e->target))
+			if (!e->target || memchr(t, 0, tlen) || !manifest_symlink_inside(e->path, e->target))
 				return reject(m, err, "symlink leaves the tree", i);
 		} else if (tlen) {
 			return reject(m, err, "target on a non-symlink", i);

@@ -55,6 +55,11 @@ void manifest_release(struct manifest *m);
 /* A path component or relative path is safe: no "", ".", "..", NUL, leading '/', "//",
  * component > WIRE_NAME_MAX or path > WIRE_PATH_MAX. */
 bool manifest_path_ok(const char *path, size_t len);
+/* A symlink at linkpath (relative to the tree's root) pointing to target stays inside the tree:
+ * target is relative, not over WIRE_PATH_MAX, and its ".." never climb above the root (read
+ * lexically, component by component). The donor leaves out links that fail it; the recipient
+ * rejects a manifest holding one. */
+bool manifest_symlink_inside(const char *linkpath, const char *target);
 /* Find an entry by path; NULL if none. */
 const struct manifest_entry *manifest_find(const struct manifest *m, const char *path);
 /* Chunks in a regular file of `size` bytes with chunk size cs. */

@@ -120,8 +120,6 @@ int snap_build_manifest(struct snapshot *s, struct cfs_err *err);
 void snap_tree_release(struct snapshot *s);
 /* rel (a path relative to the root) is not data: pid files, logs, binary logs, backup metadata. */
 bool snap_tree_skip(const char *rel, const char *binlog_base);
-/* A symlink at rel pointing to target stays inside the tree. */
-bool snap_tree_link_inside(const char *rel, const char *target);
 /* Open a regular entry's bytes read-only. fd, or -1 + err (7005). */
 int snap_file_open(const struct snapshot *s, const struct manifest_entry *e, struct cfs_err *err);
 

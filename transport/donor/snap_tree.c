@@ -83,31 +83,6 @@ bool snap_tree_skip(const char *rel, const char *binlog_base)
 	return false;
 }
 
-bool snap_tree_link_inside(const char *rel, const char *target)
-{
-	if (!*target || target[0] == '/')
-		return false;
-	/* Depth of the directory holding the link, then walk the target's components lexically. */
-	int depth = 0;
-	for (const char *p = rel; *p; p++)
-		if (*p == '/')
-			depth++;
-	const char *c = target;
-	while (*c) {
-		size_t n = strcspn(c, "/");
-		if (n == 2 && c[0] == '.' && c[1] == '.') {
-			if (--depth < 0)
-				return false;
-		} else if (n > 0 && !(n == 1 && c[0] == '.')) {
-			depth++;
-		}
-		c += n;
-		if (*c == '/')
-			c++;
-	}
-	return true;
-}
-
 static int add_ext(struct tree_walk *w, const char *mpath, const char *src)
 {
 	if (w->next == w->ext_cap) {
@@ -287,7 +262,7 @@ static int walk(struct tree_walk *w, const char *rel)
 			if (tn <= 0)
 				continue;
 			target[tn] = 0;
-			if (!snap_tree_link_inside(r, target)) {
+			if (!manifest_symlink_inside(r, target)) {
 				donor_log("snapshot %s: symlink %s -> %s leaves the tree; left out", s->id, r, target);
 				continue;
 			}
