@@ -73,6 +73,22 @@ int manifest_add(struct manifest *m, uint8_t type, const char *path, const char 
 	return 0;
 }
 
+void manifest_drop(struct manifest *m, const char *path)
+{
+	for (uint32_t i = 0; i < m->n; i++) {
+		struct manifest_entry *e = &m->e[i];
+		if (strcmp(e->path, path))
+			continue;
+		if (e->type == MANIFEST_REG)
+			m->bytes_total -= e->size;
+		free(e->path);
+		free(e->target);
+		memmove(e, e + 1, (m->n - i - 1) * sizeof(*e));
+		m->n--;
+		return;
+	}
+}
+
 /* Order by path component-wise so that "a" < "a/b" < "a-b": a directory precedes its contents. */
 static int path_cmp(const char *a, const char *b)
 {

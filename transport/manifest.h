@@ -44,6 +44,8 @@ struct manifest {
 void manifest_init(struct manifest *m);
 int manifest_add(struct manifest *m, uint8_t type, const char *path, const char *target, uint32_t mode,
 		 uint64_t size, int64_t mtime_sec, uint32_t mtime_nsec);
+/* Remove the entry at path (before manifest_finish); nothing if there is none. */
+void manifest_drop(struct manifest *m, const char *path);
 /* Sort so parents precede children (by path) and assign ids. */
 void manifest_finish(struct manifest *m);
 void manifest_encode(struct wbuf *out, const struct manifest *m);

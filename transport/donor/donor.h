@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <mysql.h>
@@ -122,6 +123,25 @@ void snap_tree_release(struct snapshot *s);
 bool snap_tree_skip(const char *rel, const char *binlog_base);
 /* Open a regular entry's bytes read-only. fd, or -1 + err (7005). */
 int snap_file_open(const struct snapshot *s, const struct manifest_entry *e, struct cfs_err *err);
+
+/* snap_confine.c: nothing from outside the datadir, whatever the method made (docs/donor.md). */
+struct snap_confine {
+	const struct snapshot *s;
+	char origin[4096];          /* the datadir a copying method (mariabackup, clone) copied from; "" when
+				       the tree holds the datadir's own files (dir, btrfs) */
+	struct confine_link *links; /* files whose data has more than one link */
+	size_t n, cap;
+};
+/* 0, or -1 when a copy cannot be traced back to its datadir (the snapshot must not be served). */
+int snap_confine_begin(struct snap_confine *c, const struct snapshot *s);
+/* A regular file or directory of the walk at rel: 1 serve it, 0 leave it out (logged: it came through
+ * a symlink leaving the datadir), -1 out of memory. Files with several links are kept for
+ * snap_confine_end. */
+int snap_confine_entry(struct snap_confine *c, const char *rel, const struct stat *st);
+/* Drop from m (before manifest_finish) every file sharing its data with a file outside the snapshot. */
+void snap_confine_end(struct snap_confine *c, struct manifest *m);
+/* An .isl's tablespace path abs is servable: an .ibd, a regular file, no symlink on its way, one link. */
+bool snap_confine_external(const struct snapshot *s, const char *isl, const char *abs);
 
 /* The methods: fill s->root (and s->info's binlog facts) from the live server. */
 int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const char *password,

@@ -26,6 +26,7 @@ struct tree_walk {
 	const char *datadir;       /* the server's datadir as it reported it (ends with '/'), or NULL */
 	struct ext_file *ext;
 	size_t next, ext_cap;
+	struct snap_confine confine; /* what is left out for coming from outside the datadir */
 	struct cfs_err *err;
 };
 
@@ -150,6 +151,8 @@ static int map_isl(struct tree_walk *w, const char *rel)
 			  w->s->id, rel, abs);
 		return 0;
 	}
+	if (!snap_confine_external(w->s, rel, abs))
+		return 0;
 	char sib[8400];
 	snprintf(sib, sizeof(sib), "%.*s.ibd", (int)(strlen(full) - 4), full);
 	struct stat st;
@@ -248,6 +251,13 @@ static int walk(struct tree_walk *w, const char *rel)
 		if (lstat(full, &st))
 			continue; /* vanished (a live datadir's temp file) */
 		int added = 0;
+		if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+			int keep = snap_confine_entry(&w->confine, r, &st);
+			if (keep < 0)
+				rc = cfs_err_set(w->err, CFS_ER_IO, "out of memory");
+			if (keep <= 0)
+				continue;
+		}
 		if (S_ISDIR(st.st_mode)) {
 			added = manifest_add(&s->m, MANIFEST_DIR, r, NULL, st.st_mode, 0, st.st_mtim.tv_sec,
 					     (uint32_t)st.st_mtim.tv_nsec);
@@ -318,7 +328,13 @@ int snap_build_manifest(struct snapshot *s, struct cfs_err *err)
 	const char *dd = wire_snap_info_get(&s->info, "datadir");
 	struct tree_walk w = { .s = s, .binlog_base = base ? base + 1 : bl, .datadir = dd && *dd ? dd : NULL, .err = err };
 	snap_tree_release(s);
-	int rc = walk(&w, "");
+	int rc = 0;
+	if (snap_confine_begin(&w.confine, s))
+		rc = cfs_err_set(err, CFS_ER_SNAPSHOT, "snapshot %s was copied from the datadir '%s', which cannot be "
+				 "resolved now: what it holds cannot be checked", s->id, dd ? dd : "");
+	if (rc == 0)
+		rc = walk(&w, "");
+	snap_confine_end(&w.confine, &s->m);
 	if (rc == 0) {
 		manifest_finish(&s->m);
 		s->src = calloc(s->m.n ? s->m.n : 1, sizeof(*s->src));
