@@ -28,6 +28,8 @@ static const char usage[] =
 	"  ssl_mode=M           required | preferred (default) | disabled   (REQUIRE [NO] SSL)\n"
 	"  ssl_ca=F             verify the donor's certificate and host name against this CA\n"
 	"  ssl_cert=F,ssl_key=F present a client certificate\n"
+	"  bind_address=IP      connect from this local address (as mysql --bind-address): the donor's\n"
+	"                       server judges the account's host by the address it sees\n"
 	"  cache_dir=D          persistent chunk cache (default /var/cache/clonefs, or ~/.cache/clonefs)\n"
 	"  prefetch=on|off      hydrate the whole snapshot in the background (default on)\n"
 	"  cache_max=SIZE       keep the cache under SIZE bytes (K, M, G suffixes; at least 4M) while mounted:\n"
@@ -48,7 +50,7 @@ static const char usage[] =
 	"Unmount with: umount MOUNTPOINT   or   fusermount3 -u MOUNTPOINT\n";
 
 struct mount_opts {
-	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot;
+	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot, *bind_address;
 	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max, *digest;
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
 	bool foreground, debug;
@@ -72,7 +74,7 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		{ "prefetch", &o->prefetch }, { "snapshot", &o->snapshot },
 		{ "network_timeout", &o->network_timeout }, { "connections", &o->connections },
 		{ "valid_donor_list", &o->valid_donor_list }, { "handoff", &o->handoff }, { "digest", &o->digest },
-		{ "cache_max", &o->cache_max },
+		{ "cache_max", &o->cache_max }, { "bind_address", &o->bind_address },
 	};
 	char *save = NULL;
 	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
@@ -201,7 +203,8 @@ static int run(int argc, char **argv)
 		return fail(&err);
 
 	struct cfs_client_opts co = { .host = ep.host, .port = ep.port, .user = ep.user,
-				      .ssl_ca = o.ssl_ca, .ssl_cert = o.ssl_cert, .ssl_key = o.ssl_key };
+				      .ssl_ca = o.ssl_ca, .ssl_cert = o.ssl_cert, .ssl_key = o.ssl_key,
+				      .bind_address = o.bind_address };
 	unsigned long timeout_s = 300, nconn = 4;
 	uint64_t cache_max = 0;
 	if (o.ssl_mode && cfs_ssl_mode_parse(o.ssl_mode, &co.ssl_mode)) {

@@ -21,6 +21,7 @@ struct cfs_client_opts {
 	const char *password;
 	enum cfs_ssl_mode ssl_mode;
 	const char *ssl_ca, *ssl_cert, *ssl_key;
+	const char *bind_address; /* connect from this local address (MySQL's --bind-address); NULL or "": any */
 	int timeout_ms;         /* bound on every single network wait */
 	unsigned proto;         /* 0: offer every version this build speaks; else exactly this one (a
 				   mount's later connections keep its first one's, and its cache's digest) */

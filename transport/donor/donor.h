@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <arpa/inet.h>
 #include <mysql.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -47,6 +48,8 @@ struct donor_config {
 	enum { COMPRESS_AUTO, COMPRESS_ON, COMPRESS_OFF } compression; /* auto: per session, D15 */
 	uint32_t chunk_size;        /* of snapshots made from now on; a snapshot keeps the size it was made
 				       with (info.chunk_size, saved in snapshot.meta) */
+	bool proxy_protocol;        /* logins carry the recipient's address (PROXY protocol header); off:
+				       every recipient is 'user'@'localhost' to the server (D20) */
 };
 
 extern struct donor_config donor_cfg;
@@ -55,8 +58,24 @@ extern struct donor_config donor_cfg;
 void donor_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* donor_auth.c: the donor server's own accounts. */
-/* Log in to the server as user/password through --socket; the server's error on failure. */
-MYSQL *donor_login(const char *user, const char *password, struct cfs_err *err);
+/* A recipient as the server must judge it (D20): its address, and the PROXY protocol line that tells
+ * the server so when clonefsd logs in for it over the local socket. */
+struct donor_peer {
+	char ip[INET6_ADDRSTRLEN];  /* numeric, as the server names it ('u'@'ip'); IPv4-mapped IPv6 as IPv4 */
+	char proxy[160];            /* "PROXY TCP4 <ip> <our ip> <port> <our port>\r\n"; "" with
+				       --proxy-protocol=off */
+};
+/* Fill p from the recipient's connection fd. 0, or -errno. */
+int donor_peer_of(int fd, struct donor_peer *p);
+/* Log in to the server as user/password through --socket, as coming from peer (NULL: no header);
+ * the server's error on failure. */
+MYSQL *donor_login(const char *user, const char *password, const struct donor_peer *peer, struct cfs_err *err);
+/* At start-up: the server accepts clonefsd's PROXY headers on --socket. 0; 1 when the server cannot be
+ * reached now (checked again at each login); -1 + err saying what the donor must configure. */
+int donor_proxy_check(struct cfs_err *err);
+/* The account host pattern host (from CURRENT_USER()) matches the address ip as the server matches
+ * it without name resolution: % and _ wildcards, or IPv4 "net/mask". */
+bool donor_host_matches(const char *host, const char *ip);
 /* The privilege the snapshot needs: MariaDB RELOAD, MySQL BACKUP_ADMIN. 1227 when missing. */
 int donor_check_privilege(MYSQL *db, struct cfs_err *err);
 /* RSA key for passwords without TLS: loaded from or saved to <state_dir>/rsa.pem. */
@@ -88,6 +107,8 @@ struct snapshot {
 				       in it> (btrfs), or the datadir for method dir */
 	bool owns_root;             /* delete root with the snapshot (not for method dir) */
 	enum snap_method method;    /* the method that made it (never SNAP_AUTO) */
+	struct donor_peer maker;    /* while it is made: the recipient it is made for, whose address the
+				       method's own logins carry (mariabackup's, KILL QUERY's) */
 	struct wire_snap_info info;
 	struct manifest m;
 	char **src;                 /* per entry id: the file to read when it is not root/path (.external) */
@@ -110,7 +131,7 @@ void snap_cancel(void);
 bool snap_cancelled(void);
 /* Make a new snapshot with the configured method, as the authenticated user. progress() is called
  * every 2 s from another thread while it runs. 3634 if one is being made already. */
-struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
+struct snapshot *snap_create(MYSQL *db, const char *user, const char *password, const struct donor_peer *peer,
 			     void (*progress)(void *arg, const char *line), void *arg, struct cfs_err *err);
 struct snapshot *snap_open(const char *id, struct cfs_err *err);
 void snap_release(struct snapshot *s);
@@ -142,6 +163,15 @@ int snap_confine_entry(struct snap_confine *c, const char *rel, const struct sta
 void snap_confine_end(struct snap_confine *c, struct manifest *m);
 /* An .isl's tablespace path abs is servable: an .ibd, a regular file, no symlink on its way, one link. */
 bool snap_confine_external(const struct snapshot *s, const char *isl, const char *abs);
+
+/* server_relay.c: for a tool that logs in as the recipient (mariabackup): sock is set to a private
+ * socket relayed to --socket behind s->maker's PROXY header while it runs, or to --socket itself
+ * when logins carry no header. *out NULL then. 0, or -1 + err. */
+struct donor_relay;
+int donor_relay_start(const struct snapshot *s, struct donor_relay **out, char *sock, size_t socksz,
+		      struct cfs_err *err);
+/* Close the relay and every connection through it; NULL is a no-op. */
+void donor_relay_stop(struct donor_relay *r);
 
 /* The methods: fill s->root (and s->info's binlog facts) from the live server. */
 int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const char *password,
