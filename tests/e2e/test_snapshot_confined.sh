@@ -11,6 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 T=$(t_tmpdir)
 [ "${KEEP_TMP:-0}" = 1 ] || t_on_exit "rm -rf '$T'"
+tls_make "$T/tls"
 SECRET="CLONEFS-SECRET-$$-$RANDOM"
 
 # The donor on btrfs when this host can loop-mount one (the btrfs case needs it), else in $T.
@@ -68,10 +69,11 @@ check() {
 	shift 2
 	port=$(t_free_port)
 	mkdir -p "$d"
-	cfs_start_donor "$d" "$port" "$DONOR_SOCK" "$datadir" --snapshot-method="$method" "$@"
+	cfs_start_donor "$d" "$port" "$DONOR_SOCK" "$datadir" --snapshot-method="$method" \
+		--ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem" "$@"
 	mkdir -p "$d/mnt"
 	CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$port" "$d/mnt" \
-		-o "ssl_mode=disabled,cache_dir=$d/cache,prefetch=off" ||
+		-o "ssl_mode=required,ssl_ca=$T/tls/ca.pem,cache_dir=$d/cache,prefetch=off" ||
 		{ cat "$d/clonefsd.log"; t_fail "$method: mount failed"; }
 	t_on_exit "fusermount3 -u '$d/mnt' 2>/dev/null || true"
 	local m="$d/mnt"

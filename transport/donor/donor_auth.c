@@ -196,6 +196,8 @@ static bool wild_match(const char *p, const char *s)
 bool donor_host_matches(const char *host, const char *ip)
 {
 	const char *slash = strchr(host, '/');
+	if (!*host)
+		return true; /* 'u'@'' is 'u'@'%' */
 	if (!slash)
 		return wild_match(host, ip);
 	/* "net/mask" (MariaDB) or "net/bits": IPv4 only. */
