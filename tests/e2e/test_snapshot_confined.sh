@@ -51,6 +51,7 @@ plant() {
 	echo "good" >"$dir/bars/good.frm"
 	echo "linked inside" >"$dir/bars/in1.frm"
 	ln -f "$dir/bars/in1.frm" "$dir/bars/in2.frm"
+	echo "read later" >"$dir/bars/later.frm"
 }
 plant "$DATA"
 chown -R mysql:mysql "$DATA/bars"
@@ -77,6 +78,7 @@ check() {
 		{ cat "$d/clonefsd.log"; t_fail "$method: mount failed"; }
 	t_on_exit "fusermount3 -u '$d/mnt' 2>/dev/null || true"
 	local m="$d/mnt"
+	ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["snapshot_id"])' "$m/.clonefs/status")
 	[ "$(cat "$m/bars/good.frm")" = good ] || t_fail "$method: bars/good.frm is not served as it is"
 	[ "$(cat "$m/bars/in1.frm")" = "linked inside" ] && [ "$(cat "$m/bars/in2.frm")" = "linked inside" ] ||
 		t_fail "$method: two files hard-linked to each other inside the datadir are not both served"
@@ -104,6 +106,20 @@ check dir "$COLD"
 grep -q "bars/fake.isl names '$T/cold/outside/secret', not an .ibd file: not a tablespace the server declared; left out" \
 	"$T/dir/clonefsd.log" || { cat "$T/dir/clonefsd.log"; t_fail "the .isl naming no tablespace is not logged"; }
 ls "$T/dir/mnt/.external" >/dev/null 2>&1 && t_fail "dir: an .external tree is served"
+# The dir method serves a live directory: a database directory swapped for a symlink after the
+# snapshot was listed must not lead a read of a listed file out of it.
+mv "$COLD/bars" "$COLD/bars.real"
+mkdir -p "$T/cold/outside2"
+echo "$SECRET behind a swapped directory" >"$T/cold/outside2/later.frm"
+ln -s "$T/cold/outside2" "$COLD/bars"
+CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$T/dir/clonefsd.log")" \
+	"$T/dir/mnt" -o "ssl_mode=required,ssl_ca=$T/tls/ca.pem,cache_dir=$T/dir/cache2,prefetch=off,snapshot=$ID"
+if got=$(cat "$T/dir/mnt/bars/later.frm" 2>/dev/null); then
+	fusermount3 -u "$T/dir/mnt"
+	t_fail "dir: bars/later.frm read through a directory swapped for a symlink: '$got'"
+fi
+fusermount3 -u "$T/dir/mnt"
+t_log "dir: a directory swapped for a symlink after the snapshot is not followed"
 
 if [ "$BASE" != "$T" ]; then
 	check btrfs "$DATA" --state-dir="$T/btrfs/state"

@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "transport/buf.h"
@@ -400,15 +402,29 @@ int snap_build_manifest(struct snapshot *s, struct cfs_err *err)
 	return rc;
 }
 
+/* path below the root, with no symlink anywhere on the way (a directory of a live datadir, method
+ * dir, swapped for a symlink after the manifest was built must not lead out): openat2's
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS (Linux 5.6), or O_NOFOLLOW on the last component without it. */
+static int open_beneath(const char *root, const char *rel)
+{
+	int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	int fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(dfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int e = errno;
+	close(dfd);
+	errno = e;
+	return fd;
+}
+
 int snap_file_open(const struct snapshot *s, const struct manifest_entry *e, struct cfs_err *err)
 {
-	char path[8400];
 	const char *src = s->src ? s->src[e->id] : NULL;
-	if (src)
-		snprintf(path, sizeof(path), "%s", src);
-	else
-		snprintf(path, sizeof(path), "%s/%s", s->root, e->path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = src ? open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : open_beneath(s->root, e->path);
 	if (fd < 0)
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "snapshot file '%s' cannot be read: %s", e->path, strerror(errno));
 	return fd;
