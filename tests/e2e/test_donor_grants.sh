@@ -55,7 +55,7 @@ refused() {
 t_log "server with name resolution (the default)"
 donor a "$SOCK"
 try u u-pw 127.0.0.2 new || { cat "$T/err" "$T/a/clonefsd.log"; t_fail "'u'@'127.0.0.2' cannot clone from 127.0.0.2"; }
-grep -q "snapshot $ID: making it with mariabackup as 'u'" "$T/a/clonefsd.log" || t_fail "the snapshot was not made by mariabackup as 'u'"
+grep -q "snapshot $ID: making it with mariabackup as 'u' from 127.0.0.2" "$T/a/clonefsd.log" || t_fail "the snapshot was not made by mariabackup as 'u'"
 t_log "u from 127.0.0.2: snapshot $ID made by mariabackup logged in as 'u'@'127.0.0.2'"
 refused u u-pw 127.0.0.1 "Access denied for user 'u'@'localhost' (using password: YES)"
 try cloner pw 127.0.0.1 "$ID" || { cat "$T/err"; t_fail "'cloner'@'localhost' cannot mount from 127.0.0.1"; }

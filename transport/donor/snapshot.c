@@ -400,7 +400,8 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password, 
 		s = NULL;
 		goto out;
 	}
-	donor_log("snapshot %s: making it with %s as '%s'", s->id, snap_method_name(method), user);
+	donor_log("snapshot %s: making it with %s as '%s' from %s", s->id, snap_method_name(method), user,
+		  peer->ip[0] ? peer->ip : "an unknown address");
 	int rc = make(s, db, user, password, progress, arg, err);
 	char num[32];
 	snprintf(num, sizeof(num), "%lld", (long long)now);
