@@ -53,6 +53,7 @@ int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_
 	snprintf(f->ssl_ca, sizeof(f->ssl_ca), "%s", o->ssl_ca ? o->ssl_ca : "");
 	snprintf(f->ssl_cert, sizeof(f->ssl_cert), "%s", o->ssl_cert ? o->ssl_cert : "");
 	snprintf(f->ssl_key, sizeof(f->ssl_key), "%s", o->ssl_key ? o->ssl_key : "");
+	snprintf(f->bind_address, sizeof(f->bind_address), "%s", o->bind_address ? o->bind_address : "");
 	f->opts = *o;
 	f->opts.host = f->host;
 	f->opts.user = f->user;
@@ -60,6 +61,7 @@ int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_
 	f->opts.ssl_ca = f->ssl_ca;
 	f->opts.ssl_cert = f->ssl_cert;
 	f->opts.ssl_key = f->ssl_key;
+	f->opts.bind_address = f->bind_address;
 	f->opts.proto = first->proto; /* every connection speaks the first one's version: one digest */
 	f->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (f->stop_fd < 0)

@@ -28,7 +28,7 @@ enum fetch_state { FETCH_HYDRATING, FETCH_COMPLETE, FETCH_DISCONNECTED, FETCH_LA
 struct fetcher {
 	/* Set once by fetcher_init, read-only afterwards. */
 	struct cfs_client_opts opts;
-	char host[256], user[160], password[512], ssl_ca[4096], ssl_cert[4096], ssl_key[4096];
+	char host[256], user[160], password[512], ssl_ca[4096], ssl_cert[4096], ssl_key[4096], bind_address[64];
 	char snap_id[WIRE_SNAP_ID_MAX + 1];
 	const struct manifest *m;
 	struct cache *cache;

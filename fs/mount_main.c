@@ -34,6 +34,8 @@ static const char usage[] =
 	"  known_donors=F|none  else the key is pinned on first use in F (default: $CLONEFS_KNOWN_DONORS,\n"
 	"                       root: /var/lib/clonefs/known_donors, others: ~/.config/clonefs/known_donors)\n"
 	"                       and a changed key is refused; none: refuse a key not given by server_public_key=\n"
+	"  bind_address=IP      connect from this local address (as mysql --bind-address): the donor's\n"
+	"                       server judges the account's host by the address it sees\n"
 	"  cache_dir=D          persistent chunk cache (default /var/cache/clonefs, or ~/.cache/clonefs)\n"
 	"  prefetch=on|off      hydrate the whole snapshot in the background (default on)\n"
 	"  cache_max=SIZE       keep the cache under SIZE bytes (K, M, G suffixes; at least 4M) while mounted:\n"
@@ -57,7 +59,7 @@ static const char usage[] =
 	"Unmount with: umount MOUNTPOINT   or   fusermount3 -u MOUNTPOINT\n";
 
 struct mount_opts {
-	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot;
+	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot, *bind_address;
 	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max, *digest;
 	char *server_public_key, *known_donors;
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
@@ -83,7 +85,7 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		{ "network_timeout", &o->network_timeout }, { "connections", &o->connections },
 		{ "valid_donor_list", &o->valid_donor_list }, { "handoff", &o->handoff }, { "digest", &o->digest },
 		{ "cache_max", &o->cache_max }, { "server_public_key", &o->server_public_key },
-		{ "known_donors", &o->known_donors },
+		{ "known_donors", &o->known_donors }, { "bind_address", &o->bind_address },
 	};
 	char *save = NULL;
 	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
@@ -213,7 +215,8 @@ static int run(int argc, char **argv)
 
 	struct cfs_client_opts co = { .host = ep.host, .port = ep.port, .user = ep.user,
 				      .ssl_ca = o.ssl_ca, .ssl_cert = o.ssl_cert, .ssl_key = o.ssl_key,
-				      .server_public_key = o.server_public_key, .known_donors = o.known_donors };
+				      .server_public_key = o.server_public_key, .known_donors = o.known_donors,
+				      .bind_address = o.bind_address };
 	unsigned long timeout_s = 300, nconn = 4;
 	uint64_t cache_max = 0;
 	if (o.ssl_mode && cfs_ssl_mode_parse(o.ssl_mode, &co.ssl_mode)) {

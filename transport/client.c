@@ -162,7 +162,7 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 			    "drop one of them");
 		goto out;
 	}
-	if (conn_connect(&s->conn, o->host, o->port, o->timeout_ms, o->cancel_fd > 0 ? o->cancel_fd : -1, err))
+	if (conn_connect(&s->conn, o->host, o->port, o->bind_address, o->timeout_ms, o->cancel_fd > 0 ? o->cancel_fd : -1, err))
 		goto out;
 
 	struct wire_hello hello = { .proto_min = o->proto ? o->proto : WIRE_PROTO_MIN,

@@ -28,6 +28,7 @@ struct cfs_client_opts {
 	const char *server_public_key;  /* NULL: none */
 	const char *known_donors;       /* the store (NULL: keypin_store_path's default; "none": no store) */
 	char key_pin[KEYPIN_FP_MAX];    /* set: the only key fingerprint accepted */
+	const char *bind_address; /* connect from this local address (MySQL's --bind-address); NULL or "": any */
 	int timeout_ms;         /* bound on every single network wait */
 	unsigned proto;         /* 0: offer every version this build speaks; else exactly this one (a
 				   mount's later connections keep its first one's, and its cache's digest) */

@@ -155,16 +155,28 @@ static int wait_fd(int fd, int cancel_fd, short events, int64_t deadline)
 	}
 }
 
-int conn_connect(struct cfs_conn *c, const char *host, unsigned port, int timeout_ms, int cancel_fd,
-		 struct cfs_err *err)
+int conn_connect(struct cfs_conn *c, const char *host, unsigned port, const char *bind_addr, int timeout_ms,
+		 int cancel_fd, struct cfs_err *err)
 {
 	char portstr[8], peer[128];
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL, *src = NULL;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	snprintf(peer, sizeof(peer), "%s:%u", host, port);
+	if (bind_addr && *bind_addr) {
+		struct addrinfo bh = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
+		int gai = getaddrinfo(bind_addr, NULL, &bh, &src);
+		if (gai != 0)
+			return cfs_err_set(err, CR_CONN_HOST_ERROR, "Can't connect to MySQL server on '%s': bind_address '%s' is "
+					   "not a numeric address (%s)", peer, bind_addr, gai_strerror(gai));
+		/* Only the donor's addresses of the source's family can be reached from it. */
+		hints.ai_family = src->ai_family;
+	}
 	int gai = getaddrinfo(host, portstr, &hints, &res);
-	if (gai != 0)
+	if (gai != 0) {
+		if (src)
+			freeaddrinfo(src);
 		return cfs_err_set(err, CR_CONN_HOST_ERROR, "Unknown MySQL server host '%s' (%d)", host, gai);
+	}
 	int last = ECONNREFUSED;
 	int64_t deadline = now_ms() + timeout_ms;
 	for (struct addrinfo *a = res; a; a = a->ai_next) {
@@ -175,8 +187,11 @@ int conn_connect(struct cfs_conn *c, const char *host, unsigned port, int timeou
 		}
 		conn_init_fd(c, fd, timeout_ms, peer);
 		c->cancel_fd = cancel_fd;
-		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+		int r = src && bind(fd, src->ai_addr, src->ai_addrlen) ? -1 : connect(fd, a->ai_addr, a->ai_addrlen);
+		if (r == 0) {
 			freeaddrinfo(res);
+			if (src)
+				freeaddrinfo(src);
 			return 0;
 		}
 		if (errno == EINPROGRESS && wait_fd(fd, cancel_fd, POLLOUT, deadline) == 0) {
@@ -185,6 +200,8 @@ int conn_connect(struct cfs_conn *c, const char *host, unsigned port, int timeou
 			getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
 			if (soerr == 0) {
 				freeaddrinfo(res);
+				if (src)
+					freeaddrinfo(src);
 				return 0;
 			}
 			last = soerr;
@@ -196,6 +213,8 @@ int conn_connect(struct cfs_conn *c, const char *host, unsigned port, int timeou
 		c->fd = -1;
 	}
 	freeaddrinfo(res);
+	if (src)
+		freeaddrinfo(src);
 	return cfs_err_set(err, CR_CONN_HOST_ERROR, "Can't connect to MySQL server on '%s' (%d \"%s\")", peer, last,
 			   strerror(last));
 }

@@ -33,7 +33,7 @@ SSL_CTX *conn_tls_server_ctx(const char *cert, const char *key, const char *ca,
 
 /* Connect to host:port (name or address) within timeout_ms. CR_CONN_HOST_ERROR on failure.
  * cancel_fd (or -1): becomes c->cancel_fd, and cuts the connect short too. */
-int conn_connect(struct cfs_conn *c, const char *host, unsigned port, int timeout_ms, int cancel_fd,
+int conn_connect(struct cfs_conn *c, const char *host, unsigned port, const char *bind_addr, int timeout_ms, int cancel_fd,
 		 struct cfs_err *err);
 /* Wrap an accepted socket. */
 void conn_init_fd(struct cfs_conn *c, int fd, int timeout_ms, const char *peer);

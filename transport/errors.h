@@ -23,6 +23,7 @@ struct cfs_err {
 #define ER_DB_CREATE_EXISTS_MSG "Can't create database '%s'; database exists"
 #define ER_ACCESS_DENIED_ERROR 1045
 #define ER_ACCESS_DENIED_ERROR_MSG "Access denied for user '%s'@'%s' (using password: %s)"
+#define ER_HOST_NOT_PRIVILEGED 1130 /* "Host '%s' is not allowed to connect", and MariaDB's "Proxy header is not accepted from %s" */
 #define ER_PARSE_ERROR 1064
 #define ER_PARSE_ERROR_MSG "You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version for the right syntax to use near '%s' at line %d"
 #define ER_FILE_EXISTS_ERROR 1086

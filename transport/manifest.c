@@ -73,6 +73,22 @@ int manifest_add(struct manifest *m, uint8_t type, const char *path, const char 
 	return 0;
 }
 
+void manifest_drop(struct manifest *m, const char *path)
+{
+	for (uint32_t i = 0; i < m->n; i++) {
+		struct manifest_entry *e = &m->e[i];
+		if (strcmp(e->path, path))
+			continue;
+		if (e->type == MANIFEST_REG)
+			m->bytes_total -= e->size;
+		free(e->path);
+		free(e->target);
+		memmove(e, e + 1, (m->n - i - 1) * sizeof(*e));
+		m->n--;
+		return;
+	}
+}
+
 /* Order by path component-wise so that "a" < "a/b" < "a-b": a directory precedes its contents. */
 static int path_cmp(const char *a, const char *b)
 {
@@ -148,8 +164,7 @@ void manifest_encode(struct wbuf *out, const struct manifest *m)
 	}
 }
 
-/* A symlink's target must be relative and stay inside the tree from where the link sits. */
-static bool symlink_target_ok(const char *linkpath, const char *target)
+bool manifest_symlink_inside(const char *linkpath, const char *target)
 {
 	size_t tlen = strlen(target);
 	if (tlen == 0 || tlen > WIRE_PATH_MAX || target[0] == '/')
@@ -224,7 +239,7 @@ int manifest_parse(const uint8_t *buf, size_t len, struct manifest *m, struct cf
 		    e->mtime_nsec >= 1000000000u)
 			return reject(m, err, "bad type, mode or time", i);
 		if (e->type == MANIFEST_SYMLINK) {
-			if (!e->target || memchr(t, 0, tlen) || !symlink_target_ok(e->path, e->target))
+			if (!e->target || memchr(t, 0, tlen) || !manifest_symlink_inside(e->path, e->target))
 				return reject(m, err, "symlink leaves the tree", i);
 		} else if (tlen) {
 			return reject(m, err, "target on a non-symlink", i);

@@ -44,6 +44,8 @@ struct manifest {
 void manifest_init(struct manifest *m);
 int manifest_add(struct manifest *m, uint8_t type, const char *path, const char *target, uint32_t mode,
 		 uint64_t size, int64_t mtime_sec, uint32_t mtime_nsec);
+/* Remove the entry at path (before manifest_finish); nothing if there is none. */
+void manifest_drop(struct manifest *m, const char *path);
 /* Sort so parents precede children (by path) and assign ids. */
 void manifest_finish(struct manifest *m);
 void manifest_encode(struct wbuf *out, const struct manifest *m);
@@ -55,6 +57,11 @@ void manifest_release(struct manifest *m);
 /* A path component or relative path is safe: no "", ".", "..", NUL, leading '/', "//",
  * component > WIRE_NAME_MAX or path > WIRE_PATH_MAX. */
 bool manifest_path_ok(const char *path, size_t len);
+/* A symlink at linkpath (relative to the tree's root) pointing to target stays inside the tree:
+ * target is relative, not over WIRE_PATH_MAX, and its ".." never climb above the root (read
+ * lexically, component by component). The donor leaves out links that fail it; the recipient
+ * rejects a manifest holding one. */
+bool manifest_symlink_inside(const char *linkpath, const char *target);
 /* Find an entry by path; NULL if none. */
 const struct manifest_entry *manifest_find(const struct manifest *m, const char *path);
 /* Chunks in a regular file of `size` bytes with chunk size cs. */

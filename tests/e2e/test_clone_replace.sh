@@ -25,6 +25,7 @@ socket=$dir/mysql.sock
 pid-file=$dir/mysqld.pid
 log-error=$dir/error.log
 skip-networking
+proxy-protocol-networks=localhost
 user=mysql
 character-set-server=latin1
 collation-server=latin1_swedish_ci

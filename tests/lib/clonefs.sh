@@ -2,10 +2,13 @@
 # foreground with its log checked at exit, and binlog replay from a recorded position.
 # Needs common.sh and mariadb.sh sourced first.
 
-# cfs_make_clone_user SOCK USER PASSWORD: the privileges mariabackup needs on MariaDB 10.11.
+# cfs_make_clone_user SOCK USER PASSWORD [HOST]: the privileges mariabackup needs on MariaDB 10.11, for
+# 'USER'@'HOST' (default 127.0.0.1, where the tests' recipients connect from: the server judges the
+# account by the recipient's address, with or without skip_name_resolve).
 cfs_make_clone_user() {
-	db_sql "$1" "CREATE USER '$2'@'localhost' IDENTIFIED BY '$3';
-		GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SELECT ON *.* TO '$2'@'localhost';"
+	local host=${4:-127.0.0.1}
+	db_sql "$1" "CREATE USER '$2'@'$host' IDENTIFIED BY '$3';
+		GRANT RELOAD, PROCESS, LOCK TABLES, BINLOG MONITOR, SELECT ON *.* TO '$2'@'$host';"
 }
 
 # cfs_start_donor DIR PORT SOCK DATADIR [clonefsd options...]: clonefsd in the background, its log in

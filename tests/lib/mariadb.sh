@@ -14,7 +14,8 @@ _db_wait_ready() {
 }
 
 # db_start DIR [mariadbd options...]: a fresh server with its datadir in DIR/data, socket
-# DIR/mysql.sock, binary logs in DIR/binlog; stopped at exit.
+# DIR/mysql.sock, binary logs in DIR/binlog; stopped at exit. It takes PROXY protocol headers on its
+# socket (proxy_protocol_networks=localhost), as a clonefsd donor's server must (docs/donor.md).
 db_start() {
 	local dir=$1
 	shift
@@ -25,7 +26,7 @@ db_start() {
 	mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/mysql.sock" --pid-file="$dir/mysqld.pid" \
 		--log-error="$dir/error.log" --skip-networking --user=mysql --log-bin="$dir/binlog/binlog" \
 		--server-id=1 --binlog-format=ROW --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
-		"$@" >/dev/null 2>&1 &
+		--proxy-protocol-networks=localhost "$@" >/dev/null 2>&1 &
 	t_on_exit "db_stop '$dir'"
 	_db_wait_ready "$dir/mysql.sock" "$dir/error.log"
 }

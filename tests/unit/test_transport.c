@@ -312,6 +312,13 @@ static void manifest_rejects_hostile_names(void)
 	CHECK(manifest_parse(b.p, b.len, &p, &err) == 0);
 	manifest_release(&p);
 	wbuf_release(&b);
+	/* The one symlink check, used by the donor's walk and the recipient's parser. */
+	CHECK(manifest_symlink_inside("db/l", "../ibdata1"));
+	CHECK(manifest_symlink_inside("db/l", "./x/../../y"));
+	CHECK(!manifest_symlink_inside("db/l", "../../etc/shadow"));
+	CHECK(!manifest_symlink_inside("db/l", "../x/../../y"));
+	CHECK(!manifest_symlink_inside("l", "/etc/shadow"));
+	CHECK(!manifest_symlink_inside("l", ""));
 }
 
 int main(void)

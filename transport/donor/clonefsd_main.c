@@ -47,6 +47,10 @@ static const char usage[] =
 	"\n"
 	"  --listen=ADDR:PORT        where to listen (default 127.0.0.1:4406; [::]:4406 for IPv6)\n"
 	"  --socket=PATH             the donor server's socket: recipients log in to it as themselves\n"
+	"  --proxy-protocol=on|off   on (default): each login carries the recipient's address in a PROXY\n"
+	"                            protocol header, so the server matches 'user'@'host' by it (MariaDB:\n"
+	"                            proxy_protocol_networks=localhost, checked at start); off: every\n"
+	"                            recipient is 'user'@'localhost' to the server (MySQL has no PROXY)\n"
 	"  --datadir=DIR             the directory to serve with --snapshot-method=dir\n"
 	"  --snapshot-method=M       auto (default) | clone | btrfs | mariabackup | dir\n"
 	"  --ssl-cert=F --ssl-key=F  offer TLS with this certificate\n"
@@ -199,6 +203,13 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 			donor_cfg.compression = COMPRESS_OFF;
 		else
 			donor_cfg.zstd_level = (int)n;
+	} else if (!strcmp(name, "proxy-protocol")) {
+		if (v && !strcmp(v, "on"))
+			donor_cfg.proxy_protocol = true;
+		else if (v && !strcmp(v, "off"))
+			donor_cfg.proxy_protocol = false;
+		else
+			return cfs_err_set(err, CFS_ER_USAGE, "--proxy-protocol=%s: expected on or off", v ? v : "");
 	} else if (!strcmp(name, "compression")) {
 		if (!strcmp(v, "auto"))
 			donor_cfg.compression = COMPRESS_AUTO;
@@ -519,6 +530,7 @@ static int run(int argc, char **argv, struct opts *o)
 	donor_cfg.parallel = cpus < 1 ? 1 : cpus > 4 ? 4 : (int)cpus;
 	donor_cfg.zstd_level = 1;
 	donor_cfg.chunk_size = WIRE_CHUNK_SIZE;
+	donor_cfg.proxy_protocol = true;
 	if (parse_args(argc, argv, o, &err))
 		return fail(&err);
 	if (o->explain_methods)
@@ -593,6 +605,9 @@ static int run(int argc, char **argv, struct opts *o)
 		cfs_err_set(&err, CFS_ER_IO, "cannot initialize the MySQL client library");
 		return fail(&err);
 	}
+	int proxy = donor_cfg.proxy_protocol ? donor_proxy_check(&err) : 0;
+	if (proxy < 0)
+		return fail(&err);
 	if (donor_rsa_init(&err))
 		return fail(&err);
 	int lfd = listen_on(donor_cfg.listen, &err);
@@ -644,6 +659,12 @@ static int run(int argc, char **argv, struct opts *o)
 	char key_fp[KEYPIN_FP_MAX];
 	if (keypin_fingerprint(donor_cfg.rsa, key_fp) == 0)
 		donor_log("RSA key %s (%s/rsa-public.pem): what recipients without ssl_ca= pin", key_fp, donor_cfg.state_dir);
+	if (!donor_cfg.proxy_protocol)
+		donor_log("warning: --proxy-protocol=off: the server sees every recipient as 'user'@'localhost', "
+			  "whatever its address; accounts' host patterns do not apply");
+	else if (proxy > 0)
+		donor_log("warning: the server on %s cannot be reached now: whether it takes the PROXY protocol "
+			  "header (proxy_protocol_networks=localhost) is checked at each login", donor_cfg.socket);
 	if (donor_cfg.method == SNAP_AUTO && !snap_have_mariabackup())
 		donor_log("warning: mariabackup is not installed: --snapshot-method=auto has a method for MariaDB only "
 			  "where btrfs can be used (clonefsd --explain-methods)");

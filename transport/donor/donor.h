@@ -6,8 +6,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include <arpa/inet.h>
 #include <mysql.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -46,6 +48,8 @@ struct donor_config {
 	enum { COMPRESS_AUTO, COMPRESS_ON, COMPRESS_OFF } compression; /* auto: per session, D15 */
 	uint32_t chunk_size;        /* of snapshots made from now on; a snapshot keeps the size it was made
 				       with (info.chunk_size, saved in snapshot.meta) */
+	bool proxy_protocol;        /* logins carry the recipient's address (PROXY protocol header); off:
+				       every recipient is 'user'@'localhost' to the server (D20) */
 };
 
 extern struct donor_config donor_cfg;
@@ -54,8 +58,24 @@ extern struct donor_config donor_cfg;
 void donor_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* donor_auth.c: the donor server's own accounts. */
-/* Log in to the server as user/password through --socket; the server's error on failure. */
-MYSQL *donor_login(const char *user, const char *password, struct cfs_err *err);
+/* A recipient as the server must judge it (D20): its address, and the PROXY protocol line that tells
+ * the server so when clonefsd logs in for it over the local socket. */
+struct donor_peer {
+	char ip[INET6_ADDRSTRLEN];  /* numeric, as the server names it ('u'@'ip'); IPv4-mapped IPv6 as IPv4 */
+	char proxy[160];            /* "PROXY TCP4 <ip> <our ip> <port> <our port>\r\n"; "" with
+				       --proxy-protocol=off */
+};
+/* Fill p from the recipient's connection fd. 0, or -errno. */
+int donor_peer_of(int fd, struct donor_peer *p);
+/* Log in to the server as user/password through --socket, as coming from peer (NULL: no header);
+ * the server's error on failure. */
+MYSQL *donor_login(const char *user, const char *password, const struct donor_peer *peer, struct cfs_err *err);
+/* At start-up: the server accepts clonefsd's PROXY headers on --socket. 0; 1 when the server cannot be
+ * reached now (checked again at each login); -1 + err saying what the donor must configure. */
+int donor_proxy_check(struct cfs_err *err);
+/* The account host pattern host (from CURRENT_USER()) matches the address ip as the server matches
+ * it without name resolution: % and _ wildcards, or IPv4 "net/mask". */
+bool donor_host_matches(const char *host, const char *ip);
 /* The privilege the snapshot needs: MariaDB RELOAD, MySQL BACKUP_ADMIN. 1227 when missing. */
 int donor_check_privilege(MYSQL *db, struct cfs_err *err);
 /* RSA key for passwords without TLS: loaded from or saved to <state_dir>/rsa.pem. */
@@ -87,6 +107,8 @@ struct snapshot {
 				       in it> (btrfs), or the datadir for method dir */
 	bool owns_root;             /* delete root with the snapshot (not for method dir) */
 	enum snap_method method;    /* the method that made it (never SNAP_AUTO) */
+	struct donor_peer maker;    /* while it is made: the recipient it is made for, whose address the
+				       method's own logins carry (mariabackup's, KILL QUERY's) */
 	struct wire_snap_info info;
 	struct manifest m;
 	char **src;                 /* per entry id: the file to read when it is not root/path (.external) */
@@ -109,7 +131,7 @@ void snap_cancel(void);
 bool snap_cancelled(void);
 /* Make a new snapshot with the configured method, as the authenticated user. progress() is called
  * every 2 s from another thread while it runs. 3634 if one is being made already. */
-struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
+struct snapshot *snap_create(MYSQL *db, const char *user, const char *password, const struct donor_peer *peer,
 			     void (*progress)(void *arg, const char *line), void *arg, struct cfs_err *err);
 struct snapshot *snap_open(const char *id, struct cfs_err *err);
 void snap_release(struct snapshot *s);
@@ -120,10 +142,36 @@ int snap_build_manifest(struct snapshot *s, struct cfs_err *err);
 void snap_tree_release(struct snapshot *s);
 /* rel (a path relative to the root) is not data: pid files, logs, binary logs, backup metadata. */
 bool snap_tree_skip(const char *rel, const char *binlog_base);
-/* A symlink at rel pointing to target stays inside the tree. */
-bool snap_tree_link_inside(const char *rel, const char *target);
 /* Open a regular entry's bytes read-only. fd, or -1 + err (7005). */
 int snap_file_open(const struct snapshot *s, const struct manifest_entry *e, struct cfs_err *err);
+
+/* snap_confine.c: nothing from outside the datadir, whatever the method made (docs/donor.md). */
+struct snap_confine {
+	const struct snapshot *s;
+	char origin[4096];          /* the datadir a copying method (mariabackup, clone) copied from; "" when
+				       the tree holds the datadir's own files (dir, btrfs) */
+	struct confine_link *links; /* files whose data has more than one link */
+	size_t n, cap;
+};
+/* 0, or -1 when a copy cannot be traced back to its datadir (the snapshot must not be served). */
+int snap_confine_begin(struct snap_confine *c, const struct snapshot *s);
+/* A regular file or directory of the walk at rel: 1 serve it, 0 leave it out (logged: it came through
+ * a symlink leaving the datadir), -1 out of memory. Files with several links are kept for
+ * snap_confine_end. */
+int snap_confine_entry(struct snap_confine *c, const char *rel, const struct stat *st);
+/* Drop from m (before manifest_finish) every file sharing its data with a file outside the snapshot. */
+void snap_confine_end(struct snap_confine *c, struct manifest *m);
+/* An .isl's tablespace path abs is servable: an .ibd, a regular file, no symlink on its way, one link. */
+bool snap_confine_external(const struct snapshot *s, const char *isl, const char *abs);
+
+/* server_relay.c: for a tool that logs in as the recipient (mariabackup): sock is set to a private
+ * socket relayed to --socket behind s->maker's PROXY header while it runs, or to --socket itself
+ * when logins carry no header. *out NULL then. 0, or -1 + err. */
+struct donor_relay;
+int donor_relay_start(const struct snapshot *s, struct donor_relay **out, char *sock, size_t socksz,
+		      struct cfs_err *err);
+/* Close the relay and every connection through it; NULL is a no-op. */
+void donor_relay_stop(struct donor_relay *r);
 
 /* The methods: fill s->root (and s->info's binlog facts) from the live server. */
 int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const char *password,

@@ -35,6 +35,7 @@
 struct session {
 	struct cfs_conn conn;
 	char peer[128];
+	struct donor_peer from; /* the recipient's address, for the server to judge its logins by (D20) */
 	char user[WIRE_USER_MAX + 1];
 	char password[WIRE_SECRET_MAX + 1]; /* kept for mariabackup, which logs in as the recipient; cleansed at the end */
 	MYSQL *db;
@@ -202,7 +203,7 @@ static int auth(struct session *s, struct cfs_err *err)
 	}
 	if (donor_auth_allowed(s->peer, &e))
 		goto reply;
-	s->db = donor_login(s->user, s->password, &e);
+	s->db = donor_login(s->user, s->password, &s->from, &e);
 	/* Only a wrong password counts towards the block; a missing privilege is not a guess. */
 	donor_auth_result(s->peer, s->db != NULL);
 	if (!s->db || donor_check_privilege(s->db, &e))
@@ -226,7 +227,7 @@ static int server_alive(struct session *s, struct cfs_err *err)
 		return 0;
 	if (s->db)
 		mysql_close(s->db);
-	s->db = donor_login(s->user, s->password, err);
+	s->db = donor_login(s->user, s->password, &s->from, err);
 	return s->db && donor_check_privilege(s->db, err) == 0 ? 0 : -1;
 }
 
@@ -249,7 +250,7 @@ static int do_snap_open(struct session *s, uint32_t req, struct cfs_err *err)
 		if (enc > 0)
 			cfs_err_set(&e, ER_CLONE_ENCRYPTION, ER_CLONE_ENCRYPTION_MSG);
 		else if (enc == 0)
-			snap = snap_create(s->db, s->user, s->password, progress_cb, s, &e);
+			snap = snap_create(s->db, s->user, s->password, &s->from, progress_cb, s, &e);
 	} else {
 		snap = snap_open(m.snap, &e);
 	}
@@ -460,6 +461,9 @@ void donor_session_run(int fd, const char *peer)
 		return;
 	}
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	int perr = donor_peer_of(fd, &s->from);
+	if (perr)
+		donor_log("%s: cannot tell the recipient's address: %s", peer, strerror(-perr));
 	conn_init_fd(&s->conn, fd, HANDSHAKE_TIMEOUT_MS, peer);
 	wbuf_init(&s->in, REQUEST_MAX);
 	wbuf_init(&s->out, WIRE_FRAME_MAX);

@@ -256,10 +256,10 @@ static void give_to_server(MYSQL *db, const char *dir)
 
 /* End the running CLONE from a second connection as the same account (KILL QUERY needs no more for
  * the account's own thread). */
-static void kill_clone(unsigned long thread, const char *user, const char *password)
+static void kill_clone(unsigned long thread, const char *user, const char *password, const struct donor_peer *peer)
 {
 	struct cfs_err e = { 0 };
-	MYSQL *k = donor_login(user, password, &e);
+	MYSQL *k = donor_login(user, password, peer, &e);
 	if (!k) {
 		donor_log("cannot stop CLONE LOCAL (thread %lu): ERROR %d: %s", thread, e.code, e.msg);
 		return;
@@ -274,7 +274,8 @@ static void kill_clone(unsigned long thread, const char *user, const char *passw
 /* Send sql and wait for its answer, at most until --snapshot-timeout and while no shutdown cancels
  * it (then KILL QUERY, and the connection is cut if the server does not end it within KILL_GRACE_S).
  * Not mysql_query: the connection's read timeout is shorter than a large clone. 0, or -1 + err. */
-static int run_clone(MYSQL *db, const char *sql, const char *user, const char *password, struct cfs_err *err)
+static int run_clone(MYSQL *db, const char *sql, const char *user, const char *password,
+		     const struct donor_peer *peer, struct cfs_err *err)
 {
 	time_t deadline = time(NULL) + donor_cfg.snapshot_timeout_s, grace = 0;
 	const char *why = NULL;
@@ -289,7 +290,7 @@ static int run_clone(MYSQL *db, const char *sql, const char *user, const char *p
 			break; /* the answer, or an error mysql_read_query_result reports */
 		if (!why && (snap_cancelled() || time(NULL) >= deadline)) {
 			why = snap_cancelled() ? "clonefsd is stopping" : "the snapshot took longer than --snapshot-timeout";
-			kill_clone(mysql_thread_id(db), user, password);
+			kill_clone(mysql_thread_id(db), user, password, peer);
 			grace = time(NULL) + KILL_GRACE_S;
 		} else if (why && time(NULL) >= grace) {
 			donor_log("CLONE LOCAL did not end %d s after KILL QUERY: cutting the connection", KILL_GRACE_S);
@@ -352,7 +353,7 @@ int snap_clone_take(struct snapshot *s, MYSQL *db, const char *user, const char 
 	give_to_server(db, s->dir);
 
 	time_t start = time(NULL);
-	if (run_clone(db, sql, user, password, err))
+	if (run_clone(db, sql, user, password, &s->maker, err))
 		return -1;
 	snap_set_status("reading performance_schema.clone_status");
 	MYSQL_RES *res;

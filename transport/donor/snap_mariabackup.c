@@ -212,11 +212,11 @@ int snap_cnf_quote(const char *v, char *out, size_t outsz)
 }
 
 /* The defaults file mariabackup reads first: who to log in as, and where. 0600, in the 0700 snapshot dir. */
-static int write_cnf(const char *cnf, const char *user, const char *password, struct cfs_err *err)
+static int write_cnf(const char *cnf, const char *user, const char *password, const char *sock, struct cfs_err *err)
 {
 	char quser[2 * WIRE_USER_MAX + 8], qpw[2 * WIRE_SECRET_MAX + 8], qsock[2 * sizeof(donor_cfg.socket) + 8];
 	if (snap_cnf_quote(user, quser, sizeof(quser)) || snap_cnf_quote(password, qpw, sizeof(qpw)) ||
-	    snap_cnf_quote(donor_cfg.socket, qsock, sizeof(qsock)))
+	    snap_cnf_quote(sock, qsock, sizeof(qsock)))
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "the account name or socket path is too long for mariabackup");
 	int fd = open(cnf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -244,8 +244,15 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 	s->owns_root = true;
 	if (donor_query1(db, "SELECT @@datadir", datadir, sizeof(datadir), err))
 		return -1;
-	if (write_cnf(cnf, user, password, err))
+	/* mariabackup logs in as the recipient, through a relay that gives the server its address. */
+	struct donor_relay *relay;
+	char sock[sizeof(donor_cfg.socket)];
+	if (donor_relay_start(s, &relay, sock, sizeof(sock), err))
 		return -1;
+	if (write_cnf(cnf, user, password, sock, err)) {
+		donor_relay_stop(relay);
+		return -1;
+	}
 
 	/* --defaults-file must come first; the server's datadir as it reports it. */
 	snprintf(cnfopt, sizeof(cnfopt), "--defaults-file=%s", cnf);
@@ -262,6 +269,7 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 	time_t deadline = time(NULL) + donor_cfg.snapshot_timeout_s;
 
 	int st = run_logged(backup, log, deadline, err);
+	donor_relay_stop(relay);
 	unlink(cnf);
 	if (st < 0)
 		return -1;

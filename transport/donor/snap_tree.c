@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "transport/buf.h"
@@ -26,6 +28,7 @@ struct tree_walk {
 	const char *datadir;       /* the server's datadir as it reported it (ends with '/'), or NULL */
 	struct ext_file *ext;
 	size_t next, ext_cap;
+	struct snap_confine confine; /* what is left out for coming from outside the datadir */
 	struct cfs_err *err;
 };
 
@@ -81,31 +84,6 @@ bool snap_tree_skip(const char *rel, const char *binlog_base)
 			return true; /* binlog.000001, binlog.index, binlog.state */
 	}
 	return false;
-}
-
-bool snap_tree_link_inside(const char *rel, const char *target)
-{
-	if (!*target || target[0] == '/')
-		return false;
-	/* Depth of the directory holding the link, then walk the target's components lexically. */
-	int depth = 0;
-	for (const char *p = rel; *p; p++)
-		if (*p == '/')
-			depth++;
-	const char *c = target;
-	while (*c) {
-		size_t n = strcspn(c, "/");
-		if (n == 2 && c[0] == '.' && c[1] == '.') {
-			if (--depth < 0)
-				return false;
-		} else if (n > 0 && !(n == 1 && c[0] == '.')) {
-			depth++;
-		}
-		c += n;
-		if (*c == '/')
-			c++;
-	}
-	return true;
 }
 
 static int add_ext(struct tree_walk *w, const char *mpath, const char *src)
@@ -175,6 +153,8 @@ static int map_isl(struct tree_walk *w, const char *rel)
 			  w->s->id, rel, abs);
 		return 0;
 	}
+	if (!snap_confine_external(w->s, rel, abs))
+		return 0;
 	char sib[8400];
 	snprintf(sib, sizeof(sib), "%.*s.ibd", (int)(strlen(full) - 4), full);
 	struct stat st;
@@ -273,6 +253,13 @@ static int walk(struct tree_walk *w, const char *rel)
 		if (lstat(full, &st))
 			continue; /* vanished (a live datadir's temp file) */
 		int added = 0;
+		if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+			int keep = snap_confine_entry(&w->confine, r, &st);
+			if (keep < 0)
+				rc = cfs_err_set(w->err, CFS_ER_IO, "out of memory");
+			if (keep <= 0)
+				continue;
+		}
 		if (S_ISDIR(st.st_mode)) {
 			added = manifest_add(&s->m, MANIFEST_DIR, r, NULL, st.st_mode, 0, st.st_mtim.tv_sec,
 					     (uint32_t)st.st_mtim.tv_nsec);
@@ -287,7 +274,7 @@ static int walk(struct tree_walk *w, const char *rel)
 			if (tn <= 0)
 				continue;
 			target[tn] = 0;
-			if (!snap_tree_link_inside(r, target)) {
+			if (!manifest_symlink_inside(r, target)) {
 				donor_log("snapshot %s: symlink %s -> %s leaves the tree; left out", s->id, r, target);
 				continue;
 			}
@@ -343,7 +330,13 @@ int snap_build_manifest(struct snapshot *s, struct cfs_err *err)
 	const char *dd = wire_snap_info_get(&s->info, "datadir");
 	struct tree_walk w = { .s = s, .binlog_base = base ? base + 1 : bl, .datadir = dd && *dd ? dd : NULL, .err = err };
 	snap_tree_release(s);
-	int rc = walk(&w, "");
+	int rc = 0;
+	if (snap_confine_begin(&w.confine, s))
+		rc = cfs_err_set(err, CFS_ER_SNAPSHOT, "snapshot %s was copied from the datadir '%s', which cannot be "
+				 "resolved now: what it holds cannot be checked", s->id, dd ? dd : "");
+	if (rc == 0)
+		rc = walk(&w, "");
+	snap_confine_end(&w.confine, &s->m);
 	if (rc == 0) {
 		manifest_finish(&s->m);
 		s->src = calloc(s->m.n ? s->m.n : 1, sizeof(*s->src));
@@ -409,15 +402,29 @@ int snap_build_manifest(struct snapshot *s, struct cfs_err *err)
 	return rc;
 }
 
+/* path below the root, with no symlink anywhere on the way (a directory of a live datadir, method
+ * dir, swapped for a symlink after the manifest was built must not lead out): openat2's
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS (Linux 5.6), or O_NOFOLLOW on the last component without it. */
+static int open_beneath(const char *root, const char *rel)
+{
+	int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	int fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(dfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int e = errno;
+	close(dfd);
+	errno = e;
+	return fd;
+}
+
 int snap_file_open(const struct snapshot *s, const struct manifest_entry *e, struct cfs_err *err)
 {
-	char path[8400];
 	const char *src = s->src ? s->src[e->id] : NULL;
-	if (src)
-		snprintf(path, sizeof(path), "%s", src);
-	else
-		snprintf(path, sizeof(path), "%s/%s", s->root, e->path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = src ? open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : open_beneath(s->root, e->path);
 	if (fd < 0)
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "snapshot file '%s' cannot be read: %s", e->path, strerror(errno));
 	return fd;

@@ -363,7 +363,7 @@ static int make(struct snapshot *s, MYSQL *db, const char *user, const char *pas
 	return rc;
 }
 
-struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
+struct snapshot *snap_create(MYSQL *db, const char *user, const char *password, const struct donor_peer *peer,
 			     void (*progress)(void *arg, const char *line), void *arg, struct cfs_err *err)
 {
 	enum snap_method method = donor_cfg.method;
@@ -393,13 +393,15 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 	snprintf(s->dir, sizeof(s->dir), "%s/%s", donor_cfg.state_dir, s->id);
 	s->method = method;
+	s->maker = *peer;
 	if (mkdir(s->dir, 0700)) {
 		cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot create '%s': %s", s->dir, strerror(errno));
 		free(s);
 		s = NULL;
 		goto out;
 	}
-	donor_log("snapshot %s: making it with %s as '%s'", s->id, snap_method_name(method), user);
+	donor_log("snapshot %s: making it with %s as '%s' from %s", s->id, snap_method_name(method), user,
+		  peer->ip[0] ? peer->ip : "an unknown address");
 	int rc = make(s, db, user, password, progress, arg, err);
 	char num[32];
 	snprintf(num, sizeof(num), "%lld", (long long)now);
