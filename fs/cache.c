@@ -16,9 +16,32 @@
 
 #include "transport/buf.h"
 
+/* errno in words, returned as -errno: the fetcher tells a full file system (ENOSPC) from others. */
 static int io_err(struct cfs_err *err, const char *what, const char *path)
 {
-	return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot %s '%s': %s", what, path, strerror(errno));
+	int e = errno ? errno : EIO;
+	cfs_err_set(err, CFS_ER_CACHE, "cache: cannot %s '%s': %s", what, path, strerror(e));
+	return -e;
+}
+
+/* All of buf at off, short writes continued: 0, or -1 with errno (EIO for a write of nothing). A
+ * short write (a full file system) leaves errno stale: the next pwrite says what is wrong. */
+static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			errno = EIO;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
 }
 
 /* mkdir -p with mode 0700: the cache holds the donor's data. */
@@ -151,6 +174,16 @@ static int take_lock(struct cache *c, struct cfs_err *err)
 			   "(use another cache_dir=, or unmount it first)", c->dir);
 }
 
+/* Allocate chunks.idx's blocks now: a record written later never needs space, so a full file
+ * system cannot tear one (a record straddling two blocks was written in part). A file system without
+ * fallocate keeps the index sparse. */
+static int reserve_index(struct cache *c, size_t recbytes)
+{
+	if (fallocate(c->idx_fd, 0, 0, (off_t)(CACHE_HDR_LEN + recbytes)) && errno != EOPNOTSUPP)
+		return -1;
+	return 0;
+}
+
 /* The state of every chunk from chunks.idx, read in blocks: a record whose state or length does not
  * fit its chunk (torn, foreign) counts as empty, and so does one past a short index (a crash while
  * it was extended): those chunks are fetched again. */
@@ -255,6 +288,7 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 	    (had ? had : CHUNK_DIGEST_SHA256) == (uint32_t)digest && !fresh) {
 		if (load_states(c, err))
 			goto fail;
+		reserve_index(c, recbytes); /* an index from before the reservation: best effort */
 	} else {
 		memset(hdr, 0, sizeof(hdr));
 		be32_put(hdr, CACHE_MAGIC);
@@ -262,8 +296,9 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 		be32_put(hdr + 8, chunk_size);
 		be64_put(hdr + 12, c->nchunks);
 		be32_put(hdr + 20, (uint32_t)digest);
-		if (ftruncate(c->idx_fd, 0) || pwrite(c->idx_fd, hdr, sizeof(hdr), 0) != CACHE_HDR_LEN ||
-		    ftruncate(c->idx_fd, (off_t)(CACHE_HDR_LEN + recbytes)) || fsync(c->idx_fd)) {
+		if (ftruncate(c->idx_fd, 0) || pwrite_full(c->idx_fd, hdr, sizeof(hdr), 0) ||
+		    ftruncate(c->idx_fd, (off_t)(CACHE_HDR_LEN + recbytes)) || reserve_index(c, recbytes) ||
+		    fsync(c->idx_fd)) {
 			io_err(err, "initialize", path);
 			goto fail;
 		}
@@ -380,8 +415,8 @@ bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx)
 static int write_rec(struct cache *c, uint64_t g, const struct cache_rec *r, struct cfs_err *err)
 {
 	off_t off = (off_t)(CACHE_HDR_LEN + g * sizeof(*r));
-	if (pwrite(c->idx_fd, r, sizeof(*r), off) != (ssize_t)sizeof(*r))
-		return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot write chunks.idx in '%s': %s", c->dir, strerror(errno));
+	if (pwrite_full(c->idx_fd, r, sizeof(*r), off))
+		return io_err(err, "write chunks.idx in", c->dir);
 	return 0;
 }
 
@@ -413,16 +448,9 @@ static int write_sparse(int fd, const uint8_t *data, size_t len, off_t off)
 				break;
 			end += nb;
 		}
-		while (at < end) {
-			ssize_t n = pwrite(fd, data + at, end - at, off + (off_t)at);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n == 0)
-				errno = EIO;
-			if (n <= 0)
-				return -1;
-			at += (size_t)n;
-		}
+		if (pwrite_full(fd, data + at, end - at, off + (off_t)at))
+			return -1;
+		at = end;
 	}
 	return 0;
 }
@@ -435,9 +463,12 @@ int cache_write(struct cache *c, const struct manifest_entry *e, const struct ch
 		return -1;
 	off_t off = (off_t)(h->index * c->chunk_size);
 	if (h->enc != CHUNK_ZERO) {
-		if (write_sparse(fd, data, h->raw_len, off))
-			return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot write chunk of '%s' in '%s': %s", e->path,
-					   c->dir, strerror(errno));
+		if (write_sparse(fd, data, h->raw_len, off)) {
+			int en = errno;
+			cfs_err_set(err, CFS_ER_CACHE, "cache: cannot write chunk of '%s' in '%s': %s", e->path, c->dir,
+				    strerror(en));
+			return -en;
+		}
 	} else if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, h->raw_len) && errno != EOPNOTSUPP) {
 		/* A zero chunk keeps (or becomes) a hole. */
 		return io_err(err, "punch a hole in a data file of", c->dir);
