@@ -15,7 +15,6 @@
 #include "fs/cache.h"
 #include "tools/human.h"
 #include "tools/commands.h"
-#include "tools/rmtree.h"
 
 enum { CACHE_LIST_MAX = 4096 };
 
@@ -164,9 +163,11 @@ int cmd_cache(int argc, char **argv)
 		char path[4096 + 300];
 		snprintf(path, sizeof(path), "%.4000s/%.255s", dir, e[i].id);
 		human_bytes(e[i].bytes, h, sizeof(h));
-		if (!dry && rm_tree(path)) {
-			struct cfs_err err;
-			cfs_err_set(&err, CFS_ER_IO, "cannot remove %s: %s", path, strerror(errno));
+		struct cfs_err err = { 0 };
+		int rc = dry ? 0 : cache_remove(path, &err);
+		if (rc == -EBUSY)
+			continue; /* a mount took it since the scan: it is in use, not prunable */
+		if (rc) {
 			cfs_err_print(&err, stderr);
 			return 1;
 		}
