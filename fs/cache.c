@@ -185,7 +185,7 @@ static int take_lock(struct cache *c, struct cfs_err *err)
 	char path[4200], data[4200];
 	snprintf(path, sizeof(path), "%s/lock", c->dir);
 	snprintf(data, sizeof(data), "%s/data", c->dir);
-	for (;;) {
+	for (int tries = 0;; tries++) {
 		c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (c->lock_fd < 0)
 			return io_err(err, "open", path);
@@ -195,7 +195,7 @@ static int take_lock(struct cache *c, struct cfs_err *err)
 			return 0;
 		close(c->lock_fd);
 		c->lock_fd = -1;
-		if (rc == -EBUSY)
+		if (rc == -EBUSY || tries == 10)
 			return cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' is in use by another mount of this snapshot "
 					   "(use another cache_dir=, or unmount it first)", c->dir);
 		if (mkdirs(data, err)) /* removed while we waited (cache_remove): start a fresh one */
@@ -254,7 +254,7 @@ int cache_remove(const char *dir, struct cfs_err *err)
 		return cfs_err_set(err, CFS_ER_CACHE, "cache: path too long: '%s'", dir);
 	}
 	if (rename(dir, gone)) {
-		rc = io_err(err, "remove", dir);
+		rc = errno == ENOENT ? 0 : io_err(err, "remove", dir); /* gone already: done */
 		if (fd >= 0)
 			close(fd);
 		return rc;

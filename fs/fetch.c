@@ -550,15 +550,24 @@ static int hrun_finish(struct fetcher *f, int slot, const struct manifest_entry 
 	int rc = -1;
 	if (r->sent && fetch) {
 		pthread_mutex_lock(&sl->lock);
+		int wait_ms;
 		if (sl->open) {
-			struct store_ctx sc = { .f = f, .e = e };
-			rc = slot_recv(f, sl, e, r->idx, r->n, r->req, r->nreq, &sc, &err);
-			struct cfs_err cerr = { 0 };
-			if (commit_pending(&sc, &cerr))
-				rc = -1; /* fetch_run below tries again and reports what fails */
-			if (rc) {
+			/* In an outage another thread saw, wait no longer than what is left of it: a reader may
+			 * be waiting for these chunks (single-flight). Given up: fetch_run says so at once. */
+			if (outage_bound(f, &wait_ms, &err) == 0) {
+				struct store_ctx sc = { .f = f, .e = e };
+				sl->sess.conn.timeout_ms = wait_ms;
+				rc = slot_recv(f, sl, e, r->idx, r->n, r->req, r->nreq, &sc, &err);
+				sl->sess.conn.timeout_ms = f->opts.timeout_ms;
+				struct cfs_err cerr = { 0 };
+				if (commit_pending(&sc, &cerr))
+					rc = -1; /* fetch_run below tries again and reports what fails */
+			}
+			if (rc) { /* a READ left unanswered on it would answer out of turn: start over */
 				cfs_session_close(&sl->sess);
 				sl->open = false;
+			} else {
+				outage_end(f);
 			}
 		}
 		pthread_mutex_unlock(&sl->lock);

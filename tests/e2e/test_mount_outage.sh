@@ -12,11 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 T=$(t_tmpdir)
 cfs_donor_up "$T" 20 'pw'
-PROXY=$(t_free_port)
-python3 "$here/../lib/cut_proxy.py" --listen "$PROXY" --to "$PORT" --ctl "$T/cut" >"$T/proxy.log" 2>&1 &
-proxy_pid=$!
-t_on_exit "kill -CONT $proxy_pid 2>/dev/null; kill $proxy_pid 2>/dev/null || true"
-t_wait_for "grep -q ready '$T/proxy.log'" 10 || t_fail "proxy did not start"
+cfs_cut_proxy "$T"
 mkdir -p "$T/mnt"
 CACHE=$T/cache
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/mnt/.clonefs/status" "$1"; }
@@ -36,7 +32,7 @@ big=$(cd "$T/mnt" && find . -name '*.ibd' -printf '%s %P\n' | sort -n | tail -1 
 pread "$T/mnt/$big" 0 16384 >/dev/null || t_fail "first read failed"
 
 t_log "blackhole (proxy stopped) with network_timeout=5: the read fails within the timeout, the next at once"
-kill -STOP $proxy_pid
+kill -STOP $PROXY_PID
 start=$(now) rc=0
 pread "$T/mnt/$big" $((2 * MB)) 16384 >/dev/null 2>"$T/eio" || rc=$?
 took=$(secs_since "$start")
@@ -52,7 +48,7 @@ took2=$(secs_since "$start")
 t_log "EIO after ${took} s, the next read after ${took2} s; status: $(field last_error)"
 
 t_log "the donor back: a fresh read works and status leaves disconnected at once"
-kill -CONT $proxy_pid
+kill -CONT $PROXY_PID
 t_wait_for "pread '$T/mnt/$big' $((4 * MB)) 16384 >/dev/null 2>&1" 20 || t_fail "reads did not work again after the donor came back"
 st=$(field state)
 [ "$st" != disconnected ] || t_fail "status still says disconnected after a read succeeded: $(field last_error)"
