@@ -146,6 +146,16 @@ void cache_default_dir(char *out, size_t n)
 	snprintf(out, n, "%s/.cache/clonefs", home && *home ? home : pw ? pw->pw_dir : "/tmp");
 }
 
+bool cache_last_used(const char *dir, time_t *used)
+{
+	char path[4200];
+	struct stat st;
+	if ((size_t)snprintf(path, sizeof(path), "%s/chunks.idx", dir) >= sizeof(path) || stat(path, &st))
+		return false;
+	*used = st.st_mtime; /* chunks.idx changes with every chunk stored */
+	return true;
+}
+
 bool cache_in_use(const char *dir)
 {
 	char path[4200];

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "transport/chunk.h"
 #include "transport/errors.h"
@@ -84,6 +85,8 @@ struct cache {
 void cache_default_dir(char *out, size_t n);
 /* Is <dir> (one snapshot's cache) held by a running mount? */
 bool cache_in_use(const char *dir);
+/* Is <dir> a snapshot's cache? Its last use (a chunk stored, the index made) in *used. */
+bool cache_last_used(const char *dir, time_t *used);
 /* Remove <dir> (one snapshot's cache) under its lock: -EBUSY (with err) when a mount holds it; a
  * mount starting meanwhile gets a fresh cache, never a half-removed one. 0 when it is gone. */
 int cache_remove(const char *dir, struct cfs_err *err);

@@ -28,7 +28,7 @@ static const char cache_usage[] =
 struct entry {
 	char id[256];
 	uint64_t bytes;     /* allocated on disk (sparse files count what they hold) */
-	time_t used;        /* chunks.idx's mtime: it changes with every chunk stored */
+	time_t used;        /* its last use (cache_last_used) */
 	bool mounted;
 };
 
@@ -74,13 +74,10 @@ static size_t scan(const char *dir, struct entry *e, size_t max)
 	struct dirent *de;
 	while (d && (de = readdir(d)) && n < max) {
 		char path[4096 + 300];
-		struct stat st;
-		snprintf(path, sizeof(path), "%s/%s/chunks.idx", dir, de->d_name);
-		if (de->d_name[0] == '.' || stat(path, &st))
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (de->d_name[0] == '.' || !cache_last_used(path, &e[n].used))
 			continue;
 		snprintf(e[n].id, sizeof(e[n].id), "%s", de->d_name);
-		e[n].used = st.st_mtime;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		e[n].mounted = cache_in_use(path);
 		tree_bytes = 0;
 		nftw(path, add_blocks, 16, FTW_PHYS);
