@@ -556,9 +556,12 @@ static int hrun_finish(struct fetcher *f, int slot, const struct manifest_entry 
 			 * be waiting for these chunks (single-flight). Given up: fetch_run says so at once. */
 			if (outage_bound(f, &wait_ms, &err) == 0) {
 				struct store_ctx sc = { .f = f, .e = e };
+				int64_t t0 = now_ms();
 				sl->sess.conn.timeout_ms = wait_ms;
 				rc = slot_recv(f, sl, e, r->idx, r->n, r->req, r->nreq, &sc, &err);
 				sl->sess.conn.timeout_ms = f->opts.timeout_ms;
+				if (rc && !sc.cache_rc && is_transient(&err))
+					outage_note(f, t0, wait_ms, &err); /* the silence began in this wait */
 				struct cfs_err cerr = { 0 };
 				if (commit_pending(&sc, &cerr))
 					rc = -1; /* fetch_run below tries again and reports what fails */
