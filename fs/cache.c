@@ -3,6 +3,7 @@
 #include "fs/cache.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -10,16 +11,42 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "transport/buf.h"
 
+/* errno in words, returned as -errno: the fetcher tells a full file system (ENOSPC) from others. */
 static int io_err(struct cfs_err *err, const char *what, const char *path)
 {
-	return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot %s '%s': %s", what, path, strerror(errno));
+	int e = errno ? errno : EIO;
+	cfs_err_set(err, CFS_ER_CACHE, "cache: cannot %s '%s': %s", what, path, strerror(e));
+	return -e;
 }
+
+/* All of buf at off, short writes continued: 0, or -1 with errno (EIO for a write of nothing). A
+ * short write (a full file system) leaves errno stale: the next pwrite says what is wrong. */
+static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			errno = EIO;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
+static uint32_t fd_budget(void);
 
 /* mkdir -p with mode 0700: the cache holds the donor's data. */
 static int mkdirs(const char *path, struct cfs_err *err)
@@ -119,6 +146,16 @@ void cache_default_dir(char *out, size_t n)
 	snprintf(out, n, "%s/.cache/clonefs", home && *home ? home : pw ? pw->pw_dir : "/tmp");
 }
 
+bool cache_last_used(const char *dir, time_t *used)
+{
+	char path[4200];
+	struct stat st;
+	if ((size_t)snprintf(path, sizeof(path), "%s/chunks.idx", dir) >= sizeof(path) || stat(path, &st))
+		return false;
+	*used = st.st_mtime; /* chunks.idx changes with every chunk stored */
+	return true;
+}
+
 bool cache_in_use(const char *dir)
 {
 	char path[4200];
@@ -131,24 +168,136 @@ bool cache_in_use(const char *dir)
 	return busy;
 }
 
+/* flock <dir>/lock (exclusive) on fd, waiting up to wait_ms for a mount just unmounted, and make sure
+ * the lock file is still <dir>/lock: cache_remove renames a cache away while holding its lock, and a
+ * lock on a removed cache's file protects nothing. 0; -EAGAIN when the lock file was replaced
+ * (open it again); -EBUSY when another process holds it. */
+static int lock_dir_fd(int fd, const char *path, int wait_ms)
+{
+	for (int waited_ms = 0;; waited_ms += 100) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (waited_ms >= wait_ms)
+			return -EBUSY;
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	struct stat held, now;
+	if (fstat(fd, &held) || stat(path, &now) || held.st_ino != now.st_ino || held.st_dev != now.st_dev)
+		return -EAGAIN;
+	return 0;
+}
+
 /* One mount per cache: two daemons storing chunks into one index would tear it. The lock lives as
  * long as the open file description, so it survives the mount's daemonizing fork. */
 static int take_lock(struct cache *c, struct cfs_err *err)
 {
-	char path[4200];
+	char path[4200], data[4200];
 	snprintf(path, sizeof(path), "%s/lock", c->dir);
-	c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (c->lock_fd < 0)
-		return io_err(err, "open", path);
-	/* A mount just unmounted may still be closing its cache: give it a moment. */
-	for (int waited_ms = 0; waited_ms < CACHE_LOCK_WAIT_MS; waited_ms += 100) {
-		if (flock(c->lock_fd, LOCK_EX | LOCK_NB) == 0)
+	snprintf(data, sizeof(data), "%s/data", c->dir);
+	for (int tries = 0;; tries++) {
+		c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (c->lock_fd < 0)
+			return io_err(err, "open", path);
+		/* A mount just unmounted may still be closing its cache: give it a moment. */
+		int rc = lock_dir_fd(c->lock_fd, path, CACHE_LOCK_WAIT_MS);
+		if (rc == 0)
 			return 0;
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		close(c->lock_fd);
+		c->lock_fd = -1;
+		if (rc == -EBUSY || tries == 10)
+			return cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' is in use by another mount of this snapshot "
+					   "(use another cache_dir=, or unmount it first)", c->dir);
+		if (mkdirs(data, err)) /* removed while we waited (cache_remove): start a fresh one */
+			return -1;
 	}
-	return cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' is in use by another mount of this snapshot "
-			   "(use another cache_dir=, or unmount it first)", c->dir);
+}
+
+/* Unlink every entry of dir (a cache's data/ or handoff/: plain files only), then dir itself. */
+static int remove_flat_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	struct dirent *de;
+	int rc = 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) && errno != ENOENT)
+			rc = -1;
+	}
+	closedir(d);
+	return rc || (rmdir(dir) && errno != ENOENT) ? -1 : 0;
+}
+
+int cache_remove(const char *dir, struct cfs_err *err)
+{
+	char path[4400], gone[4300];
+	if ((size_t)snprintf(path, sizeof(path), "%s/lock", dir) >= sizeof(path))
+		return cfs_err_set(err, CFS_ER_CACHE, "cache: path too long: '%s'", dir);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT)
+		return io_err(err, "open", path);
+	int rc = fd < 0 ? 0 : lock_dir_fd(fd, path, 0);
+	if (rc == -EBUSY) {
+		close(fd);
+		cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' is in use by a mount; unmount it first", dir);
+		return -EBUSY;
+	}
+	if (rc == -EAGAIN) { /* removed by someone else meanwhile */
+		close(fd);
+		return 0;
+	}
+	/* Out of the way first, under the lock: a mount starting now waits for the lock, then finds its
+	 * lock file gone and makes a fresh cache, never a half-removed one. */
+	char parent[4200];
+	snprintf(parent, sizeof(parent), "%s", dir);
+	char *slash = strrchr(parent, '/');
+	const char *base = slash ? slash + 1 : parent;
+	if (slash)
+		*slash = 0;
+	if ((size_t)snprintf(gone, sizeof(gone), "%s/.%s.removing.%ld", slash ? (*parent ? parent : "/") : ".", base,
+			     (long)getpid()) >= sizeof(gone)) {
+		if (fd >= 0)
+			close(fd);
+		return cfs_err_set(err, CFS_ER_CACHE, "cache: path too long: '%s'", dir);
+	}
+	if (rename(dir, gone)) {
+		rc = errno == ENOENT ? 0 : io_err(err, "remove", dir); /* gone already: done */
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	static const char *const files[] = { "manifest", "manifest.tmp", "chunks.idx", "lock" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && rc == 0; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", gone, files[i]) >= sizeof(path))
+			rc = cfs_err_set(err, CFS_ER_CACHE, "cache: path too long: '%s'", gone);
+		else if (unlink(path) && errno != ENOENT)
+			rc = io_err(err, "remove", path);
+	}
+	static const char *const dirs[] = { "data", "handoff" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && rc == 0; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", gone, dirs[i]) >= sizeof(path))
+			rc = cfs_err_set(err, CFS_ER_CACHE, "cache: path too long: '%s'", gone);
+		else if (remove_flat_dir(path))
+			rc = io_err(err, "remove", path);
+	}
+	if (rc == 0 && rmdir(gone))
+		rc = io_err(err, "remove", gone); /* something not of the cache's making is in it */
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Allocate chunks.idx's blocks now: a record written later never needs space, so a full file
+ * system cannot tear one (a record straddling two blocks was written in part). A file system without
+ * fallocate keeps the index sparse. */
+static int reserve_index(struct cache *c, size_t recbytes)
+{
+	if (fallocate(c->idx_fd, 0, 0, (off_t)(CACHE_HDR_LEN + recbytes)) && errno != EOPNOTSUPP)
+		return -1;
+	return 0;
 }
 
 /* The state of every chunk from chunks.idx, read in blocks: a record whose state or length does not
@@ -214,6 +363,7 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 	c->chunk_size = chunk_size;
 	c->digest = digest;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->evicted, NULL);
 	snprintf(c->dir, sizeof(c->dir), "%s/%s", cache_dir, snap_id);
 	snprintf(path, sizeof(path), "%s/data", c->dir);
 	if (mkdirs(path, err) || take_lock(c, err) || check_manifest(c->dir, manifest_blob, blob_len, &fresh, err))
@@ -221,10 +371,15 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 
 	c->base = calloc(m->n ? m->n : 1, sizeof(*c->base));
 	c->data_fd = malloc((m->n ? m->n : 1) * sizeof(*c->data_fd));
-	if (!c->base || !c->data_fd) {
+	c->fd_refs = calloc(m->n ? m->n : 1, sizeof(*c->fd_refs));
+	c->fd_prev = malloc(((size_t)m->n + 1) * sizeof(*c->fd_prev));
+	c->fd_next = malloc(((size_t)m->n + 1) * sizeof(*c->fd_next));
+	if (!c->base || !c->data_fd || !c->fd_refs || !c->fd_prev || !c->fd_next) {
 		cfs_err_set(err, CFS_ER_CACHE, "cache: out of memory");
 		goto fail;
 	}
+	c->fd_prev[m->n] = c->fd_next[m->n] = m->n; /* the LRU list: empty */
+	c->fd_max = fd_budget();
 	for (uint32_t i = 0; i < m->n; i++) {
 		c->data_fd[i] = -1;
 		c->base[i] = c->nchunks;
@@ -255,6 +410,7 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 	    (had ? had : CHUNK_DIGEST_SHA256) == (uint32_t)digest && !fresh) {
 		if (load_states(c, err))
 			goto fail;
+		reserve_index(c, recbytes); /* an index from before the reservation: best effort */
 	} else {
 		memset(hdr, 0, sizeof(hdr));
 		be32_put(hdr, CACHE_MAGIC);
@@ -262,8 +418,9 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 		be32_put(hdr + 8, chunk_size);
 		be64_put(hdr + 12, c->nchunks);
 		be32_put(hdr + 20, (uint32_t)digest);
-		if (ftruncate(c->idx_fd, 0) || pwrite(c->idx_fd, hdr, sizeof(hdr), 0) != CACHE_HDR_LEN ||
-		    ftruncate(c->idx_fd, (off_t)(CACHE_HDR_LEN + recbytes)) || fsync(c->idx_fd)) {
+		if (ftruncate(c->idx_fd, 0) || pwrite_full(c->idx_fd, hdr, sizeof(hdr), 0) ||
+		    ftruncate(c->idx_fd, (off_t)(CACHE_HDR_LEN + recbytes)) || reserve_index(c, recbytes) ||
+		    fsync(c->idx_fd)) {
 			io_err(err, "initialize", path);
 			goto fail;
 		}
@@ -287,12 +444,21 @@ void cache_close(struct cache *c)
 		close(c->lock_fd);
 	c->lock_fd = -1;
 	free(c->data_fd);
+	free(c->fd_refs);
+	free(c->fd_prev);
+	free(c->fd_next);
+	c->fd_refs = NULL;
+	c->fd_prev = c->fd_next = NULL;
+	c->fd_open = 0;
 	free(c->base);
 	free(c->state);
 	free(c->checked);
 	free(c->last_use);
 	free(c->pins);
+	free(c->evicting);
+	c->evicting = NULL;
 	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->evicted);
 	c->data_fd = NULL;
 	c->base = NULL;
 	c->state = NULL;
@@ -302,41 +468,142 @@ void cache_close(struct cache *c)
 	c->idx_fd = -1;
 }
 
-/* The data file of e, opened (and sized, sparse) on first use. Caller holds c->lock. */
+/* ---- Open data files, least recently used closed first (issue 20) ---- */
+
+/* Data files a cache keeps open: half the open-files limit (the rest is for connections, FUSE,
+ * materialize's own files), at least 16. */
+static uint32_t fd_budget(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return 4096;
+	uint64_t half = (uint64_t)rl.rlim_cur / 2;
+	return half < 16 ? 16 : half > 65536 ? 65536 : (uint32_t)half;
+}
+
+static void lru_unlink(struct cache *c, uint32_t id)
+{
+	c->fd_next[c->fd_prev[id]] = c->fd_next[id];
+	c->fd_prev[c->fd_next[id]] = c->fd_prev[id];
+}
+
+static void lru_push_front(struct cache *c, uint32_t id)
+{
+	uint32_t head = c->m->n;
+	c->fd_prev[id] = head;
+	c->fd_next[id] = c->fd_next[head];
+	c->fd_prev[c->fd_next[head]] = id;
+	c->fd_next[head] = id;
+}
+
+/* Close the least recently used data file nobody holds (c->lock held). false: every open one is held. */
+static bool lru_close_one(struct cache *c)
+{
+	uint32_t head = c->m->n;
+	for (uint32_t id = c->fd_prev[head]; id != head; id = c->fd_prev[id]) {
+		if (atomic_load(&c->fd_refs[id]) != 0)
+			continue;
+		lru_unlink(c, id);
+		close(c->data_fd[id]);
+		c->data_fd[id] = -1;
+		c->fd_open--;
+		return true;
+	}
+	return false;
+}
+
+/* An open data file leaves the cache's books (handed off): c->lock held. */
+static void lru_forget(struct cache *c, uint32_t id)
+{
+	lru_unlink(c, id);
+	c->fd_open--;
+}
+
+/* The data file of e, opened (and sized, sparse) on first use, and made the most recently used.
+ * Past fd_max open files, or on EMFILE/ENFILE, the least recently used unheld one is closed first.
+ * Caller holds c->lock and uses the fd under it, or takes a reference (fd_get). */
 static int data_fd_locked(struct cache *c, const struct manifest_entry *e, struct cfs_err *err)
 {
 	int fd = c->data_fd[e->id];
 	if (fd == CACHE_FD_HANDED_OFF)
 		return cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' was handed off to materialize; this mount no longer "
 				   "serves it", e->path);
-	if (fd < 0) {
-		char path[4200];
-		snprintf(path, sizeof(path), "%s/data/%u", c->dir, e->id);
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		struct stat st;
-		if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size != e->size && ftruncate(fd, (off_t)e->size)) {
-			close(fd);
-			fd = -1;
-		}
-		if (fd < 0)
-			io_err(err, "open", path);
-		c->data_fd[e->id] = fd;
+	if (fd >= 0) {
+		lru_unlink(c, e->id);
+		lru_push_front(c, e->id);
+		return fd;
 	}
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/data/%u", c->dir, e->id);
+	while (c->fd_open >= c->fd_max && lru_close_one(c))
+		;
+	for (;;) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || !lru_close_one(c))
+			break;
+	}
+	if (fd < 0) {
+		int en = errno;
+		if (en == EMFILE || en == ENFILE) {
+			struct rlimit rl = { 0, 0 };
+			getrlimit(RLIMIT_NOFILE, &rl);
+			cfs_err_set(err, CFS_ER_CACHE, "cache: cannot open '%s': %s (the process's open-files limit is %llu, "
+				    "%u data files open and all in use; raise the limit: ulimit -n)", path, strerror(en),
+				    (unsigned long long)rl.rlim_cur, c->fd_open);
+			return -en;
+		}
+		errno = en;
+		return io_err(err, "open", path);
+	}
+	struct stat st;
+	if (fstat(fd, &st) || ((uint64_t)st.st_size != e->size && ftruncate(fd, (off_t)e->size))) {
+		int rc = io_err(err, "size", path);
+		close(fd);
+		return rc;
+	}
+	c->data_fd[e->id] = fd;
+	lru_push_front(c, e->id);
+	c->fd_open++;
 	return fd;
 }
 
-static int data_fd(struct cache *c, const struct manifest_entry *e, struct cfs_err *err)
+/* e's data file, held open until fd_put (the LRU never closes a held one). */
+static int fd_get(struct cache *c, const struct manifest_entry *e, struct cfs_err *err)
 {
 	pthread_mutex_lock(&c->lock);
 	int fd = data_fd_locked(c, e, err);
+	if (fd >= 0)
+		atomic_fetch_add(&c->fd_refs[e->id], 1);
 	pthread_mutex_unlock(&c->lock);
 	return fd;
 }
 
+/* fd_get for writing chunk idx: waits while an eviction round punches its range (evict_finish). */
+static int fd_get_writable(struct cache *c, const struct manifest_entry *e, uint64_t idx, struct cfs_err *err)
+{
+	uint64_t g = cache_gidx(c, e, idx);
+	pthread_mutex_lock(&c->lock);
+	while (c->evicting && c->evicting[g])
+		pthread_cond_wait(&c->evicted, &c->lock);
+	int fd = data_fd_locked(c, e, err);
+	if (fd >= 0)
+		atomic_fetch_add(&c->fd_refs[e->id], 1);
+	pthread_mutex_unlock(&c->lock);
+	return fd;
+}
+
+static void fd_put(struct cache *c, const struct manifest_entry *e)
+{
+	unsigned was = atomic_fetch_sub(&c->fd_refs[e->id], 1);
+	assert(was > 0);
+	(void)was;
+}
+
 int cache_data_path(struct cache *c, const struct manifest_entry *e, char *out, size_t n, struct cfs_err *err)
 {
-	if (data_fd(c, e, err) < 0) /* exists from here on, even for a file of holes only */
+	if (fd_get(c, e, err) < 0) /* exists from here on, even for a file of holes only */
 		return -1;
+	fd_put(c, e);
 	if ((size_t)snprintf(out, n, "%s/data/%u", c->dir, e->id) >= n)
 		return cfs_err_set(err, CFS_ER_CACHE, "cache: path too long");
 	return 0;
@@ -357,7 +624,10 @@ int cache_handoff(struct cache *c, const struct manifest_entry *e, char *out, si
 	else if ((mkdir(dir, 0700) && errno != EEXIST) || rename(from, out))
 		rc = io_err(err, "hand off a data file of", c->dir);
 	if (rc == 0) {
-		close(c->data_fd[e->id]);
+		if (c->data_fd[e->id] >= 0) {
+			lru_forget(c, e->id);
+			close(c->data_fd[e->id]);
+		}
 		c->data_fd[e->id] = CACHE_FD_HANDED_OFF;
 		/* Its chunks stay present (hydration does not fetch them again) but no longer take room here. */
 		uint64_t nc = manifest_chunks(e->size, c->chunk_size);
@@ -380,8 +650,8 @@ bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx)
 static int write_rec(struct cache *c, uint64_t g, const struct cache_rec *r, struct cfs_err *err)
 {
 	off_t off = (off_t)(CACHE_HDR_LEN + g * sizeof(*r));
-	if (pwrite(c->idx_fd, r, sizeof(*r), off) != (ssize_t)sizeof(*r))
-		return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot write chunks.idx in '%s': %s", c->dir, strerror(errno));
+	if (pwrite_full(c->idx_fd, r, sizeof(*r), off))
+		return io_err(err, "write chunks.idx in", c->dir);
 	return 0;
 }
 
@@ -413,16 +683,9 @@ static int write_sparse(int fd, const uint8_t *data, size_t len, off_t off)
 				break;
 			end += nb;
 		}
-		while (at < end) {
-			ssize_t n = pwrite(fd, data + at, end - at, off + (off_t)at);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n == 0)
-				errno = EIO;
-			if (n <= 0)
-				return -1;
-			at += (size_t)n;
-		}
+		if (pwrite_full(fd, data + at, end - at, off + (off_t)at))
+			return -1;
+		at = end;
 	}
 	return 0;
 }
@@ -430,19 +693,23 @@ static int write_sparse(int fd, const uint8_t *data, size_t len, off_t off)
 int cache_write(struct cache *c, const struct manifest_entry *e, const struct chunk_hdr *h, const uint8_t *data,
 		struct cfs_err *err)
 {
-	int fd = data_fd(c, e, err);
+	int fd = fd_get_writable(c, e, h->index, err);
 	if (fd < 0)
-		return -1;
+		return fd;
 	off_t off = (off_t)(h->index * c->chunk_size);
+	int rc = 0;
 	if (h->enc != CHUNK_ZERO) {
-		if (write_sparse(fd, data, h->raw_len, off))
-			return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot write chunk of '%s' in '%s': %s", e->path,
-					   c->dir, strerror(errno));
+		if (write_sparse(fd, data, h->raw_len, off)) {
+			rc = -errno;
+			cfs_err_set(err, CFS_ER_CACHE, "cache: cannot write chunk of '%s' in '%s': %s", e->path, c->dir,
+				    strerror(-rc));
+		}
 	} else if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, h->raw_len) && errno != EOPNOTSUPP) {
 		/* A zero chunk keeps (or becomes) a hole. */
-		return io_err(err, "punch a hole in a data file of", c->dir);
+		rc = io_err(err, "punch a hole in a data file of", c->dir);
 	}
-	return 0;
+	fd_put(c, e);
+	return rc;
 }
 
 /* Ask the kernel to start writing h[0..n)'s range of fd back (no wait: the flag is WRITE alone). */
@@ -463,16 +730,20 @@ int cache_commit(struct cache *c, const struct manifest_entry *e, const struct c
 {
 	if (n == 0)
 		return 0;
-	int fd = data_fd(c, e, err);
+	int fd = fd_get(c, e, err);
 	if (fd < 0)
-		return -1;
+		return fd;
 	/* The records are the promise that the bytes are there: durable bytes first, one sync for all.
 	 * A staging cache is made durable by materialize's syncfs instead; its writeback is started here,
 	 * without waiting, so the disk writes while the rest arrives rather than all at that syncfs. */
+	int synced = 0;
 	if (c->staging)
 		start_writeback(c, fd, e, h, n);
 	else if (fdatasync(fd))
-		return io_err(err, "sync a data file of", c->dir);
+		synced = io_err(err, "sync a data file of", c->dir);
+	fd_put(c, e);
+	if (synced)
+		return synced;
 	int rc = 0;
 	pthread_mutex_lock(&c->lock);
 	uint64_t tick = ++c->use_clock;
@@ -530,9 +801,9 @@ static int drop(struct cache *c, const struct manifest_entry *e, uint64_t idx, c
 		c->checked[g] = 0;
 		c->corrupt_found++;
 		rc = write_rec(c, g, &empty, err);
-		int fd = c->data_fd[e->id];
-		if (rc == 0 && fd >= 0)
-			rc = punch(c, fd, e, idx, err);
+		int fd = rc == 0 ? data_fd_locked(c, e, err) : -1;
+		if (rc == 0)
+			rc = fd < 0 ? fd : punch(c, fd, e, idx, err);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return rc;
@@ -552,13 +823,14 @@ int cache_verify(struct cache *c, const struct manifest_entry *e, uint64_t idx, 
 		return 0;
 	if (checked)
 		return 1;
-	int fd = data_fd(c, e, err);
+	int fd = fd_get(c, e, err);
 	if (fd < 0)
 		return -1;
 	uint8_t *buf = malloc(c->chunk_size);
+	ssize_t n = buf ? pread(fd, buf, r.raw_len, (off_t)(idx * c->chunk_size)) : -1;
+	fd_put(c, e);
 	if (!buf)
 		return cfs_err_set(err, CFS_ER_CACHE, "cache: out of memory");
-	ssize_t n = pread(fd, buf, r.raw_len, (off_t)(idx * c->chunk_size));
 	uint8_t d[CHUNK_DIGEST_LEN];
 	int rc = 1;
 	if (n != (ssize_t)r.raw_len) {
@@ -580,21 +852,23 @@ int cache_verify(struct cache *c, const struct manifest_entry *e, uint64_t idx, 
 ssize_t cache_pread(struct cache *c, const struct manifest_entry *e, void *buf, size_t len, uint64_t off,
 		    struct cfs_err *err)
 {
-	int fd = data_fd(c, e, err);
+	int fd = fd_get(c, e, err);
 	if (fd < 0)
 		return -1;
 	size_t done = 0;
+	int rc = 0;
 	while (done < len) {
 		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return io_err(err, "read a data file of", c->dir);
-		if (n == 0)
+			rc = io_err(err, "read a data file of", c->dir);
+		if (n <= 0)
 			break;
 		done += (size_t)n;
 	}
-	return (ssize_t)done;
+	fd_put(c, e);
+	return rc ? rc : (ssize_t)done;
 }
 
 /* ---- The bound while mounted (cache_max=, docs/decisions.md D14) ---- */
@@ -624,14 +898,23 @@ static int by_last_use(const void *a, const void *b)
 	return (x->g > y->g) - (x->g < y->g);
 }
 
-/* One eviction round (c->lock held): the least recently used chunks that are present, unpinned and
- * not handed off go until what is present, the room promised and need fit below the low water mark
- * (or nothing evictable is left). One scan over every chunk, a sort of the candidates. Crash order:
- * the records are cleared first and made durable by one fdatasync of chunks.idx, only then are the
- * holes punched, so no record ever promises punched bytes. The lock is held throughout: no reader
- * sees the chunk absent (and starts refetching it) before its hole is punched. */
-static int evict_locked(struct cache *c, uint64_t need, struct cfs_err *err)
+/* One eviction round, in two halves so that no thread waits on the cache's lock behind a disk sync.
+ * evict_mark (c->lock held): the least recently used chunks that are present, unpinned and not
+ * handed off are chosen until what is present, the room promised and need fit below the low water
+ * mark (or nothing evictable is left): one scan over every chunk, a sort of the candidates. Their
+ * records are cleared and they are marked evicting: absent to readers (a refetch may start), but
+ * cache_write waits until the hole is punched. evict_finish (lock not held): one fdatasync makes
+ * the cleared records durable, only then are the holes punched, so no record ever promises punched
+ * bytes; then the marks go. */
+struct evict_round {
+	struct victim *v;
+	size_t n;
+};
+
+static int evict_mark(struct cache *c, uint64_t need, struct evict_round *r, struct cfs_err *err)
 {
+	r->v = NULL;
+	r->n = 0;
 	uint64_t low = low_water(c), used = resident(c) + c->bytes_reserved + need;
 	if (used <= low)
 		return 0;
@@ -654,7 +937,6 @@ static int evict_locked(struct cache *c, uint64_t need, struct cfs_err *err)
 	}
 	qsort(v, nv, sizeof(*v), by_last_use);
 
-	/* The records first, then one sync makes all of them durable. */
 	static const struct cache_rec empty;
 	size_t nout = 0;
 	uint64_t freed = 0;
@@ -671,20 +953,54 @@ static int evict_locked(struct cache *c, uint64_t need, struct cfs_err *err)
 		c->bytes_evicted += len;
 		c->state[g] = CACHE_EMPTY;
 		c->checked[g] = 0;
+		c->evicting[g] = 1;
 	}
-	if (nout && fdatasync(c->idx_fd)) {
-		free(v); /* records maybe not durable: the bytes stay (bytes without a record are harmless) */
-		return cfs_err_set(err, CFS_ER_CACHE, "cache: cannot sync chunks.idx in '%s': %s", c->dir, strerror(errno));
+	r->v = v;
+	r->n = nout;
+	return rc;
+}
+
+static int evict_finish(struct cache *c, struct evict_round *r, struct cfs_err *err)
+{
+	int rc = 0;
+	if (r->n && fdatasync(c->idx_fd)) {
+		/* The records maybe not durable: the bytes stay (bytes without a record are harmless). */
+		rc = cfs_err_set(err, CFS_ER_CACHE, "cache: cannot sync chunks.idx in '%s': %s", c->dir, strerror(errno));
 	}
 	/* Then the holes. A file system without hole punching keeps the bytes: they are the chunk's own
 	 * (the snapshot never changes), so a refetch written sparsely over them leaves no wrong byte. */
-	for (size_t i = 0; i < nout; i++) {
-		int fd = data_fd_locked(c, v[i].e, err);
-		if (fd < 0 || punch(c, fd, v[i].e, v[i].idx, err))
+	for (size_t i = 0; i < r->n && rc == 0; i++) {
+		int fd = fd_get(c, r->v[i].e, err);
+		if (fd < 0 || punch(c, fd, r->v[i].e, r->v[i].idx, err))
 			rc = -1;
+		if (fd >= 0)
+			fd_put(c, r->v[i].e);
 	}
-	free(v);
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < r->n; i++)
+		c->evicting[r->v[i].g] = 0;
+	if (r->n)
+		pthread_cond_broadcast(&c->evicted);
+	pthread_mutex_unlock(&c->lock);
+	free(r->v);
+	r->v = NULL;
+	r->n = 0;
 	return rc;
+}
+
+/* A whole round with c->lock held on entry and on return; released while syncing and punching. */
+static int evict_unlocked(struct cache *c, uint64_t need, struct cfs_err *err)
+{
+	struct evict_round r;
+	int rc = evict_mark(c, need, &r, err);
+	if (r.n == 0) {
+		free(r.v);
+		return rc;
+	}
+	pthread_mutex_unlock(&c->lock);
+	int frc = evict_finish(c, &r, err);
+	pthread_mutex_lock(&c->lock);
+	return rc ? rc : frc;
 }
 
 int cache_set_max(struct cache *c, uint64_t max_bytes, struct cfs_err *err)
@@ -697,14 +1013,15 @@ int cache_set_max(struct cache *c, uint64_t max_bytes, struct cfs_err *err)
 				   (unsigned)(CACHE_MAX_MIN_BYTES >> 20), (unsigned)CACHE_MAX_MIN_CHUNKS, c->chunk_size);
 	c->last_use = calloc(c->nchunks ? c->nchunks : 1, sizeof(*c->last_use));
 	c->pins = calloc(c->nchunks ? c->nchunks : 1, sizeof(*c->pins));
-	if (!c->last_use || !c->pins)
+	c->evicting = calloc(c->nchunks ? c->nchunks : 1, 1);
+	if (!c->last_use || !c->pins || !c->evicting)
 		return cfs_err_set(err, CFS_ER_CACHE, "cache: out of memory for %llu chunk stamps",
 				   (unsigned long long)c->nchunks);
 	pthread_mutex_lock(&c->lock);
 	c->max_bytes = max_bytes;
 	/* A cache resumed over the bound (an earlier mount without one) shrinks now. What it held
 	 * before has no use stamps: manifest order decides. */
-	int rc = resident(c) > max_bytes ? evict_locked(c, 0, err) : 0;
+	int rc = resident(c) > max_bytes ? evict_unlocked(c, 0, err) : 0;
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -712,10 +1029,11 @@ int cache_set_max(struct cache *c, uint64_t max_bytes, struct cfs_err *err)
 int cache_pin(struct cache *c, const struct manifest_entry *e, uint64_t first, uint64_t last, struct cfs_err *err)
 {
 	if (!c->max_bytes)
-		return data_fd(c, e, err);
+		return fd_get(c, e, err);
 	pthread_mutex_lock(&c->lock);
 	int fd = data_fd_locked(c, e, err);
 	if (fd >= 0) {
+		atomic_fetch_add(&c->fd_refs[e->id], 1);
 		uint64_t tick = ++c->use_clock;
 		for (uint64_t g = cache_gidx(c, e, first); g <= cache_gidx(c, e, last); g++) {
 			assert(c->pins[g] < UINT16_MAX);
@@ -729,6 +1047,7 @@ int cache_pin(struct cache *c, const struct manifest_entry *e, uint64_t first, u
 
 void cache_unpin(struct cache *c, const struct manifest_entry *e, uint64_t first, uint64_t last)
 {
+	fd_put(c, e);
 	if (!c->max_bytes)
 		return;
 	pthread_mutex_lock(&c->lock);
@@ -740,7 +1059,7 @@ void cache_unpin(struct cache *c, const struct manifest_entry *e, uint64_t first
 	 * has no reader to go to; the next cache_reserve meets it again and reports it. */
 	if (resident(c) + c->bytes_reserved > c->max_bytes) {
 		struct cfs_err ignored = { 0 };
-		evict_locked(c, 0, &ignored);
+		evict_unlocked(c, 0, &ignored);
 	}
 	pthread_mutex_unlock(&c->lock);
 }
@@ -750,7 +1069,7 @@ int cache_reserve(struct cache *c, uint64_t bytes, struct cfs_err *err)
 	if (!c->max_bytes)
 		return 0;
 	pthread_mutex_lock(&c->lock);
-	int rc = resident(c) + c->bytes_reserved + bytes > c->max_bytes ? evict_locked(c, bytes, err) : 0;
+	int rc = resident(c) + c->bytes_reserved + bytes > c->max_bytes ? evict_unlocked(c, bytes, err) : 0;
 	if (rc == 0)
 		c->bytes_reserved += bytes;
 	pthread_mutex_unlock(&c->lock);

@@ -4,8 +4,10 @@
 #define CLONEFS_CACHE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "transport/chunk.h"
 #include "transport/errors.h"
@@ -45,7 +47,16 @@ struct cache {
 	int idx_fd;
 	int lock_fd;                /* <dir>/lock, flock'ed for the mount's life: one mount per cache */
 	int *data_fd;               /* per entry id, opened lazily; -1 when closed, CACHE_FD_HANDED_OFF */
-	pthread_mutex_t lock;       /* guards data_fd[] opening, state[], the counters and the bound's state below */
+	/* Open data files are bounded (fd_max, from the open-files limit): opening one more closes the
+	 * least recently used one nobody holds. fd_refs[id] counts holders (a pinned read whose reply
+	 * is spliced from the fd, a write or sync under way); taken under lock, dropped without it. */
+	atomic_uint *fd_refs;
+	uint32_t *fd_prev, *fd_next; /* the LRU list of open data files; index m->n is its head */
+	uint32_t fd_open, fd_max;
+	/* Lock order: a fetcher slot's lock -> the fetcher's lock -> this lock (fs/fetch.h). Nothing
+	 * waits for another lock while holding this one. */
+	pthread_mutex_t lock;       /* guards data_fd[] opening and closing, the LRU list, state[], the
+				       counters and the bound's state below */
 	uint8_t *state;             /* per chunk: enum cache_state of its record in chunks.idx. Only this
 	                             * byte is kept in memory (the digest is read from chunks.idx when a
 	                             * chunk is verified), so small chunks cost little memory: D1 */
@@ -65,6 +76,8 @@ struct cache {
 	uint64_t use_clock;         /* ticks once per pin or commit: the LRU's clock */
 	uint64_t *last_use;         /* per chunk: use_clock at its last pin or store */
 	uint16_t *pins;             /* per chunk: readers serving it now; never evicted while > 0 */
+	uint8_t *evicting;          /* per chunk: record cleared, hole not yet punched (writes wait) */
+	pthread_cond_t evicted;     /* with lock: an eviction round has punched its holes */
 	uint64_t chunks_evicted, bytes_evicted;
 };
 
@@ -72,6 +85,11 @@ struct cache {
 void cache_default_dir(char *out, size_t n);
 /* Is <dir> (one snapshot's cache) held by a running mount? */
 bool cache_in_use(const char *dir);
+/* Is <dir> a snapshot's cache? Its last use (a chunk stored, the index made) in *used. */
+bool cache_last_used(const char *dir, time_t *used);
+/* Remove <dir> (one snapshot's cache) under its lock: -EBUSY (with err) when a mount holds it; a
+ * mount starting meanwhile gets a fresh cache, never a half-removed one. 0 when it is gone. */
+int cache_remove(const char *dir, struct cfs_err *err);
 
 /* Open or create <cache_dir>/<snapshot_id>. A cache made for another manifest is refused, and so
  * is one another mount holds (7003). */
@@ -99,11 +117,11 @@ struct cache_stats cache_stats(struct cache *c);
 int cache_set_max(struct cache *c, uint64_t max_bytes, struct cfs_err *err);
 /* A reader pins chunks [first, last] of e before making them present and keeps them pinned until
  * its reply has gone: a pinned chunk is never evicted. Marks them used (the LRU's clock) and
- * returns e's data file (opened on first use, kept open by the cache: replies are spliced from it),
- * or -1. Without a bound only the data file, in the one lock round that takes. */
+ * returns e's data file (opened on first use, held open until cache_unpin: replies are spliced from
+ * it), or -1. Without a bound only the data file, in the one lock round that takes. */
 int cache_pin(struct cache *c, const struct manifest_entry *e, uint64_t first, uint64_t last,
 	      struct cfs_err *err);
-/* Undo cache_pin; a cache left over its bound by pinned chunks is brought back under it here. */
+/* Undo cache_pin (which also holds the data file open: the fd stays valid until here); a cache left over its bound by pinned chunks is brought back under it here. */
 void cache_unpin(struct cache *c, const struct manifest_entry *e, uint64_t first, uint64_t last);
 /* Room for a READ of `bytes` about to be stored: when the chunks present, plus the room promised to
  * other READs, plus bytes would pass the bound, the least recently used unpinned chunks are evicted

@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +76,7 @@ int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_
 	f->network_timeout_s = network_timeout_s;
 	f->prefetch = prefetch;
 	f->start_ms = now_ms();
+	f->down_since_ms = -1;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 	f->slots = calloc((size_t)f->nslots, sizeof(*f->slots));
@@ -101,25 +104,112 @@ int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_
 	return 0;
 }
 
-static bool is_network_error(int code)
+/* clonefsd's answer when it cannot log in to its own server to check a recipient's password
+ * (transport/donor/donor_auth.c: 3862 with the client library's 2002/2003/2013 behind it). */
+#define DONOR_SERVER_UNREACHABLE "cannot reach its server"
+
+/* A failure worth retrying within network_timeout: the network, and the donor's server restarting
+ * (a new connection cannot authenticate while it is down; those already open keep working). */
+static bool is_transient(const struct cfs_err *e)
 {
-	return code == CFS_ER_NETWORK || code == CR_CONN_HOST_ERROR || code == CR_SSL_CONNECTION_ERROR;
+	return e->code == CFS_ER_NETWORK || e->code == CR_CONN_HOST_ERROR || e->code == CR_SSL_CONNECTION_ERROR ||
+	       (e->code == ER_CLONE_DONOR && strstr(e->msg, DONOR_SERVER_UNREACHABLE));
 }
 
-static void set_disconnected(struct fetcher *f, bool down, const struct cfs_err *e)
+static void note_error_locked(struct fetcher *f, const struct cfs_err *e)
+{
+	snprintf(f->last_error, sizeof(f->last_error), "ERROR %d (%s): %s", e->code, e->sqlstate, e->msg);
+}
+
+/* A fetch or probe reached the donor: the outage, if any, is over. */
+static void outage_end(struct fetcher *f)
 {
 	pthread_mutex_lock(&f->lock);
-	f->disconnected = down;
-	if (e)
-		snprintf(f->last_error, sizeof(f->last_error), "ERROR %d (%s): %s", e->code, e->sqlstate, e->msg);
+	f->disconnected = false;
+	f->given_up = false;
+	f->down_since_ms = -1;
 	pthread_mutex_unlock(&f->lock);
 }
 
+/* A failure that is not the network's (a protocol error, the cache): recorded, not an outage. */
+static void note_failure(struct fetcher *f, const struct cfs_err *e)
+{
+	pthread_mutex_lock(&f->lock);
+	f->disconnected = false;
+	f->given_up = false;
+	f->down_since_ms = -1;
+	note_error_locked(f, e);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* The bound of the next wait on the donor: the per-wait bound, cut to what is left of the current
+ * outage's network_timeout. -1 with the outage's error when it was given up: fail at once. */
+static int outage_bound(struct fetcher *f, int *wait_ms, struct cfs_err *err)
+{
+	int rc = 0;
+	pthread_mutex_lock(&f->lock);
+	*wait_ms = f->opts.timeout_ms;
+	if (f->given_up) {
+		*err = f->down_err;
+		rc = -1;
+	} else if (f->down_since_ms >= 0) {
+		int64_t left = f->down_since_ms + (int64_t)f->network_timeout_s * 1000 - now_ms();
+		if (left < *wait_ms)
+			*wait_ms = left < 100 ? 100 : (int)left;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
+/* A transient failure at now of an attempt that started at attempt_ms with waits bounded by
+ * wait_ms. The donor went silent no later than the attempt's start and no earlier than one wait
+ * bound ago (a connection's idle bound restarts with every byte received): that is when an outage
+ * starts, unless one is under way. Returns the outage's deadline (start + network_timeout). */
+static int64_t outage_note(struct fetcher *f, int64_t attempt_ms, int wait_ms, const struct cfs_err *e)
+{
+	int64_t now = now_ms(), silent = now - wait_ms > attempt_ms ? now - wait_ms : attempt_ms;
+	pthread_mutex_lock(&f->lock);
+	if (f->down_since_ms < 0)
+		f->down_since_ms = silent;
+	f->disconnected = true;
+	note_error_locked(f, e);
+	int64_t deadline = f->down_since_ms + (int64_t)f->network_timeout_s * 1000;
+	pthread_mutex_unlock(&f->lock);
+	return deadline;
+}
+
+/* The outage passed network_timeout: err becomes what every fetch is told until the prober
+ * reaches the donor again. */
+static void outage_give_up(struct fetcher *f, struct cfs_err *err)
+{
+	char cause[CFS_ERR_MSG_MAX]; /* err->msg is the destination too: copy it first */
+	snprintf(cause, sizeof(cause), "%s", err->msg);
+	cfs_err_set(err, CFS_ER_NETWORK, "donor %s:%u unreachable for network_timeout=%d s: %.300s", f->host,
+		    f->opts.port, f->network_timeout_s, cause);
+	pthread_mutex_lock(&f->lock);
+	if (f->down_since_ms >= 0) { /* not ended by another thread's success meanwhile */
+		f->given_up = true;
+		f->down_err = *err;
+	}
+	note_error_locked(f, err); /* what the reader is told is the mount's last error too */
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Sleep ms, or less when the fetcher stops. */
+static void stop_sleep(struct fetcher *f, int ms)
+{
+	struct pollfd p = { .fd = f->stop_fd, .events = POLLIN };
+	if (poll(&p, 1, ms) < 0)
+		sleep_ms(ms > 10 ? 10 : ms); /* EINTR: never spin */
+}
+
 /* (Re)open a slot's session on the same snapshot. Caller holds the slot lock. */
-static int slot_connect(struct fetcher *f, struct fetch_slot *sl, struct cfs_err *err)
+static int slot_connect(struct fetcher *f, struct fetch_slot *sl, int wait_ms, struct cfs_err *err)
 {
 	struct wire_snap_info info = { 0 };
-	if (cfs_session_open(&sl->sess, &f->opts, f->ctx, err))
+	struct cfs_client_opts o = f->opts;
+	o.timeout_ms = wait_ms;
+	if (cfs_session_open(&sl->sess, &o, f->ctx, err))
 		return -1;
 	if (cfs_session_snap_open(&sl->sess, f->snap_id, &info, NULL, NULL, err)) {
 		cfs_session_close(&sl->sess);
@@ -143,6 +233,7 @@ struct store_ctx {
 	const struct manifest_entry *e;
 	struct chunk_hdr pending[RUN_MAX_CHUNKS];
 	size_t npending;
+	int cache_rc;               /* the cache's -errno when storing failed (-ENOSPC: file system full) */
 };
 
 static int store_cb(void *arg, const struct chunk_hdr *h, const uint8_t *data, struct cfs_err *err)
@@ -151,8 +242,11 @@ static int store_cb(void *arg, const struct chunk_hdr *h, const uint8_t *data, s
 	if (sc->npending == sizeof(sc->pending) / sizeof(sc->pending[0]) && commit_pending(sc, err))
 		return -1;
 	uint64_t t0 = mono_ns();
-	if (cache_write(sc->f->cache, sc->e, h, data, err))
+	int rc = cache_write(sc->f->cache, sc->e, h, data, err);
+	if (rc) {
+		sc->cache_rc = rc;
 		return -1;
+	}
 	atomic_fetch_add(&sc->f->ns_write, mono_ns() - t0);
 	sc->pending[sc->npending++] = *h;
 	atomic_fetch_add(&sc->f->bytes_fetched, h->raw_len);
@@ -166,6 +260,8 @@ static int commit_pending(struct store_ctx *sc, struct cfs_err *err)
 	int rc = cache_commit(sc->f->cache, sc->e, sc->pending, sc->npending, err);
 	atomic_fetch_add(&sc->f->ns_sync, mono_ns() - t0);
 	sc->npending = 0;
+	if (rc)
+		sc->cache_rc = rc;
 	return rc;
 }
 
@@ -209,15 +305,63 @@ static int slot_recv(struct fetcher *f, struct fetch_slot *sl, const struct mani
 	return rc;
 }
 
-/* Fetch chunks [first, first+count) of e through slot sl, retrying network failures with backoff
- * until network_timeout has passed since the first failure. Chunks stored before a failure stay. */
+/* Raw bytes of the snapshot not yet in the cache: the free space it needs to finish. */
+static uint64_t bytes_missing(struct fetcher *f)
+{
+	uint64_t cached = cache_stats(f->cache).bytes_cached;
+	return f->m->bytes_total > cached ? f->m->bytes_total - cached : 0;
+}
+
+/* The cache's file system is full: hydration waits for space (hydrator_main), status says so. */
+static int cache_full(struct fetcher *f, struct cfs_err *err)
+{
+	uint64_t need = bytes_missing(f);
+	atomic_store(&f->no_space, need ? need : 1);
+	char cause[CFS_ERR_MSG_MAX];
+	snprintf(cause, sizeof(cause), "%s", err->msg);
+	cfs_err_set(err, CFS_ER_CACHE, "%.380s; %llu bytes more must be free to cache the rest", cause,
+		    (unsigned long long)need);
+	note_failure(f, err);
+	return -ENOSPC;
+}
+
+/* One attempt at a run through slot sl (its lock held): connect if need be, send the READs,
+ * receive, and commit what arrived (also before a failure: it was verified). Every wait is bounded
+ * by wait_ms. 0; -1 with err when the connection failed (it is closed); the cache's -errno when
+ * storing failed. */
+static int run_attempt(struct fetcher *f, struct fetch_slot *sl, const struct manifest_entry *e, uint64_t first,
+		       uint32_t count, int wait_ms, struct store_ctx *sc, struct cfs_err *err)
+{
+	int rc = sl->open ? 0 : slot_connect(f, sl, wait_ms, err);
+	if (rc == 0) {
+		uint32_t req[RUN_READS], nreq = 0;
+		sl->sess.conn.timeout_ms = wait_ms;
+		rc = run_send(&sl->sess, e, first, count, req, &nreq, err) ||
+		     slot_recv(f, sl, e, first, count, req, nreq, sc, err) ? -1 : 0;
+		struct cfs_err cerr = { 0 };
+		commit_pending(sc, rc ? &cerr : err);
+		if (rc == 0 && sc->cache_rc == 0) {
+			sl->sess.conn.timeout_ms = f->opts.timeout_ms; /* an outage's cut bound ends with it */
+			return 0;
+		}
+	}
+	if (sl->open) {
+		cfs_session_close(&sl->sess);
+		sl->open = false;
+	}
+	return sc->cache_rc ? sc->cache_rc : -1;
+}
+
+/* Fetch chunks [first, first+count) of e through slot sl, retrying transient failures with backoff
+ * until network_timeout has passed since the donor went silent; once an outage is given up, fail
+ * at once (D23). Chunks stored before a failure stay. 0; -ENOSPC when the cache's file system is
+ * full; -1 otherwise, with err. */
 static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e, uint64_t first,
 		     uint32_t count, struct cfs_err *err)
 {
 	struct fetch_slot *sl = &f->slots[slot];
 	struct store_ctx sc = { .f = f, .e = e };
-	int64_t deadline = -1;
-	int backoff = 100;
+	int backoff = 100, rc = 0;
 	pthread_mutex_lock(&sl->lock);
 	for (;;) {
 		/* Skip what a partial earlier attempt already stored. */
@@ -227,50 +371,38 @@ static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e
 		}
 		if (count == 0)
 			break;
-		int rc = sl->open ? 0 : slot_connect(f, sl, err);
+		int wait_ms;
+		if ((rc = outage_bound(f, &wait_ms, err)) != 0)
+			break;
+		int64_t t0 = now_ms();
+		sc.cache_rc = 0;
+		rc = run_attempt(f, sl, e, first, count, wait_ms, &sc, err);
 		if (rc == 0) {
-			uint32_t req[RUN_READS], nreq = 0;
-			rc = run_send(&sl->sess, e, first, count, req, &nreq, err) ||
-			     slot_recv(f, sl, e, first, count, req, nreq, &sc, err) ? -1 : 0;
-			/* What arrived before a failure is kept too (it was verified). */
-			struct cfs_err cerr = { 0 };
-			if (commit_pending(&sc, rc ? &cerr : err) && rc == 0) {
-				pthread_mutex_unlock(&sl->lock);
-				return -1; /* the cache failed: not a network error to retry */
-			}
-			if (rc == 0) {
-				if (deadline >= 0)
-					set_disconnected(f, false, NULL);
-				break;
-			}
+			outage_end(f); /* any success ends an outage, a first attempt's too */
+			atomic_store(&f->no_space, 0); /* and stored chunks show the cache has room again */
+			break;
 		}
-		if (sl->open) {
-			cfs_session_close(&sl->sess);
-			sl->open = false;
+		if (rc == -ENOSPC) {
+			rc = cache_full(f, err);
+			break;
 		}
-		if (!is_network_error(err->code) || atomic_load(&f->stop)) {
-			set_disconnected(f, false, err);
-			pthread_mutex_unlock(&sl->lock);
-			return -1;
+		if (sc.cache_rc || !is_transient(err) || atomic_load(&f->stop)) {
+			note_failure(f, err);
+			rc = -1;
+			break;
 		}
-		if (deadline < 0)
-			deadline = now_ms() + (int64_t)f->network_timeout_s * 1000;
-		set_disconnected(f, true, err);
-		if (now_ms() + backoff > deadline) {
-			char cause[CFS_ERR_MSG_MAX]; /* err->msg is the destination too: copy it first */
-			snprintf(cause, sizeof(cause), "%s", err->msg);
-			cfs_err_set(err, CFS_ER_NETWORK, "donor %s:%u unreachable for network_timeout=%d s: %.300s", f->host,
-				    f->opts.port, f->network_timeout_s, cause);
-			set_disconnected(f, true, err); /* what the reader is told is the mount's last error too */
-			pthread_mutex_unlock(&sl->lock);
-			return -1;
+		int64_t deadline = outage_note(f, t0, wait_ms, err);
+		if (now_ms() + backoff >= deadline) {
+			outage_give_up(f, err);
+			rc = -1;
+			break;
 		}
-		sleep_ms(backoff);
+		stop_sleep(f, backoff);
 		atomic_fetch_add(&f->reconnects, 1);
 		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 	}
 	pthread_mutex_unlock(&sl->lock);
-	return 0;
+	return rc;
 }
 
 /* A demand slot: a free one if any, else round-robin. */
@@ -420,15 +552,27 @@ static int hrun_finish(struct fetcher *f, int slot, const struct manifest_entry 
 	int rc = -1;
 	if (r->sent && fetch) {
 		pthread_mutex_lock(&sl->lock);
+		int wait_ms;
 		if (sl->open) {
-			struct store_ctx sc = { .f = f, .e = e };
-			rc = slot_recv(f, sl, e, r->idx, r->n, r->req, r->nreq, &sc, &err);
-			struct cfs_err cerr = { 0 };
-			if (commit_pending(&sc, &cerr))
-				rc = -1; /* fetch_run below tries again and reports what fails */
-			if (rc) {
+			/* In an outage another thread saw, wait no longer than what is left of it: a reader may
+			 * be waiting for these chunks (single-flight). Given up: fetch_run says so at once. */
+			if (outage_bound(f, &wait_ms, &err) == 0) {
+				struct store_ctx sc = { .f = f, .e = e };
+				int64_t t0 = now_ms();
+				sl->sess.conn.timeout_ms = wait_ms;
+				rc = slot_recv(f, sl, e, r->idx, r->n, r->req, r->nreq, &sc, &err);
+				sl->sess.conn.timeout_ms = f->opts.timeout_ms;
+				if (rc && !sc.cache_rc && is_transient(&err))
+					outage_note(f, t0, wait_ms, &err); /* the silence began in this wait */
+				struct cfs_err cerr = { 0 };
+				if (commit_pending(&sc, &cerr))
+					rc = -1; /* fetch_run below tries again and reports what fails */
+			}
+			if (rc) { /* a READ left unanswered on it would answer out of turn: start over */
 				cfs_session_close(&sl->sess);
 				sl->open = false;
+			} else {
+				outage_end(f);
 			}
 		}
 		pthread_mutex_unlock(&sl->lock);
@@ -441,7 +585,8 @@ static int hrun_finish(struct fetcher *f, int slot, const struct manifest_entry 
 	return fetch ? rc : 0;
 }
 
-/* Hydrate one file in runs, the next run's READ sent before the current one's chunks are read. */
+/* Hydrate one file in runs, the next run's READ sent before the current one's chunks are read.
+ * 0, HYDRATE_BOUNDED, -ENOSPC (the cache's file system is full) or -1. */
 static int hydrate_file(struct fetcher *f, int slot, const struct manifest_entry *e)
 {
 	uint32_t cs = f->cache->chunk_size;
@@ -473,17 +618,20 @@ static int hydrate_file(struct fetcher *f, int slot, const struct manifest_entry
 		}
 		struct hrun cur = { .idx = idx, .room = room, .n = n };
 		hrun_send(f, slot, e, &cur);
-		if (have_prev && hrun_finish(f, slot, e, &prev, true, &broken))
-			rc = -1;
+		if (have_prev)
+			rc = hrun_finish(f, slot, e, &prev, true, &broken);
 		if (broken)
 			cur.sent = false;
 		prev = cur;
 		have_prev = true;
 		idx += n;
 	}
-	/* The last run: fetched unless an earlier one failed past network_timeout. */
-	if (have_prev && hrun_finish(f, slot, e, &prev, rc != -1, &broken) && rc == 0)
-		rc = -1;
+	/* The last run: fetched unless an earlier one failed (past network_timeout, or a full cache). */
+	if (have_prev) {
+		int last = hrun_finish(f, slot, e, &prev, rc >= 0, &broken);
+		if (rc == 0)
+			rc = last;
+	}
 	return rc;
 }
 
@@ -491,6 +639,30 @@ struct hydrator_arg {
 	struct fetcher *f;
 	int slot;
 };
+
+/* Free bytes on the cache's file system (what root may use: it writes the reserved blocks too). */
+static uint64_t cache_fs_free(const struct fetcher *f)
+{
+	struct statvfs sv;
+	if (statvfs(f->cache->dir, &sv))
+		return 0;
+	return (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) * sv.f_frsize;
+}
+
+/* The cache's file system is full: no READ is sent until it has room for a hydration batch (or
+ * for all that is missing, when less), checked once a second; status says "no space" meanwhile. */
+static void wait_for_space(struct fetcher *f)
+{
+	uint64_t want = HYDRATE_BATCH_BYTES;
+	while (!atomic_load(&f->stop) && atomic_load(&f->no_space)) {
+		uint64_t missing = bytes_missing(f);
+		if (missing == 0 || cache_fs_free(f) >= (missing < want ? missing : want))
+			break;
+		atomic_store(&f->no_space, missing);
+		stop_sleep(f, 1000);
+	}
+	atomic_store(&f->no_space, 0);
+}
 
 /* One hydrator: walks every file in rank order; the claims keep two hydrators on different runs. */
 static void *hydrator_main(void *arg)
@@ -501,8 +673,9 @@ static void *hydrator_main(void *arg)
 	free(ha);
 	while (!atomic_load(&f->stop)) {
 		int failed = 0, rc = 0;
-		for (int rank = 0; rank <= 2 && !atomic_load(&f->stop) && rc != HYDRATE_BOUNDED; rank++)
-			for (uint32_t i = 0; i < f->m->n && !atomic_load(&f->stop) && rc != HYDRATE_BOUNDED; i++) {
+		for (int rank = 0; rank <= 2 && !atomic_load(&f->stop) && rc != HYDRATE_BOUNDED && rc != -ENOSPC; rank++)
+			for (uint32_t i = 0; i < f->m->n && !atomic_load(&f->stop) && rc != HYDRATE_BOUNDED && rc != -ENOSPC;
+			     i++) {
 				const struct manifest_entry *e = &f->m->e[i];
 				if (e->type != MANIFEST_REG || hydrate_rank(e) != rank)
 					continue;
@@ -515,13 +688,16 @@ static void *hydrator_main(void *arg)
 			atomic_store(&f->bounded, true);
 			break;
 		}
+		if (rc == -ENOSPC) {
+			wait_for_space(f);
+			continue;
+		}
 		if (!failed) {
 			atomic_store(&f->hydrated, true);
 			break;
 		}
 		/* The donor is gone for now: try again later, reads keep their own deadline. */
-		for (int i = 0; i < 50 && !atomic_load(&f->stop); i++)
-			sleep_ms(100);
+		stop_sleep(f, 5000);
 	}
 	/* Done: the hydrator's own connection is no longer needed (a shared one stays). */
 	struct fetch_slot *sl = &f->slots[slot];
@@ -531,6 +707,35 @@ static void *hydrator_main(void *arg)
 		sl->open = false;
 	}
 	pthread_mutex_unlock(&sl->lock);
+	return NULL;
+}
+
+/* After an outage is given up, fetches fail at once; this thread alone tries the donor (a new
+ * connection and the snapshot), with backoff, and ends the outage when it answers (D23). */
+static void *prober_main(void *arg)
+{
+	struct fetcher *f = arg;
+	int backoff = 100;
+	while (!atomic_load(&f->stop)) {
+		pthread_mutex_lock(&f->lock);
+		bool down = f->given_up;
+		pthread_mutex_unlock(&f->lock);
+		if (!down) {
+			backoff = 100;
+			stop_sleep(f, 200);
+			continue;
+		}
+		struct fetch_slot probe = { .open = false };
+		struct cfs_err err = { 0 };
+		if (slot_connect(f, &probe, f->opts.timeout_ms, &err) == 0) {
+			cfs_session_close(&probe.sess);
+			outage_end(f);
+			continue;
+		}
+		stop_sleep(f, backoff);
+		atomic_fetch_add(&f->reconnects, 1);
+		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+	}
 	return NULL;
 }
 
@@ -548,6 +753,9 @@ int fetcher_start(struct fetcher *f)
 		}
 		f->hydrators_started++;
 	}
+	if (pthread_create(&f->prober, NULL, prober_main, f) != 0)
+		return -1;
+	f->prober_started = true;
 	return 0;
 }
 
@@ -560,6 +768,9 @@ void fetcher_stop(struct fetcher *f)
 	(void)w; /* a write of 1 to an eventfd does not fail */
 	for (int i = 0; i < f->hydrators_started; i++)
 		pthread_join(f->hydrators[i], NULL);
+	if (f->prober_started)
+		pthread_join(f->prober, NULL);
+	f->prober_started = false;
 	for (int i = 0; i < f->nslots; i++) {
 		pthread_mutex_lock(&f->slots[i].lock);
 		if (f->slots[i].open)
@@ -586,11 +797,18 @@ enum fetch_state fetcher_state(struct fetcher *f)
 	pthread_mutex_unlock(&f->lock);
 	if (down)
 		return FETCH_DISCONNECTED;
+	if (atomic_load(&f->no_space))
+		return FETCH_NO_SPACE;
 	if (cache_stats(f->cache).chunks_cached == f->cache->nchunks)
 		return FETCH_COMPLETE;
 	if (f->prefetch && atomic_load(&f->bounded))
 		return FETCH_BOUNDED;
 	return f->prefetch ? FETCH_HYDRATING : FETCH_LAZY;
+}
+
+uint64_t fetcher_space_needed(struct fetcher *f)
+{
+	return atomic_load(&f->no_space);
 }
 
 const char *fetch_state_name(enum fetch_state s)
@@ -600,6 +818,7 @@ const char *fetch_state_name(enum fetch_state s)
 	case FETCH_DISCONNECTED: return "disconnected";
 	case FETCH_LAZY: return "lazy";
 	case FETCH_BOUNDED: return "bounded";
+	case FETCH_NO_SPACE: return "no space";
 	case FETCH_HYDRATING:
 	default: return "hydrating";
 	}

@@ -23,7 +23,8 @@ enum { FETCH_MAX_HYDRATORS = 2 };
 
 /* FETCH_BOUNDED: hydration stopped at a bounded cache's low water mark (cache_max=); from there
  * on the mount is a lazy one with a warm set. */
-enum fetch_state { FETCH_HYDRATING, FETCH_COMPLETE, FETCH_DISCONNECTED, FETCH_LAZY, FETCH_BOUNDED };
+/* FETCH_NO_SPACE: the cache's file system is full; hydration waits for free space (space_needed). */
+enum fetch_state { FETCH_HYDRATING, FETCH_COMPLETE, FETCH_DISCONNECTED, FETCH_LAZY, FETCH_BOUNDED, FETCH_NO_SPACE };
 
 struct fetcher {
 	/* Set once by fetcher_init, read-only afterwards. */
@@ -40,11 +41,24 @@ struct fetcher {
 	int first_demand;           /* the first slot demand reads use (0 when every slot is shared) */
 	bool prefetch;
 
-	pthread_mutex_t lock;       /* guards inflight[], disconnected, last_error */
-	pthread_cond_t cond;        /* signalled when an inflight chunk finishes */
+	/* Lock order, outermost first: a slot's lock -> the fetcher's lock -> the cache's lock
+	 * (struct cache.lock). fetch_run holds its slot's lock while it takes the other two; nothing
+	 * holding the fetcher's or the cache's lock ever waits for a slot's. */
+	pthread_mutex_t lock;       /* guards inflight[], the outage fields below, no_space, last_error */
+	pthread_cond_t cond;        /* signalled when an inflight chunk finishes, and (with lock) when an
+				       outage is given up (the prober starts) or the fetcher stops */
 	uint8_t *inflight;          /* per global chunk: a fetch is under way */
+	/* An outage (docs/decisions.md D4, D23): from the first failed wait on the donor, every fetch
+	 * retries until down_since_ms + network_timeout; past that the outage is given up: fetches fail
+	 * at once (a kernel retry of a failed read does not wait again) and the prober alone tries the
+	 * donor until it answers. Any fetch or probe that succeeds ends the outage. */
 	bool disconnected;
+	int64_t down_since_ms;      /* when the donor went silent, as far as a failed wait shows; -1 none */
+	bool given_up;              /* the outage passed network_timeout: fetches fail at once */
+	struct cfs_err down_err;    /* what a fetch is told while the outage is given up */
 	char last_error[CFS_ERR_MSG_MAX + 32];
+	atomic_uint_fast64_t no_space; /* > 0: the cache's file system is full (ENOSPC); the bytes still
+				       to cache, which hydration waits to have free (FETCH_NO_SPACE) */
 	char tls[96];               /* negotiated TLS of the first connection, for the status */
 
 	/* Counters, updated atomically by any thread. */
@@ -56,6 +70,8 @@ struct fetcher {
 
 	pthread_t hydrators[FETCH_MAX_HYDRATORS];
 	int hydrators_started;
+	pthread_t prober;           /* reconnects after a given-up outage (fetcher_start) */
+	bool prober_started;
 	atomic_bool stop;
 	int stop_fd;                /* an eventfd every connection's waits watch: fetcher_stop makes it
 				       readable, which ends a read blocked on the donor (opts.cancel_fd) */
@@ -79,6 +95,8 @@ int fetcher_ensure(struct fetcher *f, const struct manifest_entry *e, uint64_t f
 		   bool bulk, struct cfs_err *err);
 
 enum fetch_state fetcher_state(struct fetcher *f);
+/* The free space the cache's file system needs to finish (0 unless FETCH_NO_SPACE). */
+uint64_t fetcher_space_needed(struct fetcher *f);
 const char *fetch_state_name(enum fetch_state s);
 
 #endif

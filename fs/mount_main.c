@@ -14,6 +14,7 @@
 #include "fs/fuse_ll.h"
 #include "fs/mount.h"
 #include "transport/endpoint.h"
+#include "transport/nofile.h"
 
 #define CLONEFS_VERSION "0.1.0"
 
@@ -371,5 +372,6 @@ int main(int argc, char **argv)
 {
 	/* A donor that closes first must be an error we report, not a death by SIGPIPE (TLS writes). */
 	signal(SIGPIPE, SIG_IGN);
+	cfs_nofile_raise(); /* the cache keeps data files open (bounded by this limit: cache.c) */
 	return run(argc, argv);
 }

@@ -73,7 +73,8 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	json_kv_str(out, "digest", chunk_digest_name(mt->cache.digest), 1);
 	json_kv_dbl(out, "rate_bytes_per_s", rate, 1);
 	/* A bounded mount stopped hydrating at its cache_max: nothing to estimate. */
-	json_kv_dbl(out, "eta_s", rate > 0 && state != FETCH_BOUNDED ? (double)(total - cached) / rate : -1, 1);
+	json_kv_dbl(out, "eta_s", rate > 0 && state != FETCH_BOUNDED && state != FETCH_NO_SPACE ? (double)(total - cached) / rate : -1, 1);
+	json_kv_u64(out, "space_needed", fetcher_space_needed(f), 1); /* state "no space": bytes to free */
 	json_kv_str(out, "binlog_file", fact(mt, "binlog_file"), 1);
 	json_kv_str(out, "binlog_pos", fact(mt, "binlog_pos"), 1);
 	json_kv_str(out, "gtid_pos", fact(mt, "gtid_pos"), 1);

@@ -15,7 +15,6 @@
 #include "fs/cache.h"
 #include "tools/human.h"
 #include "tools/commands.h"
-#include "tools/rmtree.h"
 
 enum { CACHE_LIST_MAX = 4096 };
 
@@ -29,7 +28,7 @@ static const char cache_usage[] =
 struct entry {
 	char id[256];
 	uint64_t bytes;     /* allocated on disk (sparse files count what they hold) */
-	time_t used;        /* chunks.idx's mtime: it changes with every chunk stored */
+	time_t used;        /* its last use (cache_last_used) */
 	bool mounted;
 };
 
@@ -75,13 +74,10 @@ static size_t scan(const char *dir, struct entry *e, size_t max)
 	struct dirent *de;
 	while (d && (de = readdir(d)) && n < max) {
 		char path[4096 + 300];
-		struct stat st;
-		snprintf(path, sizeof(path), "%s/%s/chunks.idx", dir, de->d_name);
-		if (de->d_name[0] == '.' || stat(path, &st))
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (de->d_name[0] == '.' || !cache_last_used(path, &e[n].used))
 			continue;
 		snprintf(e[n].id, sizeof(e[n].id), "%s", de->d_name);
-		e[n].used = st.st_mtime;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		e[n].mounted = cache_in_use(path);
 		tree_bytes = 0;
 		nftw(path, add_blocks, 16, FTW_PHYS);
@@ -164,9 +160,11 @@ int cmd_cache(int argc, char **argv)
 		char path[4096 + 300];
 		snprintf(path, sizeof(path), "%.4000s/%.255s", dir, e[i].id);
 		human_bytes(e[i].bytes, h, sizeof(h));
-		if (!dry && rm_tree(path)) {
-			struct cfs_err err;
-			cfs_err_set(&err, CFS_ER_IO, "cannot remove %s: %s", path, strerror(errno));
+		struct cfs_err err = { 0 };
+		int rc = dry ? 0 : cache_remove(path, &err);
+		if (rc == -EBUSY)
+			continue; /* a mount took it since the scan: it is in use, not prunable */
+		if (rc) {
 			cfs_err_print(&err, stderr);
 			return 1;
 		}

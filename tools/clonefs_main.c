@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tools/commands.h"
+#include "transport/nofile.h"
 
 #define CLONEFS_VERSION "0.1.0"
 
@@ -31,6 +32,7 @@ int main(int argc, char **argv)
 		{ "check", cmd_check }, { "clone", cmd_clone }, { "cache", cmd_cache },
 	};
 	signal(SIGPIPE, SIG_IGN); /* a closed donor connection is an error to report, not a signal */
+	cfs_nofile_raise();       /* materialize and its private mount keep a file per table open */
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;

@@ -11,10 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 T=$(t_tmpdir)
 cfs_donor_up "$T" 20 'pw'
-PROXY=$(t_free_port)
-python3 "$here/../lib/cut_proxy.py" --listen "$PROXY" --to "$PORT" --ctl "$T/cut" >"$T/proxy.log" 2>&1 &
-t_on_exit "kill $! 2>/dev/null || true"
-t_wait_for "grep -q ready '$T/proxy.log'" 10 || t_fail "proxy did not start"
+cfs_cut_proxy "$T"
 mkdir -p "$T/mnt"
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/mnt/.clonefs/status" "$1"; }
 mnt() { CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PROXY" "$T/mnt" -o "ssl_mode=disabled,cache_dir=$T/cache,$1"; }

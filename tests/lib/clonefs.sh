@@ -64,3 +64,16 @@ cfs_donor_up() {
 cfs_materialize_how() {
 	sed -n "s/^from the mount's cache: \([0-9]*\) files handed off, \([0-9]*\) copied with copy_file_range, \([0-9]*\) read through the mount$/\1 \2 \3/p" "$1"
 }
+
+# cfs_cut_proxy DIR: tests/lib/cut_proxy.py between a mount and clonefsd (on PORT) standing in for
+# the network: sets PROXY (its port) and PROXY_PID. `touch DIR/cut` cuts every connection and
+# refuses new ones; SIGSTOP of PROXY_PID is a blackhole (connections stay open, nothing crosses).
+cfs_cut_proxy() {
+	local dir=$1
+	PROXY=$(t_free_port)
+	python3 "$(dirname "${BASH_SOURCE[0]}")/cut_proxy.py" --listen "$PROXY" --to "$PORT" --ctl "$dir/cut" \
+		>"$dir/proxy.log" 2>&1 &
+	PROXY_PID=$!
+	t_on_exit "kill -CONT $PROXY_PID 2>/dev/null; kill $PROXY_PID 2>/dev/null || true"
+	t_wait_for "grep -q ready '$dir/proxy.log'" 10 || t_fail "proxy did not start"
+}

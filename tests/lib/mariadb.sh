@@ -23,11 +23,18 @@ db_start() {
 	chown -R mysql:mysql "$dir"
 	mariadb-install-db --no-defaults --datadir="$dir/data" --user=mysql --auth-root-authentication-method=normal \
 		--skip-test-db >"$dir/install.log" 2>&1 || { tail -20 "$dir/install.log"; t_fail "mariadb-install-db failed"; }
+	t_on_exit "db_stop '$dir'"
+	db_resume "$dir" "$@"
+}
+
+# db_resume DIR [mariadbd options...]: start the server of db_start's DIR again (after db_stop).
+db_resume() {
+	local dir=$1
+	shift
 	mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/mysql.sock" --pid-file="$dir/mysqld.pid" \
 		--log-error="$dir/error.log" --skip-networking --user=mysql --log-bin="$dir/binlog/binlog" \
 		--server-id=1 --binlog-format=ROW --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
 		--proxy-protocol-networks=localhost "$@" >/dev/null 2>&1 &
-	t_on_exit "db_stop '$dir'"
 	_db_wait_ready "$dir/mysql.sock" "$dir/error.log"
 }
 

@@ -1,6 +1,7 @@
 /* test_cache.c: unit tests of the persistent chunk cache: store, reopen (resume), a flipped byte on
  * disk is detected and the chunk dropped, zero chunks stay holes, a foreign manifest is refused; a
  * bounded cache evicts least recently used first, never a pinned chunk, records before holes. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,77 @@ static void test_bound(const char *dir)
 	manifest_release(&m);
 }
 
+/* Open data files bounded (D25): with room for 2, storing into 5 files keeps at most 2 open (the
+ * least recently used closed), a held one (pinned) is never closed, and every byte reads back. */
+static void test_open_files(const char *dir)
+{
+	enum { FILES = 5 };
+	struct manifest m;
+	manifest_init(&m);
+	char name[FILES][24];
+	for (int i = 0; i < FILES; i++) {
+		snprintf(name[i], sizeof(name[i]), "t%d.ibd", i);
+		manifest_add(&m, MANIFEST_REG, name[i], NULL, 0640, 2 * CS, 1, 0);
+	}
+	manifest_finish(&m);
+	struct wbuf blob;
+	wbuf_init(&blob, 1 << 20);
+	manifest_encode(&blob, &m);
+	struct cache c;
+	struct cfs_err err = { 0 };
+	static uint8_t buf[CS], out[CS];
+	CHECK(cache_open(&c, dir, "files", &m, CS, CHUNK_DIGEST_XXH64, blob.p, blob.len, &err) == 0);
+	c.fd_max = 2;
+	const struct manifest_entry *e0 = manifest_find(&m, name[0]);
+	int held = cache_pin(&c, e0, 0, 1, &err);
+	CHECK(held >= 0);
+	bool ok = true;
+	for (int i = 0; i < FILES; i++) {
+		const struct manifest_entry *e = manifest_find(&m, name[i]);
+		for (uint64_t k = 0; k < 2; k++) {
+			chunk_of(buf, CS, i * 2 + (int)k);
+			ok = ok && store(&c, e, k, buf, CS, CHUNK_RAW) == 0 && c.fd_open <= 2;
+		}
+	}
+	CHECK(ok);
+	CHECK(c.data_fd[e0->id] == held); /* pinned: still open, whatever else came and went */
+	cache_unpin(&c, e0, 0, 1);
+	for (int i = 0; i < FILES; i++) {
+		const struct manifest_entry *e = manifest_find(&m, name[i]);
+		for (uint64_t k = 0; k < 2; k++) {
+			chunk_of(buf, CS, i * 2 + (int)k);
+			ok = ok && cache_pread(&c, e, out, CS, k * CS, &err) == CS && !memcmp(out, buf, CS) && c.fd_open <= 2;
+		}
+	}
+	CHECK(ok);
+	cache_close(&c);
+	wbuf_release(&blob);
+	manifest_release(&m);
+}
+
+/* cache_remove: refused while a mount holds the cache, complete once it does not; a new cache of
+ * the same id starts empty. */
+static void test_remove(const char *dir, const struct manifest *m, const struct wbuf *blob)
+{
+	struct cache c;
+	struct cfs_err err = { 0 };
+	char path[600];
+	snprintf(path, sizeof(path), "%s/gone", dir);
+	uint8_t buf[CS];
+	chunk_of(buf, CS, 3);
+	CHECK(cache_open(&c, dir, "gone", m, CS, CHUNK_DIGEST_XXH64, blob->p, blob->len, &err) == 0);
+	CHECK(store(&c, manifest_find(m, "ibdata1"), 0, buf, CS, CHUNK_RAW) == 0);
+	CHECK(cache_remove(path, &err) == -EBUSY && err.code == CFS_ER_CACHE);
+	cache_close(&c);
+	CHECK(cache_remove(path, &err) == 0);
+	struct stat st;
+	CHECK(stat(path, &st) == -1 && errno == ENOENT);
+	CHECK(cache_remove(path, &err) == 0); /* already gone: nothing to do */
+	CHECK(cache_open(&c, dir, "gone", m, CS, CHUNK_DIGEST_XXH64, blob->p, blob->len, &err) == 0);
+	CHECK(c.chunks_cached == 0);
+	cache_close(&c);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/clonefs-test-cache-XXXXXX";
@@ -188,6 +260,8 @@ int main(void)
 	CHECK(cache_open(&c, dir, "snap1", &m2, CS, CHUNK_DIGEST_XXH64, blob2.p, blob2.len, &err) == -1 && err.code == CFS_ER_CACHE);
 
 	test_bound(dir);
+	test_open_files(dir);
+	test_remove(dir, &m, &blob);
 
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

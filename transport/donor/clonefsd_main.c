@@ -23,6 +23,7 @@
 #include "transport/conn.h"
 #include "transport/donor/donor.h"
 #include "transport/keypin.h"
+#include "transport/nofile.h"
 
 #define CLONEFS_VERSION "0.1.0"
 #define CONFIG_FILE "/etc/clonefs/clonefsd.conf"
@@ -701,6 +702,7 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	memset(&o, 0, sizeof(o));
+	cfs_nofile_raise(); /* mariabackup, a child, inherits it: a file per table */
 	int rc = run(argc, argv, &o);
 	free(o.ssl_cert);
 	free(o.ssl_key);

@@ -2,6 +2,7 @@
  * snapshot's directory, as the authenticated user (credentials in a 0600 defaults file, never on a
  * command line), with the binary log position mariabackup recorded at its BLOCK_COMMIT stage. */
 #include "transport/donor/donor.h"
+#include "transport/nofile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -262,7 +263,9 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 	 * with one, 0.5-0.8 s with two). */
 	char par[32];
 	snprintf(par, sizeof(par), "--parallel=%d", donor_cfg.parallel);
-	char *backup[] = { "mariabackup", cnfopt, "--backup", par, tdir, ddir, NULL };
+	char nofile[48]; /* a file per table open at once: the limit clonefsd raised to (issue 20) */
+	snprintf(nofile, sizeof(nofile), "--open-files-limit=%ld", cfs_nofile_raise());
+	char *backup[] = { "mariabackup", cnfopt, "--backup", par, nofile, tdir, ddir, NULL };
 	/* --prepare reads the options the backup recorded (encryption plugin and key file among them). */
 	snprintf(prepcnf, sizeof(prepcnf), "--defaults-file=%s/backup-my.cnf", target);
 	char *prepare[] = { "mariabackup", prepcnf, "--prepare", tdir, NULL };
