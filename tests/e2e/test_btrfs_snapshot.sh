@@ -11,24 +11,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
 
-for tool in mkfs.btrfs btrfs losetup; do
-	command -v "$tool" >/dev/null || t_skip "$tool is not installed (btrfs-progs, util-linux)"
-done
+. "$here/../lib/btrfs.sh"
 T=$(t_tmpdir)
-# t_tmpdir registers its removal inside $(...), a subshell whose exit runs no cleanup: the 1 GiB
-# image must not stay behind, so remove the directory here (last, after the umount).
-[ "${KEEP_TMP:-0}" = 1 ] || t_on_exit "rm -rf '$T'"
-truncate -s 1G "$T/btrfs.img"
-mkfs.btrfs -q "$T/btrfs.img" >"$T/mkfs.log" 2>&1 || { cat "$T/mkfs.log"; t_fail "mkfs.btrfs failed"; }
-LOOP=$(losetup --find --show "$T/btrfs.img" 2>"$T/losetup.err") || t_skip "no loop device: $(cat "$T/losetup.err")"
-t_on_exit "losetup -d '$LOOP'"
-MNT="$T/btrfs"
-mkdir -p "$MNT"
-mount -t btrfs "$LOOP" "$MNT" 2>"$T/mount.err" || t_skip "cannot mount btrfs: $(cat "$T/mount.err")"
-t_on_exit "umount '$MNT' || umount -l '$MNT'"
-chmod 755 "$MNT"
-btrfs -q subvolume create "$MNT/sub" >/dev/null
-chmod 755 "$MNT/sub"
+btrfs_loop_mount "$T"
+MNT=$BTRFS_MNT
+btrfs_subvol "$MNT/sub"
 
 t_log "MariaDB donor with its datadir at $MNT/sub/donor/data (subvolume $MNT/sub)"
 db_start "$MNT/sub/donor"

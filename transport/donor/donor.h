@@ -79,6 +79,41 @@ bool donor_is_mariadb(MYSQL *db);
 /* One value of a query's first row, or "" (NULL result). -1 on a query error. */
 int donor_query1(MYSQL *db, const char *sql, char *out, size_t outsz, struct cfs_err *err);
 
+/* The first row's first two columns of sql (SHOW MASTER STATUS's File, Position); "" without a row. */
+int donor_query2(MYSQL *db, const char *sql, char *a, size_t asz, char *b, size_t bsz, struct cfs_err *err);
+/* A whole small file, NUL-terminated (malloc'd); NULL when missing, unreadable or over max bytes. */
+char *donor_slurp(const char *path, size_t max, size_t *len);
+
+/* donor_replica.c: replication facts, the same for every method (docs/donor.md "Replica donors"). */
+/* Under the commit lock: binlog_file/pos, gtid_pos (gtid_current_pos), gtid_binlog_pos,
+ * gtid_slave_pos, and from SHOW ALL SLAVES STATUS slave_info, replica_of, primary_log_file/pos. */
+int donor_replica_record(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err);
+/* The server replicates from a primary: 1 (and the fact replica_of), 0 when not, -1 + err when it
+ * would not say. */
+int donor_replica_sources(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err);
+/* A backup's (mariabackup, or one served by the dir method) [xtrabackup|mariadb_backup]_slave_info
+ * in dir and mariabackup's log (may be NULL): slave_info, gtid_slave_pos, primary_log_file/pos;
+ * with db, gtid_binlog_pos of binlog_file:binlog_pos from the server (BINLOG_GTID_POS). */
+void donor_replica_from_backup(MYSQL *db, const char *dir, const char *log, struct wire_snap_info *info);
+/* The replication connections whose SQL thread a snapshot stopped (at most this many are stopped). */
+enum { DONOR_REPLICA_CONN_MAX = 64 };
+struct donor_replica_paused {
+	size_t n;
+	char names[DONOR_REPLICA_CONN_MAX][256]; /* as SQL literals */
+};
+/* On a replica, before the snapshot: stop each running SQL thread (STOP SLAVE 'name' SQL_THREAD,
+ * which ends at an event-group boundary), so that tables of non-transactional engines and
+ * gtid_slave_pos agree, as mariabackup --safe-slave-backup does. Without the privilege: logged and
+ * said in the fact replica_note. The number stopped. */
+int donor_replica_pause(MYSQL *db, struct donor_replica_paused *p, struct wire_snap_info *info);
+/* Start again what donor_replica_pause stopped. */
+void donor_replica_resume(MYSQL *db, struct donor_replica_paused *p);
+/* The server's names for its replica state (relay_log_basename, master_info_file, relay_log_info_file). */
+void donor_replica_facts(MYSQL *db, struct wire_snap_info *info);
+/* name (in the datadir's top level) is replica state a clone must not carry: master.info,
+ * relay-log.info, multi-master.info, a connection's master-*.info / relay-log-*.info, relay logs. */
+bool donor_replica_state_file(const char *name, const struct wire_snap_info *info);
+
 /* A snapshot: its files under root, its facts and manifest. Owned by the registry. */
 struct snapshot {
 	char id[WIRE_SNAP_ID_MAX + 1];

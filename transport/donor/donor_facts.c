@@ -4,6 +4,7 @@
 #include "transport/donor/donor.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
@@ -34,6 +35,40 @@ int donor_query1(MYSQL *db, const char *sql, char *out, size_t outsz, struct cfs
 		snprintf(out, outsz, "%s", row[0]);
 	mysql_free_result(res);
 	return 0;
+}
+
+int donor_query2(MYSQL *db, const char *sql, char *a, size_t asz, char *b, size_t bsz, struct cfs_err *err)
+{
+	a[0] = b[0] = 0;
+	if (mysql_query(db, sql))
+		return server_err(db, err);
+	MYSQL_RES *res = mysql_store_result(db);
+	if (!res)
+		return server_err(db, err);
+	MYSQL_ROW row = mysql_num_fields(res) >= 2 ? mysql_fetch_row(res) : NULL;
+	if (row && row[0] && row[1]) {
+		snprintf(a, asz, "%s", row[0]);
+		snprintf(b, bsz, "%s", row[1]);
+	}
+	mysql_free_result(res);
+	return 0;
+}
+
+char *donor_slurp(const char *path, size_t max, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	char *buf = malloc(max + 1);
+	size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+	fclose(f);
+	if (!buf || n > max) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	*len = n;
+	return buf;
 }
 
 /* Any encrypted tablespace: then a snapshot may travel only inside TLS. */
@@ -122,6 +157,7 @@ int donor_facts(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err)
 		val[0] = 0;
 	}
 	set_fact(info, "external_paths", val);
+	donor_replica_facts(db, info);
 	wire_snap_info_set(info, "flavor", mariadb ? "MariaDB" : "MySQL");
 	/* The block size of the datadir's file system: page-compressed tables punch holes in units of it. */
 	const char *datadir = wire_snap_info_get(info, "datadir");

@@ -130,50 +130,6 @@ bool snap_btrfs_usable(const char *datadir, char *why, size_t whysz)
 	return true;
 }
 
-/* The first row's first two columns of sql (e.g. SHOW MASTER STATUS's File and Position); both ""
- * when it has no row (no binary log). 0, or -1 + the server's error. */
-static int query_row2(MYSQL *db, const char *sql, char *a, size_t asz, char *b, size_t bsz, struct cfs_err *err)
-{
-	a[0] = b[0] = 0;
-	if (mysql_query(db, sql))
-		goto server_err;
-	MYSQL_RES *res = mysql_store_result(db);
-	if (!res)
-		goto server_err;
-	MYSQL_ROW row = mysql_num_fields(res) >= 2 ? mysql_fetch_row(res) : NULL;
-	if (row && row[0] && row[1]) {
-		snprintf(a, asz, "%s", row[0]);
-		snprintf(b, bsz, "%s", row[1]);
-	}
-	mysql_free_result(res);
-	return 0;
-server_err:
-	cfs_err_set(err, (int)mysql_errno(db), "%s", mysql_error(db));
-	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", mysql_sqlstate(db));
-	return -1;
-}
-
-/* Under the lock: the binary log position and GTID of the snapshot instant, with the keys the
- * mariabackup method fills from xtrabackup_binlog_info. */
-static int record_binlog(MYSQL *db, bool mariadb, struct wire_snap_info *info, struct cfs_err *err)
-{
-	char file[512], pos[32], gtid[WIRE_FACT_VALUE_MAX];
-	int rc = query_row2(db, "SHOW MASTER STATUS", file, sizeof(file), pos, sizeof(pos), err);
-	if (rc && !mariadb) /* MySQL 8.4 dropped SHOW MASTER STATUS for SHOW BINARY LOG STATUS */
-		rc = query_row2(db, "SHOW BINARY LOG STATUS", file, sizeof(file), pos, sizeof(pos), err);
-	if (rc)
-		return -1;
-	if (donor_query1(db, mariadb ? "SELECT @@GLOBAL.gtid_binlog_pos" : "SELECT @@GLOBAL.gtid_executed", gtid,
-			 sizeof(gtid), err))
-		return -1;
-	wire_snap_info_set(info, "binlog_file", file);
-	wire_snap_info_set(info, "binlog_pos", pos);
-	if (wire_snap_info_set(info, "gtid_pos", gtid))
-		donor_log("fact gtid_pos (%zu bytes) exceeds the protocol's %u bytes: not sent", strlen(gtid),
-			  WIRE_FACT_VALUE_MAX);
-	return 0;
-}
-
 /* A read-only snapshot of the subvolume at subvol, made as <dir>/subvol. 0, or -1 + err. */
 static int make_subvol_snapshot(const char *subvol, const char *dir, struct cfs_err *err)
 {
@@ -291,7 +247,7 @@ int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 		clock_gettime(CLOCK_MONOTONIC, &locked); /* from here until the release, commits wait */
 		rc = run_all(db, block, nblock, &done, err);
 		if (rc == 0)
-			rc = record_binlog(db, mariadb, &s->info, err);
+			rc = donor_replica_record(db, &s->info, err);
 		if (rc == 0) {
 			snap_set_status("btrfs subvolume snapshot");
 			rc = make_subvol_snapshot(subvol, s->dir, err);

@@ -255,7 +255,10 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 	 * with one, 0.5-0.8 s with two). */
 	char par[32];
 	snprintf(par, sizeof(par), "--parallel=%d", donor_cfg.parallel);
-	char *backup[] = { "mariabackup", cnfopt, "--backup", par, tdir, ddir, NULL };
+	/* A replica donor: --slave-info records the primary's position under the same commit lock. */
+	struct cfs_err ignored = { 0 };
+	bool replica = donor_replica_sources(db, &s->info, &ignored) == 1;
+	char *backup[] = { "mariabackup", cnfopt, "--backup", par, tdir, ddir, replica ? "--slave-info" : NULL, NULL };
 	/* --prepare reads the options the backup recorded (encryption plugin and key file among them). */
 	snprintf(prepcnf, sizeof(prepcnf), "--defaults-file=%s/backup-my.cnf", target);
 	char *prepare[] = { "mariabackup", prepcnf, "--prepare", tdir, NULL };
@@ -273,6 +276,7 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "mariabackup --backup failed: %s", why);
 	}
 	snap_read_binlog_info(target, &s->info);
+	donor_replica_from_backup(db, target, log, &s->info);
 	snap_set_status("preparing the backup");
 	st = run_logged(prepare, log, deadline, err);
 	if (st < 0)

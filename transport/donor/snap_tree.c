@@ -266,6 +266,8 @@ static int walk(struct tree_walk *w, const char *rel)
 		if (taken[i] || (size_t)snprintf(r, sizeof(r), "%s%s%s", rel, *rel ? "/" : "", names[i]) >= sizeof(r) ||
 		    snap_tree_skip(r, w->binlog_base))
 			continue;
+		if (!*rel && donor_replica_state_file(names[i], &s->info))
+			continue; /* the donor's replica state: a clone starts with none (clonefs_slave_info says what to run) */
 		if (!*rel && !strcmp(names[i], MANIFEST_EXTERNAL_DIR))
 			continue; /* the name is ours */
 		struct stat st;
