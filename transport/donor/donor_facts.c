@@ -71,10 +71,13 @@ char *donor_slurp(const char *path, size_t max, size_t *len)
 	return buf;
 }
 
-/* Any encrypted tablespace: then a snapshot may travel only inside TLS. */
+/* Any encrypted data, of any engine: then a snapshot may travel only inside TLS. MariaDB: an
+ * encrypted InnoDB tablespace, Aria tables encrypted (aria_encrypt_tables: every Aria table created
+ * while it is on), or an encrypted redo log (innodb_encrypt_log); MySQL: an encrypted tablespace. */
 static const char *encrypted_sql(bool mariadb)
 {
-	return mariadb ? "SELECT COUNT(*) > 0 FROM information_schema.INNODB_TABLESPACES_ENCRYPTION WHERE ENCRYPTION_SCHEME <> 0"
+	return mariadb ? "SELECT (SELECT COUNT(*) > 0 FROM information_schema.INNODB_TABLESPACES_ENCRYPTION "
+			 "WHERE ENCRYPTION_SCHEME <> 0) OR @@GLOBAL.aria_encrypt_tables OR @@GLOBAL.innodb_encrypt_log"
 		       : "SELECT COUNT(*) > 0 FROM information_schema.INNODB_TABLESPACES WHERE ENCRYPTION = 'Y'";
 }
 
