@@ -439,6 +439,10 @@ static int write_info(struct mat *m)
 	json_kv_str(&b, "method", mountinfo_get(mi, "method"), 1);
 	json_kv_str(&b, "created_at", mountinfo_get(mi, "created_at"), 1);
 	slave_info_json(mi, &b);
+	char note[2048];
+	slave_info_innodb_note(mi, note, sizeof(note));
+	if (*note)
+		json_kv_str(&b, "innodb_note", note, 1);
 	json_kv_u64(&b, "bytes", m->total, 1);
 	json_kv_u64(&b, "materialized_at", (uint64_t)time(NULL), 1);
 	json_raw(&b, ",\"facts\":{");
@@ -591,6 +595,10 @@ int cmd_materialize(int argc, char **argv)
 	printf("from the mount's cache: %llu files handed off, %llu copied with copy_file_range, %llu read through the mount\n",
 	       (unsigned long long)m.files_handed_off, (unsigned long long)m.files_range_copied,
 	       (unsigned long long)(m.files - m.files_handed_off - m.files_range_copied));
+	char note[2048];
+	slave_info_innodb_note(&m.mi, note, sizeof(note));
+	if (*note)
+		printf("note: %s\n", note);
 	printf("start it with: mysqld_safe --datadir=%s\n", m.clone_dir);
 	printf("to make it a replica: %s/clonefs_slave_info\n", m.clone_dir);
 	mountinfo_release(&m.mi);

@@ -109,3 +109,38 @@ void slave_info_json(const struct mountinfo *mi, struct wbuf *b)
 		json_kv_str(b, keys[i], mountinfo_get(mi, keys[i]), 1);
 	json_raw(b, "}");
 }
+
+void slave_info_innodb_note(const struct mountinfo *mi, char *out, size_t n)
+{
+	const char *v = mountinfo_get(mi, "innodb_outside");
+	out[0] = 0;
+	if (!*v)
+		return;
+	bool undo = false, redo = false, sys = false;
+	struct wbuf names;
+	wbuf_init(&names, 1024);
+	for (const char *p = v; *p;) {
+		size_t len = strcspn(p, ","), eq = strcspn(p, "=");
+		if (eq > len)
+			eq = len;
+		if (!strncmp(p, "undo", 4))
+			undo = true;
+		else if (!strncmp(p, "ib_logfile", 10))
+			redo = true;
+		else
+			sys = true;
+		if (names.len)
+			put(&names, ", ");
+		wbuf_put(&names, p, eq);
+		p += len;
+		if (*p)
+			p++;
+	}
+	wbuf_u8(&names, 0);
+	snprintf(out, n, "the donor kept %s outside its datadir; the clone has them in its data directory: start it "
+		 "with%s%s%s%s (or without %s)", names.over ? "InnoDB files" : (const char *)names.p,
+		 undo ? " innodb_undo_directory=." : "", redo ? " innodb_log_group_home_dir=." : "",
+		 sys ? " innodb_data_home_dir=." : "", sys ? " and innodb_data_file_path naming the files only" : "",
+		 "those settings");
+	wbuf_release(&names);
+}

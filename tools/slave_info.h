@@ -11,4 +11,8 @@ void slave_info_text(const struct mountinfo *mi, struct wbuf *b);
 /* clonefs_info.json's "replication" object's members (after a ','): positions for both uses. */
 void slave_info_json(const struct mountinfo *mi, struct wbuf *b);
 
+/* When the donor kept InnoDB files outside its datadir (fact innodb_outside): the clone has them in
+ * its data directory, and the settings it must start with, in one line; "" otherwise. */
+void slave_info_innodb_note(const struct mountinfo *mi, char *out, size_t n);
+
 #endif

@@ -14,14 +14,15 @@ _db_wait_ready() {
 }
 
 # db_start DIR [mariadbd options...]: a fresh server with its datadir in DIR/data, socket
-# DIR/mysql.sock, binary logs in DIR/binlog; stopped at exit.
+# DIR/mysql.sock, binary logs in DIR/binlog; stopped at exit. $DB_INSTALL_ARGS (words) go to
+# mariadb-install-db too: settings fixed when the datadir is made (innodb_undo_tablespaces).
 db_start() {
 	local dir=$1
 	shift
 	mkdir -p "$dir/data" "$dir/binlog"
 	chown -R mysql:mysql "$dir"
 	mariadb-install-db --no-defaults --datadir="$dir/data" --user=mysql --auth-root-authentication-method=normal \
-		--skip-test-db >"$dir/install.log" 2>&1 || { tail -20 "$dir/install.log"; t_fail "mariadb-install-db failed"; }
+		--skip-test-db ${DB_INSTALL_ARGS:-} >"$dir/install.log" 2>&1 || { tail -20 "$dir/install.log"; t_fail "mariadb-install-db failed"; }
 	mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/mysql.sock" --pid-file="$dir/mysqld.pid" \
 		--log-error="$dir/error.log" --skip-networking --user=mysql --log-bin="$dir/binlog/binlog" \
 		--server-id=1 --binlog-format=ROW --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <mysql.h>
@@ -81,6 +82,8 @@ int donor_query1(MYSQL *db, const char *sql, char *out, size_t outsz, struct cfs
 
 /* The first row's first two columns of sql (SHOW MASTER STATUS's File, Position); "" without a row. */
 int donor_query2(MYSQL *db, const char *sql, char *a, size_t asz, char *b, size_t bsz, struct cfs_err *err);
+/* The tables' tablespaces outside the datadir (DATA DIRECTORY=), comma-separated ("" when none or unknown). */
+void donor_external_paths(MYSQL *db, char *out, size_t n);
 /* A whole small file, NUL-terminated (malloc'd); NULL when missing, unreadable or over max bytes. */
 char *donor_slurp(const char *path, size_t max, size_t *len);
 
@@ -149,6 +152,28 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
 struct snapshot *snap_open(const char *id, struct cfs_err *err);
 void snap_release(struct snapshot *s);
 
+/* snap_innodb.c: InnoDB files outside the datadir (redo log, undo tablespaces, system tablespace). */
+enum { SNAP_OUTSIDE_MAX = 160 };
+struct snap_outside {
+	size_t n;
+	struct {
+		char kind[24];      /* "redo log", "undo tablespace", "system tablespace" */
+		char name[256];     /* its name in a clone's data directory */
+		char path[4096];    /* where the server keeps it */
+	} f[SNAP_OUTSIDE_MAX];
+};
+/* From the server's settings (innodb_log_group_home_dir, innodb_undo_directory, innodb_data_home_dir
+ * and innodb_data_file_path) and what those directories hold: the files outside datadir. 0, or -1 + err. */
+int snap_innodb_outside(MYSQL *db, const char *datadir, struct snap_outside *o, struct cfs_err *err);
+/* For a method that snapshots one tree (btrfs: a subvolume; reflink: a filesystem): every file
+ * must be under holder on device dev, else 7005 naming the file, its kind and the method that
+ * would work. Call it before taking any lock. */
+int snap_innodb_outside_check(const struct snap_outside *o, const char *holder, dev_t dev, const char *method,
+			      struct cfs_err *err);
+/* The fact innodb_outside: "name=path,..." (the tree's manifest serves each at the root when the
+ * method left it out; the recipient says where the clone has them). */
+void snap_innodb_outside_fact(const struct snap_outside *o, struct wire_snap_info *info);
+
 /* snap_tree.c: the manifest of a snapshot's tree. */
 /* Build the manifest of root (skipping what is not data), s->src for .external files, and the blob. */
 int snap_build_manifest(struct snapshot *s, struct cfs_err *err);
@@ -173,6 +198,9 @@ int snap_btrfs_remove(const char *dir);
  * read from the snapshot, not their live path (sizes, times and the blob follow). 0, or -1 + err. */
 int snap_btrfs_map_external(struct snapshot *s, struct cfs_err *err);
 bool snap_btrfs_is_btrfs(const char *path);
+/* For auto: btrfs is usable and its snapshot would hold every file the server uses (tables outside
+ * the datadir, the redo log, undo and system tablespaces); why says what was found. */
+bool snap_btrfs_holds_all(MYSQL *db, const char *datadir, char *why, size_t whysz);
 /* The datadir is in a btrfs subvolume on the filesystem of --state-dir; why says what was found. */
 bool snap_btrfs_usable(const char *datadir, char *why, size_t whysz);
 /* Read xtrabackup_binlog_info / mariadb_backup_binlog_info from dir into the facts. */

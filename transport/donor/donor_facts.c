@@ -89,15 +89,28 @@ int donor_has_encrypted(MYSQL *db, struct cfs_err *err)
 	return !strcmp(val, "1");
 }
 
-/* Tablespaces outside the datadir, by the server's own dictionary: MariaDB >= 10.6, MariaDB < 10.6, MySQL. */
+/* Tables' tablespaces outside the datadir (DATA DIRECTORY=), by the server's own dictionary: MariaDB
+ * >= 10.6, MariaDB < 10.6, MySQL. Only a table's ("schema/table"): undo and system tablespaces go
+ * into the clone's data directory (snap_innodb.c), not back to their donor's path. */
 static const char *const external_sql[] = {
 	"SELECT IFNULL(GROUP_CONCAT(FILENAME), '') FROM information_schema.INNODB_SYS_TABLESPACES "
-	"WHERE FILENAME LIKE '/%' AND LEFT(FILENAME, LENGTH(@@datadir)) <> @@datadir",
+	"WHERE FILENAME LIKE '/%' AND LEFT(FILENAME, LENGTH(@@datadir)) <> @@datadir AND NAME LIKE '%/%'",
 	"SELECT IFNULL(GROUP_CONCAT(PATH), '') FROM information_schema.INNODB_SYS_DATAFILES "
-	"WHERE PATH LIKE '/%' AND LEFT(PATH, LENGTH(@@datadir)) <> @@datadir",
+	"WHERE PATH LIKE '/%' AND LEFT(PATH, LENGTH(@@datadir)) <> @@datadir AND PATH LIKE '%.ibd'",
 	"SELECT IFNULL(GROUP_CONCAT(FILE_NAME), '') FROM information_schema.FILES "
-	"WHERE FILE_NAME LIKE '/%' AND LEFT(FILE_NAME, LENGTH(@@datadir)) <> @@datadir",
+	"WHERE FILE_NAME LIKE '/%' AND LEFT(FILE_NAME, LENGTH(@@datadir)) <> @@datadir AND FILE_NAME LIKE '%.ibd'",
 };
+
+void donor_external_paths(MYSQL *db, char *out, size_t n)
+{
+	out[0] = 0;
+	for (size_t i = 0; i < sizeof(external_sql) / sizeof(external_sql[0]); i++) {
+		struct cfs_err ignored;
+		if (donor_query1(db, external_sql[i], out, n, &ignored) == 0)
+			return;
+		out[0] = 0;
+	}
+}
 
 /* A fact longer than the protocol allows is left out (and said so), never cut short. */
 static void set_fact(struct wire_snap_info *info, const char *key, const char *val)
@@ -152,13 +165,7 @@ int donor_facts(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err)
 			val[0] = 0;
 		set_fact(info, q[i].key, val);
 	}
-	val[0] = 0;
-	for (size_t i = 0; i < sizeof(external_sql) / sizeof(external_sql[0]); i++) {
-		struct cfs_err ignored;
-		if (donor_query1(db, external_sql[i], val, sizeof(val), &ignored) == 0)
-			break;
-		val[0] = 0;
-	}
+	donor_external_paths(db, val, sizeof(val));
 	set_fact(info, "external_paths", val);
 	donor_replica_facts(db, info);
 	wire_snap_info_set(info, "flavor", mariadb ? "MariaDB" : "MySQL");

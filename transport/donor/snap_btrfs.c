@@ -130,6 +130,46 @@ bool snap_btrfs_usable(const char *datadir, char *why, size_t whysz)
 	return true;
 }
 
+/* Every file the server uses is in the subvolume: tables' tablespaces outside the datadir
+ * (external_paths) and InnoDB's redo log, undo and system tablespaces wherever its settings put
+ * them (snap_innodb.c). Those InnoDB files are served at the root of the tree (facts innodb_outside,
+ * innodb_outside_served), the clone's data directory. 0, or -1 + err (7005 naming the file). */
+static int check_files(MYSQL *db, const char *real, const char *external, const char *subvol, const struct stat *sv,
+		       struct wire_snap_info *info, struct cfs_err *err)
+{
+	if (check_external(external, subvol, sv, err))
+		return -1;
+	struct snap_outside *o = malloc(sizeof(*o));
+	if (!o)
+		return cfs_err_set(err, CFS_ER_IO, "out of memory");
+	int rc = snap_innodb_outside(db, real, o, err);
+	if (rc == 0)
+		rc = snap_innodb_outside_check(o, subvol, sv->st_dev, "btrfs", err);
+	if (rc == 0 && info && o->n) {
+		snap_innodb_outside_fact(o, info);
+		wire_snap_info_set(info, "innodb_outside_served", "1");
+	}
+	free(o);
+	return rc;
+}
+
+bool snap_btrfs_holds_all(MYSQL *db, const char *datadir, char *why, size_t whysz)
+{
+	char real[PATH_MAX], subvol[PATH_MAX], rel[PATH_MAX], ext[WIRE_FACT_VALUE_MAX + 1];
+	struct stat sv;
+	struct cfs_err e = { 0 };
+	if (!snap_btrfs_usable(datadir, why, whysz))
+		return false;
+	if (!realpath(datadir, real) || find_subvol(real, subvol, sizeof(subvol), rel, sizeof(rel), &e) || stat(subvol, &sv))
+		return false;
+	donor_external_paths(db, ext, sizeof(ext));
+	if (check_files(db, real, ext, subvol, &sv, NULL, &e)) {
+		snprintf(why, whysz, "%s", e.msg);
+		return false;
+	}
+	return true;
+}
+
 /* A read-only snapshot of the subvolume at subvol, made as <dir>/subvol. 0, or -1 + err. */
 static int make_subvol_snapshot(const char *subvol, const char *dir, struct cfs_err *err)
 {
@@ -223,7 +263,7 @@ int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 		return -1;
 	if (stat(subvol, &sv))
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot stat '%s': %s", subvol, strerror(errno));
-	if (check_external(wire_snap_info_get(&s->info, "external_paths"), subvol, &sv, err))
+	if (check_files(db, real, wire_snap_info_get(&s->info, "external_paths"), subvol, &sv, &s->info, err))
 		return -1;
 	if ((size_t)snprintf(s->root, sizeof(s->root), "%s/%s%s%s", s->dir, SUBVOL_NAME, *rel ? "/" : "", rel) >=
 	    sizeof(s->root))

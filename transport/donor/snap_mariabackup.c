@@ -277,6 +277,11 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 	}
 	snap_read_binlog_info(target, &s->info);
 	donor_replica_from_backup(db, target, log, &s->info);
+	/* mariabackup copies the InnoDB files kept outside the datadir into the backup's root: say so. */
+	struct snap_outside *o = malloc(sizeof(*o));
+	if (o && snap_innodb_outside(db, datadir, o, &ignored) == 0 && o->n)
+		snap_innodb_outside_fact(o, &s->info);
+	free(o);
 	snap_set_status("preparing the backup");
 	st = run_logged(prepare, log, deadline, err);
 	if (st < 0)

@@ -192,6 +192,42 @@ static int map_isl(struct tree_walk *w, const char *rel)
 	return beside ? 1 : 0;
 }
 
+/* InnoDB files the server keeps outside its datadir (the fact innodb_outside, "name=path,..."), when
+ * the method's tree lacks them (innodb_outside_served: btrfs): served at the root under their
+ * names, read from their path (the btrfs method then maps it into its snapshot), as MySQL's clone
+ * puts undo tablespaces in the clone's data directory. */
+static int add_outside(struct tree_walk *w)
+{
+	const char *served = wire_snap_info_get(&w->s->info, "innodb_outside_served");
+	const char *v = wire_snap_info_get(&w->s->info, "innodb_outside");
+	if (!served || strcmp(served, "1") || !v || !*v)
+		return 0;
+	char list[WIRE_FACT_VALUE_MAX + 1];
+	snprintf(list, sizeof(list), "%s", v);
+	for (char *p = list, *next; p && *p; p = next) {
+		next = strchr(p, ',');
+		if (next)
+			*next++ = 0;
+		char *eq = strchr(p, '=');
+		if (!eq)
+			continue;
+		*eq = 0;
+		const char *name = p, *path = eq + 1;
+		bool seen = false;
+		for (uint32_t i = 0; i < w->s->m.n && !seen; i++)
+			seen = !strcmp(w->s->m.e[i].path, name);
+		struct stat st;
+		if (seen || !manifest_path_ok(name, strlen(name)) || strchr(name, '/'))
+			continue;
+		if (lstat(path, &st) || !S_ISREG(st.st_mode))
+			return cfs_err_set(w->err, CFS_ER_SNAPSHOT, "the InnoDB file '%s' is gone: %s", path, strerror(errno));
+		if (manifest_add(&w->s->m, MANIFEST_REG, name, NULL, st.st_mode, (uint64_t)st.st_size, st.st_mtim.tv_sec,
+				 (uint32_t)st.st_mtim.tv_nsec) || add_ext(w, name, path))
+			return cfs_err_set(w->err, CFS_ER_SNAPSHOT, "cannot list '%s' in the snapshot", name);
+	}
+	return 0;
+}
+
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -346,6 +382,9 @@ int snap_build_manifest(struct snapshot *s, struct cfs_err *err)
 	struct tree_walk w = { .s = s, .binlog_base = base ? base + 1 : bl, .datadir = dd && *dd ? dd : NULL, .err = err };
 	snap_tree_release(s);
 	int rc = walk(&w, "");
+	size_t n_isl = w.next; /* the .external entries; the InnoDB files added next sit at the root */
+	if (rc == 0)
+		rc = add_outside(&w);
 	if (rc == 0) {
 		manifest_finish(&s->m);
 		s->src = calloc(s->m.n ? s->m.n : 1, sizeof(*s->src));
@@ -393,7 +432,7 @@ int snap_build_manifest(struct snapshot *s, struct cfs_err *err)
 		if (vals)
 			set_list_fact(s, "undo_files", vals, nv);
 		nv = 0;
-		for (size_t i = 0; vals && i < w.next; i++)
+		for (size_t i = 0; vals && i < n_isl; i++)
 			vals[nv++] = w.ext[i].mpath + strlen(MANIFEST_EXTERNAL_DIR);
 		if (vals && nv)
 			set_list_fact(s, "external_paths", vals, nv); /* the snapshot's own .isl files are the truth */
