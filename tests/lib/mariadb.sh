@@ -22,7 +22,7 @@ db_start() {
 	mkdir -p "$dir/data" "$dir/binlog"
 	chown -R mysql:mysql "$dir"
 	mariadb-install-db --no-defaults --datadir="$dir/data" --user=mysql --auth-root-authentication-method=normal \
-		--skip-test-db ${DB_INSTALL_ARGS:-} >"$dir/install.log" 2>&1 || { tail -20 "$dir/install.log"; t_fail "mariadb-install-db failed"; }
+		--skip-test-db ${DB_INSTALL_ARGS:-} >"$dir/install.log" 2>&1 || { grep -m10 -E "ERROR|\[ERROR\]|rror" "$dir/install.log" || head -20 "$dir/install.log"; t_fail "mariadb-install-db failed"; }
 	mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/mysql.sock" --pid-file="$dir/mysqld.pid" \
 		--log-error="$dir/error.log" --skip-networking --user=mysql --log-bin="$dir/binlog/binlog" \
 		--server-id=1 --binlog-format=ROW --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
