@@ -19,14 +19,16 @@ _db_wait_ready() {
 db_start() {
 	local dir=$1
 	shift
-	mkdir -p "$dir/data" "$dir/binlog"
+	# Its own tmpdir: servers bootstrapping at once in a shared /tmp lost each other's temporary
+	# tables ("Error on delete of '/tmp/#sql-temptable-...MAI'": mariadb-install-db failed).
+	mkdir -p "$dir/data" "$dir/binlog" "$dir/tmp"
 	chown -R mysql:mysql "$dir"
 	mariadb-install-db --no-defaults --datadir="$dir/data" --user=mysql --auth-root-authentication-method=normal \
-		--skip-test-db ${DB_INSTALL_ARGS:-} >"$dir/install.log" 2>&1 || { grep -m10 -E "ERROR|\[ERROR\]|rror" "$dir/install.log" || head -20 "$dir/install.log"; t_fail "mariadb-install-db failed"; }
+		--skip-test-db --tmpdir="$dir/tmp" ${DB_INSTALL_ARGS:-} >"$dir/install.log" 2>&1 || { grep -m10 -E "ERROR|\[ERROR\]|rror" "$dir/install.log" || head -20 "$dir/install.log"; t_fail "mariadb-install-db failed"; }
 	mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/mysql.sock" --pid-file="$dir/mysqld.pid" \
 		--log-error="$dir/error.log" --skip-networking --user=mysql --log-bin="$dir/binlog/binlog" \
 		--server-id=1 --binlog-format=ROW --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
-		"$@" >/dev/null 2>&1 &
+		--tmpdir="$dir/tmp" "$@" >/dev/null 2>&1 &
 	t_on_exit "db_stop '$dir'"
 	_db_wait_ready "$dir/mysql.sock" "$dir/error.log"
 }
