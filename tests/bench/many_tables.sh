@@ -13,10 +13,7 @@ out=${1:-many-tables.json}
 case $out in --bin=*) out=many-tables.json ;; esac
 tables=${BENCH_TABLES:-2000}
 T=$(t_tmpdir)
-now() { date +%s.%N; }
-since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
-say() { printf '%s\n' "-- $*" >&2; }
-cold() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
+. "$here/bench_lib.sh"
 
 btrfs_loop_mount "$T" 4G
 btrfs_subvol "$BTRFS_MNT/sub"

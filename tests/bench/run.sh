@@ -12,15 +12,7 @@ for a in "$@"; do case $a in --bin=*) CLONEFS_BIN=$(cd "${a#*=}" && pwd) ;; esac
 
 size_mb=${BENCH_SIZE:-2048}
 T=$(t_tmpdir)
-now() { date +%s.%N; }
-since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
-say() { printf '%s\n' "-- $*" >&2; }
-# cold: every timed step starts from the same state, the page cache dropped (written back first):
-# the donor's files are read from the disk, as a production donor's InnoDB files are (O_DIRECT keeps
-# them out of the page cache), and no step inherits the page cache an earlier one filled. (On this
-# VM a clone run with a few GB of earlier snapshots still cached took 1.4-1.8 s against 1.0-1.1 s
-# after a drop: new page cache there costs more than reused.)
-cold() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
+. "$here/bench_lib.sh"
 
 # btrfs_up: a btrfs image (sparse, room for the datadir, its binary logs and CoW snapshots)
 # loop-mounted at $T/btrfs with the subvolume $T/btrfs/sub; sets DONOR_DIR under it. Returns 1 with
@@ -302,7 +294,10 @@ db_start_safe "$T/clone" "$T/clone-run"
 many="$T/many-tables.json"
 echo '{}' >"$many"
 if [ "${BENCH_TABLES:-2000}" != 0 ]; then
-	bash "$here/many_tables.sh" "$many" --bin="$CLONEFS_BIN" >"$T/many-tables.out" || { cat "$T/many-tables.out"; t_fail "many_tables.sh failed"; }
+	rc=0
+	bash "$here/many_tables.sh" "$many" --bin="$CLONEFS_BIN" >"$T/many-tables.out" || rc=$?
+	[ $rc = 0 ] || [ $rc = 77 ] || { cat "$T/many-tables.out"; t_fail "many_tables.sh failed"; }
+	[ $rc = 0 ] || { say "many tables: not measured: $(grep -m1 '^SKIP' "$T/many-tables.out")"; echo '{}' >"$many"; }
 fi
 
 python3 - "$size" "$mb_s" "$cp_s" "$clonefs_s" "$first_read_s" "$mount_s" "$materialize_s" "$rss_kb" "$ut" "$st" "$cut" "$cst" "$hz" \
