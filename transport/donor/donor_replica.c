@@ -154,11 +154,13 @@ int donor_replica_sources(MYSQL *db, struct wire_snap_info *info, struct cfs_err
 static void slave_status_unknown(const char *slave_pos, const struct cfs_err *why, struct wire_snap_info *info)
 {
 	char text[WIRE_FACT_VALUE_MAX];
+	if (!*slave_pos)
+		return; /* it never replicated: nothing is missing */
 	donor_log("SHOW ALL SLAVES STATUS failed (ERROR %d: %s): the primary's coordinates are not recorded; grant "
 		  "SLAVE MONITOR to the clone account on a replica", why->code, why->msg);
 	wire_snap_info_set(info, "replica_note", "the clone account may not run SHOW ALL SLAVES STATUS (grant SLAVE "
 			   "MONITOR): only gtid_slave_pos is known");
-	if (*slave_pos && strlen(slave_pos) < sizeof(text) - 100) {
+	if (strlen(slave_pos) < sizeof(text) - 100) {
 		snprintf(text, sizeof(text), "SET GLOBAL gtid_slave_pos = '%s';\nCHANGE MASTER TO master_use_gtid = slave_pos;\n",
 			 slave_pos);
 		set_fact(info, "slave_info", text);
