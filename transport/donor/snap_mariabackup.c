@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,45 +140,6 @@ static int run_logged(char *const argv[], const char *log, time_t deadline, stru
 	return WEXITSTATUS(st);
 }
 
-/* Read-ahead before mariabackup, for datadirs of many small tables: mariabackup opens every
- * tablespace one after another to list them, then copies file by file, each read waiting on the
- * disk in turn (2000 tables, cold: 9 s of its 17 s only listing). Asking the kernel for the first
- * WARM_HEAD bytes of every file (all of a small one) at once lets the disk serve them together;
- * mariabackup then finds them in the page cache. Bounded in files and time; best effort. */
-enum { WARM_HEAD = 1 << 20, WARM_FILES_MAX = 200000, WARM_MS_MAX = 5000 };
-#define WARM_BYTES_MAX (512ull << 20) /* of page cache asked for: no thrashing of a large donor's */
-/* One snapshot is made at a time (the registry's creating flag): these belong to it. */
-static struct timespec warm_start;
-static unsigned warm_files;
-static unsigned long long warm_bytes;
-
-static int warm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)ftw;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long long ms = (long long)(now.tv_sec - warm_start.tv_sec) * 1000 + (now.tv_nsec - warm_start.tv_nsec) / 1000000;
-	if (++warm_files > WARM_FILES_MAX || ms > WARM_MS_MAX || warm_bytes > WARM_BYTES_MAX || snap_cancelled())
-		return 1; /* enough: stop the walk */
-	if (flag != FTW_F || !S_ISREG(st->st_mode) || st->st_size == 0)
-		return 0;
-	warm_bytes += st->st_size < WARM_HEAD ? (unsigned long long)st->st_size : WARM_HEAD;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd >= 0) {
-		posix_fadvise(fd, 0, st->st_size < WARM_HEAD ? 0 : WARM_HEAD, POSIX_FADV_WILLNEED);
-		close(fd);
-	}
-	return 0;
-}
-
-static void warm_datadir(const char *datadir)
-{
-	clock_gettime(CLOCK_MONOTONIC, &warm_start);
-	warm_files = 0;
-	warm_bytes = 0;
-	nftw(datadir, warm_one, 16, FTW_PHYS | FTW_MOUNT);
-}
-
 int snap_parse_binlog_line(char *line, char **file, char **pos, char **gtid)
 {
 	line[strcspn(line, "\r\n")] = 0;
@@ -304,8 +264,6 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 	char *prepare[] = { "mariabackup", prepcnf, "--prepare", tdir, NULL };
 	time_t deadline = time(NULL) + donor_cfg.snapshot_timeout_s;
 
-	snap_set_status("reading ahead the datadir's files");
-	warm_datadir(datadir);
 	int st = run_logged(backup, log, deadline, err);
 	unlink(cnf);
 	if (st < 0)
