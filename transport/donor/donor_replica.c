@@ -161,7 +161,7 @@ static void slave_status_unknown(const char *slave_pos, const struct cfs_err *wh
 	wire_snap_info_set(info, "replica_note", "the clone account may not run SHOW ALL SLAVES STATUS (grant SLAVE "
 			   "MONITOR): only gtid_slave_pos is known");
 	if (strlen(slave_pos) < sizeof(text) - 100) {
-		snprintf(text, sizeof(text), "SET GLOBAL gtid_slave_pos = '%s';\nCHANGE MASTER TO master_use_gtid = slave_pos;\n",
+		snprintf(text, sizeof(text), "SET GLOBAL gtid_slave_pos = '%.3990s';\nCHANGE MASTER TO master_use_gtid = slave_pos;\n",
 			 slave_pos);
 		set_fact(info, "slave_info", text);
 	}
