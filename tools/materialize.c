@@ -22,6 +22,7 @@
 #include "tools/commands.h"
 #include "tools/mountinfo.h"
 #include "tools/rmtree.h"
+#include "tools/slave_info.h"
 
 /* Files are made durable in groups (one syncfs) before the journal records them: one sync per
  * group instead of one fsync per file, which on a datadir of many small files is most of the time. */
@@ -437,13 +438,21 @@ static int write_info(struct mat *m)
 	json_kv_str(&b, "gtid_pos", mountinfo_get(mi, "gtid_pos"), 1);
 	json_kv_str(&b, "method", mountinfo_get(mi, "method"), 1);
 	json_kv_str(&b, "created_at", mountinfo_get(mi, "created_at"), 1);
+	slave_info_json(mi, &b);
+	char note[2048];
+	slave_info_innodb_note(mi, note, sizeof(note));
+	if (*note)
+		json_kv_str(&b, "innodb_note", note, 1);
 	json_kv_u64(&b, "bytes", m->total, 1);
 	json_kv_u64(&b, "materialized_at", (uint64_t)time(NULL), 1);
 	json_raw(&b, ",\"facts\":{");
 	for (unsigned i = 0; i < mi->n; i++)
 		json_kv_str(&b, mi->key[i], mi->val[i], i > 0);
 	json_raw(&b, "}}\n");
-	struct { const char *name; const char *text; size_t len; } files[2];
+	struct wbuf si;
+	wbuf_init(&si, 1u << 20);
+	slave_info_text(mi, &si);
+	struct { const char *name; const char *text; size_t len; } files[3];
 	char line[1024];
 	int ln = snprintf(line, sizeof(line), "%s\t%s\t%s\n", mountinfo_get(mi, "binlog_file"),
 			  mountinfo_get(mi, "binlog_pos"), mountinfo_get(mi, "gtid_pos"));
@@ -453,8 +462,11 @@ static int write_info(struct mat *m)
 	files[1].name = "clonefs_binlog_info";
 	files[1].text = line;
 	files[1].len = (size_t)ln;
+	files[2].name = "clonefs_slave_info";
+	files[2].text = (const char *)si.p;
+	files[2].len = si.len;
 	int rc = 0;
-	for (int i = 0; i < 2 && rc == 0; i++) {
+	for (int i = 0; i < 3 && rc == 0; i++) {
 		snprintf(path, sizeof(path), "%s/%s", m->partial, files[i].name);
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 		if (fd < 0 || write(fd, files[i].text, files[i].len) != (ssize_t)files[i].len || fsync(fd) ||
@@ -464,6 +476,7 @@ static int write_info(struct mat *m)
 			close(fd);
 	}
 	wbuf_release(&b);
+	wbuf_release(&si);
 	return rc;
 }
 
@@ -582,7 +595,12 @@ int cmd_materialize(int argc, char **argv)
 	printf("from the mount's cache: %llu files handed off, %llu copied with copy_file_range, %llu read through the mount\n",
 	       (unsigned long long)m.files_handed_off, (unsigned long long)m.files_range_copied,
 	       (unsigned long long)(m.files - m.files_handed_off - m.files_range_copied));
+	char note[2048];
+	slave_info_innodb_note(&m.mi, note, sizeof(note));
+	if (*note)
+		printf("note: %s\n", note);
 	printf("start it with: mysqld_safe --datadir=%s\n", m.clone_dir);
+	printf("to make it a replica: %s/clonefs_slave_info\n", m.clone_dir);
 	mountinfo_release(&m.mi);
 	free(m.pending);
 	free(m.buf);

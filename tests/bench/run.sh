@@ -2,6 +2,7 @@
 # run.sh: `make bench`: clonefs against the peers a DBA would use instead, measured in one run on
 # one donor, printed as a table of ratios and written to bench-results.json (tests/bench/README.md).
 #   BENCH_SIZE=MB  (default 2048): size of the sysbench donor (8 tables)
+#   BENCH_TABLES=N (default 2000, 0 to skip): the many-small-tables donor of many_tables.sh
 # The donor's datadir lives in a btrfs subvolume of a loop-mounted image when btrfs is usable, so the
 # same donor is snapshotted by both methods; without btrfs the btrfs figures are null.
 set -euo pipefail
@@ -11,15 +12,7 @@ for a in "$@"; do case $a in --bin=*) CLONEFS_BIN=$(cd "${a#*=}" && pwd) ;; esac
 
 size_mb=${BENCH_SIZE:-2048}
 T=$(t_tmpdir)
-now() { date +%s.%N; }
-since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
-say() { printf '%s\n' "-- $*" >&2; }
-# cold: every timed step starts from the same state, the page cache dropped (written back first):
-# the donor's files are read from the disk, as a production donor's InnoDB files are (O_DIRECT keeps
-# them out of the page cache), and no step inherits the page cache an earlier one filled. (On this
-# VM a clone run with a few GB of earlier snapshots still cached took 1.4-1.8 s against 1.0-1.1 s
-# after a drop: new page cache there costs more than reused.)
-cold() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
+. "$here/bench_lib.sh"
 
 # btrfs_up: a btrfs image (sparse, room for the datadir, its binary logs and CoW snapshots)
 # loop-mounted at $T/btrfs with the subvolume $T/btrfs/sub; sets DONOR_DIR under it. Returns 1 with
@@ -297,10 +290,20 @@ fusermount3 -u "$T/lazy1m"
 say "the clone starts"
 db_start_safe "$T/clone" "$T/clone-run"
 
+# Many small tables (its own donor; BENCH_TABLES=0 leaves it out): keys merged below.
+many="$T/many-tables.json"
+echo '{}' >"$many"
+if [ "${BENCH_TABLES:-2000}" != 0 ]; then
+	rc=0
+	bash "$here/many_tables.sh" "$many" --bin="$CLONEFS_BIN" >"$T/many-tables.out" || rc=$?
+	[ $rc = 0 ] || [ $rc = 77 ] || { cat "$T/many-tables.out"; t_fail "many_tables.sh failed"; }
+	[ $rc = 0 ] || { say "many tables: not measured: $(grep -m1 '^SKIP' "$T/many-tables.out")"; echo '{}' >"$many"; }
+fi
+
 python3 - "$size" "$mb_s" "$cp_s" "$clonefs_s" "$first_read_s" "$mount_s" "$materialize_s" "$rss_kb" "$ut" "$st" "$cut" "$cst" "$hz" \
 	"$btrfs_first" "$btrfs_lock" "$btrfs_log_lock" "$btrfs_stall" "$btrfs_base" "$btrfs_commits" "$BTRFS_WHY" \
 	"$btrfs_full" "$T/status.json" $mat_times "$cold_p50" "$cold_p99" "$cold_n" "$warm_mount" "$warm_local" \
-	"$cclone_mariabackup" "$cclone_btrfs" "$cold1m_p50" "$cold1m_p99" "$cold1m_n" <<'PY'
+	"$cclone_mariabackup" "$cclone_btrfs" "$cold1m_p50" "$cold1m_p99" "$cold1m_n" "$many" <<'PY'
 import json, sys
 size, mb, cp, cfs, first, mount, mat, rss_kb, ut, st, cut, cst, hz = sys.argv[1:14]
 b_first, b_lock, b_log_lock, b_stall, b_base, b_commits, b_why = sys.argv[14:21]
@@ -339,6 +342,8 @@ res = {
                  "materialize_read_through_mount": m_read, "materialize_write": m_write, "materialize_sync": m_sync,
                  "fetch": fetch_t},
 }
+many = json.load(open(sys.argv[36]))
+res.update(many)
 json.dump(res, open("bench-results.json", "w"), indent=2)
 vs_peers = lambda s: f"{s / mb:.2f}x mariabackup (goal <= 0.5), {s / cp:.2f}x cp (goal <= 1.5)"
 rows = [
@@ -383,6 +388,13 @@ rows += [
     ("recipient peak RSS", f"{int(rss_kb) / 1024:.0f} MiB", "goal <= 256 MiB"),
     ("donor CPU serving, per GB", f"{serve_cpu / gb:.2f} s" if gb else "-", f"snapshot (mariabackup) {snap_cpu:.1f} s"),
 ]
+if many:
+    mcp = many["many_tables_cp_s"]
+    rows += [(f"many small tables ({many['many_tables_count']} tables, {many['many_tables_files']} files): cp -a + sync",
+              f"{mcp:.1f} s", "")]
+    rows += [(f"  clonefs clone ... ({k} snapshot)", f"{v:.1f} s",
+              f"{v / mcp:.2f}x cp -a" + (" (goal < 2)" if k == "btrfs" else ""))
+             for k, v in many["many_tables_clone_s"].items()]
 w = max(len(r[0]) for r in rows)
 print()
 for r in rows:

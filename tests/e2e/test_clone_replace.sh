@@ -16,7 +16,7 @@ cfs_donor_up "$T" 5 pw
 # recipient DIR: a MariaDB instance's option file DIR/my.cnf and an empty datadir DIR/data.
 recipient() {
 	local dir=$1
-	mkdir -p "$dir/data"
+	mkdir -p "$dir/data" "$dir/tmp"
 	chown -R mysql:mysql "$dir"
 	cat >"$dir/my.cnf" <<EOF
 [mysqld]
@@ -24,6 +24,7 @@ datadir=$dir/data
 socket=$dir/mysql.sock
 pid-file=$dir/mysqld.pid
 log-error=$dir/error.log
+tmpdir=$dir/tmp
 skip-networking
 proxy-protocol-networks=localhost
 user=mysql

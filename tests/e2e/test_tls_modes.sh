@@ -67,4 +67,20 @@ cfs_assert_one_error "$T/err" 3872
 t_log "ok: $(cat "$T/err")"
 mnt "$PORT" "ssl_mode=required,ssl_ca=$T/tls/ca.pem,ssl_cert=$T/tls/client.pem,ssl_key=$T/tls/client-key.pem"
 [ "$(field tls)" != none ] || t_fail "TLS mount of an encrypted donor"
-t_log "PASS: client certificates, preferred, no password in clear, encrypted data only over TLS"
+fusermount3 -u "$T/mnt"
+
+t_log "encrypted Aria tables (aria_encrypt_tables) only over TLS too"
+db_sql "$DONOR_SOCK" "DROP TABLE sample.secret"
+rc=0; mnt "$PLAIN" "ssl_mode=disabled" || rc=$?
+[ $rc = 0 ] || t_fail "no encrypted table left, plaintext: exit $rc"
+fusermount3 -u "$T/mnt"
+db_sql "$DONOR_SOCK" "SET GLOBAL aria_encrypt_tables = ON;
+	CREATE TABLE sample.aria_secret (id INT PRIMARY KEY, s VARCHAR(64)) ENGINE=Aria;
+	INSERT INTO sample.aria_secret VALUES (1, 'classified');"
+rc=0; mnt "$PLAIN" "ssl_mode=disabled" 2>"$T/err" || rc=$?
+[ $rc = 1 ] || t_fail "encrypted Aria over plaintext: exit $rc"
+cfs_assert_one_error "$T/err" 3872
+t_log "ok: $(cat "$T/err")"
+mnt "$PORT" "ssl_mode=required,ssl_ca=$T/tls/ca.pem,ssl_cert=$T/tls/client.pem,ssl_key=$T/tls/client-key.pem"
+[ "$(field tls)" != none ] || t_fail "TLS mount of a donor with encrypted Aria tables"
+t_log "PASS: client certificates, preferred, no password in clear, encrypted data (InnoDB, Aria) only over TLS"

@@ -16,13 +16,18 @@ _db_wait_ready() {
 # db_start DIR [mariadbd options...]: a fresh server with its datadir in DIR/data, socket
 # DIR/mysql.sock, binary logs in DIR/binlog; stopped at exit. It takes PROXY protocol headers on its
 # socket (proxy_protocol_networks=localhost), as a clonefsd donor's server must (docs/donor.md).
+# $DB_INSTALL_ARGS (words) go to mariadb-install-db too: settings fixed when the datadir is made
+# (innodb_undo_tablespaces).
 db_start() {
 	local dir=$1
 	shift
-	mkdir -p "$dir/data" "$dir/binlog"
+	# Its own tmpdir: servers bootstrapping at once in a shared /tmp lost each other's temporary
+	# tables ("Error on delete of '/tmp/#sql-temptable-...MAI'": mariadb-install-db failed).
+	mkdir -p "$dir/data" "$dir/binlog" "$dir/tmp"
 	chown -R mysql:mysql "$dir"
 	mariadb-install-db --no-defaults --datadir="$dir/data" --user=mysql --auth-root-authentication-method=normal \
-		--skip-test-db >"$dir/install.log" 2>&1 || { tail -20 "$dir/install.log"; t_fail "mariadb-install-db failed"; }
+		--skip-test-db --tmpdir="$dir/tmp" ${DB_INSTALL_ARGS:-} >"$dir/install.log" 2>&1 ||
+		{ grep -m10 -E "ERROR|\[ERROR\]|rror" "$dir/install.log" || head -20 "$dir/install.log"; t_fail "mariadb-install-db failed"; }
 	t_on_exit "db_stop '$dir'"
 	db_resume "$dir" "$@"
 }
@@ -34,7 +39,7 @@ db_resume() {
 	mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/mysql.sock" --pid-file="$dir/mysqld.pid" \
 		--log-error="$dir/error.log" --skip-networking --user=mysql --log-bin="$dir/binlog/binlog" \
 		--server-id=1 --binlog-format=ROW --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
-		--proxy-protocol-networks=localhost "$@" >/dev/null 2>&1 &
+		--tmpdir="$dir/tmp" --proxy-protocol-networks=localhost "$@" >/dev/null 2>&1 &
 	_db_wait_ready "$dir/mysql.sock" "$dir/error.log"
 }
 

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <arpa/inet.h>
@@ -99,6 +100,43 @@ bool donor_is_mariadb(MYSQL *db);
 /* One value of a query's first row, or "" (NULL result). -1 on a query error. */
 int donor_query1(MYSQL *db, const char *sql, char *out, size_t outsz, struct cfs_err *err);
 
+/* The first row's first two columns of sql (SHOW MASTER STATUS's File, Position); "" without a row. */
+int donor_query2(MYSQL *db, const char *sql, char *a, size_t asz, char *b, size_t bsz, struct cfs_err *err);
+/* The tables' tablespaces outside the datadir (DATA DIRECTORY=), comma-separated ("" when none or unknown). */
+void donor_external_paths(MYSQL *db, char *out, size_t n);
+/* A whole small file, NUL-terminated (malloc'd); NULL when missing, unreadable or over max bytes. */
+char *donor_slurp(const char *path, size_t max, size_t *len);
+
+/* donor_replica.c: replication facts, the same for every method (docs/donor.md "Replica donors"). */
+/* Under the commit lock: binlog_file/pos, gtid_pos (gtid_current_pos), gtid_binlog_pos,
+ * gtid_slave_pos, and from SHOW ALL SLAVES STATUS slave_info, replica_of, primary_log_file/pos. */
+int donor_replica_record(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err);
+/* The server replicates from a primary: 1 (and the fact replica_of), 0 when not, -1 + err when it
+ * would not say. */
+int donor_replica_sources(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err);
+/* A backup's (mariabackup, or one served by the dir method) [xtrabackup|mariadb_backup]_slave_info
+ * in dir and mariabackup's log (may be NULL): slave_info, gtid_slave_pos, primary_log_file/pos;
+ * with db, gtid_binlog_pos of binlog_file:binlog_pos from the server (BINLOG_GTID_POS). */
+void donor_replica_from_backup(MYSQL *db, const char *dir, const char *log, struct wire_snap_info *info);
+/* The replication connections whose SQL thread a snapshot stopped (at most this many are stopped). */
+enum { DONOR_REPLICA_CONN_MAX = 64 };
+struct donor_replica_paused {
+	size_t n;
+	char names[DONOR_REPLICA_CONN_MAX][256]; /* as SQL literals */
+};
+/* On a replica, before the snapshot: stop each running SQL thread (STOP SLAVE 'name' SQL_THREAD,
+ * which ends at an event-group boundary), so that tables of non-transactional engines and
+ * gtid_slave_pos agree, as mariabackup --safe-slave-backup does. Without the privilege: logged and
+ * said in the fact replica_note. The number stopped. */
+int donor_replica_pause(MYSQL *db, struct donor_replica_paused *p, struct wire_snap_info *info);
+/* Start again what donor_replica_pause stopped. */
+void donor_replica_resume(MYSQL *db, struct donor_replica_paused *p);
+/* The server's names for its replica state (relay_log_basename, master_info_file, relay_log_info_file). */
+void donor_replica_facts(MYSQL *db, struct wire_snap_info *info);
+/* name (in the datadir's top level) is replica state a clone must not carry: master.info,
+ * relay-log.info, multi-master.info, a connection's master-*.info / relay-log-*.info, relay logs. */
+bool donor_replica_state_file(const char *name, const struct wire_snap_info *info);
+
 /* A snapshot: its files under root, its facts and manifest. Owned by the registry. */
 struct snapshot {
 	char id[WIRE_SNAP_ID_MAX + 1];
@@ -135,6 +173,28 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password, 
 			     void (*progress)(void *arg, const char *line), void *arg, struct cfs_err *err);
 struct snapshot *snap_open(const char *id, struct cfs_err *err);
 void snap_release(struct snapshot *s);
+
+/* snap_innodb.c: InnoDB files outside the datadir (redo log, undo tablespaces, system tablespace). */
+enum { SNAP_OUTSIDE_MAX = 160 };
+struct snap_outside {
+	size_t n;
+	struct {
+		char kind[24];      /* "redo log", "undo tablespace", "system tablespace" */
+		char name[256];     /* its name in a clone's data directory */
+		char path[4096];    /* where the server keeps it */
+	} f[SNAP_OUTSIDE_MAX];
+};
+/* From the server's settings (innodb_log_group_home_dir, innodb_undo_directory, innodb_data_home_dir
+ * and innodb_data_file_path) and what those directories hold: the files outside datadir. 0, or -1 + err. */
+int snap_innodb_outside(MYSQL *db, const char *datadir, struct snap_outside *o, struct cfs_err *err);
+/* For a method that snapshots one tree (btrfs: a subvolume; reflink: a filesystem): every file
+ * must be under holder on device dev, else 7005 naming the file, its kind and the method that
+ * would work. Call it before taking any lock. */
+int snap_innodb_outside_check(const struct snap_outside *o, const char *holder, dev_t dev, const char *method,
+			      struct cfs_err *err);
+/* The fact innodb_outside: "name=path,..." (the tree's manifest serves each at the root when the
+ * method left it out; the recipient says where the clone has them). */
+void snap_innodb_outside_fact(const struct snap_outside *o, struct wire_snap_info *info);
 
 /* snap_tree.c: the manifest of a snapshot's tree. */
 /* Build the manifest of root (skipping what is not data), s->src for .external files, and the blob. */
@@ -186,6 +246,9 @@ int snap_btrfs_remove(const char *dir);
  * read from the snapshot, not their live path (sizes, times and the blob follow). 0, or -1 + err. */
 int snap_btrfs_map_external(struct snapshot *s, struct cfs_err *err);
 bool snap_btrfs_is_btrfs(const char *path);
+/* For auto: btrfs is usable and its snapshot would hold every file the server uses (tables outside
+ * the datadir, the redo log, undo and system tablespaces); why says what was found. */
+bool snap_btrfs_holds_all(MYSQL *db, const char *datadir, char *why, size_t whysz);
 /* The datadir is in a btrfs subvolume on the filesystem of --state-dir; why says what was found. */
 bool snap_btrfs_usable(const char *datadir, char *why, size_t whysz);
 /* Read xtrabackup_binlog_info / mariadb_backup_binlog_info from dir into the facts. */

@@ -4,6 +4,7 @@
 #include "transport/donor/donor.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
@@ -36,10 +37,47 @@ int donor_query1(MYSQL *db, const char *sql, char *out, size_t outsz, struct cfs
 	return 0;
 }
 
-/* Any encrypted tablespace: then a snapshot may travel only inside TLS. */
+int donor_query2(MYSQL *db, const char *sql, char *a, size_t asz, char *b, size_t bsz, struct cfs_err *err)
+{
+	a[0] = b[0] = 0;
+	if (mysql_query(db, sql))
+		return server_err(db, err);
+	MYSQL_RES *res = mysql_store_result(db);
+	if (!res)
+		return server_err(db, err);
+	MYSQL_ROW row = mysql_num_fields(res) >= 2 ? mysql_fetch_row(res) : NULL;
+	if (row && row[0] && row[1]) {
+		snprintf(a, asz, "%s", row[0]);
+		snprintf(b, bsz, "%s", row[1]);
+	}
+	mysql_free_result(res);
+	return 0;
+}
+
+char *donor_slurp(const char *path, size_t max, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	char *buf = malloc(max + 1);
+	size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+	fclose(f);
+	if (!buf || n > max) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+/* Any encrypted data, of any engine: then a snapshot may travel only inside TLS. MariaDB: an
+ * encrypted InnoDB tablespace, Aria tables encrypted (aria_encrypt_tables: every Aria table created
+ * while it is on), or an encrypted redo log (innodb_encrypt_log); MySQL: an encrypted tablespace. */
 static const char *encrypted_sql(bool mariadb)
 {
-	return mariadb ? "SELECT COUNT(*) > 0 FROM information_schema.INNODB_TABLESPACES_ENCRYPTION WHERE ENCRYPTION_SCHEME <> 0"
+	return mariadb ? "SELECT (SELECT COUNT(*) > 0 FROM information_schema.INNODB_TABLESPACES_ENCRYPTION "
+			 "WHERE ENCRYPTION_SCHEME <> 0) OR @@GLOBAL.aria_encrypt_tables OR @@GLOBAL.innodb_encrypt_log"
 		       : "SELECT COUNT(*) > 0 FROM information_schema.INNODB_TABLESPACES WHERE ENCRYPTION = 'Y'";
 }
 
@@ -51,15 +89,28 @@ int donor_has_encrypted(MYSQL *db, struct cfs_err *err)
 	return !strcmp(val, "1");
 }
 
-/* Tablespaces outside the datadir, by the server's own dictionary: MariaDB >= 10.6, MariaDB < 10.6, MySQL. */
+/* Tables' tablespaces outside the datadir (DATA DIRECTORY=), by the server's own dictionary: MariaDB
+ * >= 10.6, MariaDB < 10.6, MySQL. Only a table's ("schema/table"): undo and system tablespaces go
+ * into the clone's data directory (snap_innodb.c), not back to their donor's path. */
 static const char *const external_sql[] = {
 	"SELECT IFNULL(GROUP_CONCAT(FILENAME), '') FROM information_schema.INNODB_SYS_TABLESPACES "
-	"WHERE FILENAME LIKE '/%' AND LEFT(FILENAME, LENGTH(@@datadir)) <> @@datadir",
+	"WHERE FILENAME LIKE '/%' AND LEFT(FILENAME, LENGTH(@@datadir)) <> @@datadir AND NAME LIKE '%/%'",
 	"SELECT IFNULL(GROUP_CONCAT(PATH), '') FROM information_schema.INNODB_SYS_DATAFILES "
-	"WHERE PATH LIKE '/%' AND LEFT(PATH, LENGTH(@@datadir)) <> @@datadir",
+	"WHERE PATH LIKE '/%' AND LEFT(PATH, LENGTH(@@datadir)) <> @@datadir AND PATH LIKE '%.ibd'",
 	"SELECT IFNULL(GROUP_CONCAT(FILE_NAME), '') FROM information_schema.FILES "
-	"WHERE FILE_NAME LIKE '/%' AND LEFT(FILE_NAME, LENGTH(@@datadir)) <> @@datadir",
+	"WHERE FILE_NAME LIKE '/%' AND LEFT(FILE_NAME, LENGTH(@@datadir)) <> @@datadir AND FILE_NAME LIKE '%.ibd'",
 };
+
+void donor_external_paths(MYSQL *db, char *out, size_t n)
+{
+	out[0] = 0;
+	for (size_t i = 0; i < sizeof(external_sql) / sizeof(external_sql[0]); i++) {
+		struct cfs_err ignored;
+		if (donor_query1(db, external_sql[i], out, n, &ignored) == 0)
+			return;
+		out[0] = 0;
+	}
+}
 
 /* A fact longer than the protocol allows is left out (and said so), never cut short. */
 static void set_fact(struct wire_snap_info *info, const char *key, const char *val)
@@ -114,14 +165,9 @@ int donor_facts(MYSQL *db, struct wire_snap_info *info, struct cfs_err *err)
 			val[0] = 0;
 		set_fact(info, q[i].key, val);
 	}
-	val[0] = 0;
-	for (size_t i = 0; i < sizeof(external_sql) / sizeof(external_sql[0]); i++) {
-		struct cfs_err ignored;
-		if (donor_query1(db, external_sql[i], val, sizeof(val), &ignored) == 0)
-			break;
-		val[0] = 0;
-	}
+	donor_external_paths(db, val, sizeof(val));
 	set_fact(info, "external_paths", val);
+	donor_replica_facts(db, info);
 	wire_snap_info_set(info, "flavor", mariadb ? "MariaDB" : "MySQL");
 	/* The block size of the datadir's file system: page-compressed tables punch holes in units of it. */
 	const char *datadir = wire_snap_info_get(info, "datadir");

@@ -40,7 +40,7 @@ int snap_method_pick(MYSQL *db, enum snap_method *out, struct cfs_err *err)
 	}
 	struct cfs_err ignored;
 	if (donor_query1(db, "SELECT @@datadir", datadir, sizeof(datadir), &ignored) == 0 && *datadir &&
-	    snap_btrfs_usable(datadir, why, sizeof(why))) {
+	    snap_btrfs_holds_all(db, datadir, why, sizeof(why))) {
 		*out = SNAP_BTRFS;
 		return 0;
 	}

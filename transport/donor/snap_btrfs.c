@@ -130,48 +130,44 @@ bool snap_btrfs_usable(const char *datadir, char *why, size_t whysz)
 	return true;
 }
 
-/* The first row's first two columns of sql (e.g. SHOW MASTER STATUS's File and Position); both ""
- * when it has no row (no binary log). 0, or -1 + the server's error. */
-static int query_row2(MYSQL *db, const char *sql, char *a, size_t asz, char *b, size_t bsz, struct cfs_err *err)
+/* Every file the server uses is in the subvolume: tables' tablespaces outside the datadir
+ * (external_paths) and InnoDB's redo log, undo and system tablespaces wherever its settings put
+ * them (snap_innodb.c). Those InnoDB files are served at the root of the tree (facts innodb_outside,
+ * innodb_outside_served), the clone's data directory. 0, or -1 + err (7005 naming the file). */
+static int check_files(MYSQL *db, const char *real, const char *external, const char *subvol, const struct stat *sv,
+		       struct wire_snap_info *info, struct cfs_err *err)
 {
-	a[0] = b[0] = 0;
-	if (mysql_query(db, sql))
-		goto server_err;
-	MYSQL_RES *res = mysql_store_result(db);
-	if (!res)
-		goto server_err;
-	MYSQL_ROW row = mysql_num_fields(res) >= 2 ? mysql_fetch_row(res) : NULL;
-	if (row && row[0] && row[1]) {
-		snprintf(a, asz, "%s", row[0]);
-		snprintf(b, bsz, "%s", row[1]);
+	if (check_external(external, subvol, sv, err))
+		return -1;
+	struct snap_outside *o = malloc(sizeof(*o));
+	if (!o)
+		return cfs_err_set(err, CFS_ER_IO, "out of memory");
+	int rc = snap_innodb_outside(db, real, o, err);
+	if (rc == 0)
+		rc = snap_innodb_outside_check(o, subvol, sv->st_dev, "btrfs", err);
+	if (rc == 0 && info && o->n) {
+		snap_innodb_outside_fact(o, info);
+		wire_snap_info_set(info, "innodb_outside_served", "1");
 	}
-	mysql_free_result(res);
-	return 0;
-server_err:
-	cfs_err_set(err, (int)mysql_errno(db), "%s", mysql_error(db));
-	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", mysql_sqlstate(db));
-	return -1;
+	free(o);
+	return rc;
 }
 
-/* Under the lock: the binary log position and GTID of the snapshot instant, with the keys the
- * mariabackup method fills from xtrabackup_binlog_info. */
-static int record_binlog(MYSQL *db, bool mariadb, struct wire_snap_info *info, struct cfs_err *err)
+bool snap_btrfs_holds_all(MYSQL *db, const char *datadir, char *why, size_t whysz)
 {
-	char file[512], pos[32], gtid[WIRE_FACT_VALUE_MAX];
-	int rc = query_row2(db, "SHOW MASTER STATUS", file, sizeof(file), pos, sizeof(pos), err);
-	if (rc && !mariadb) /* MySQL 8.4 dropped SHOW MASTER STATUS for SHOW BINARY LOG STATUS */
-		rc = query_row2(db, "SHOW BINARY LOG STATUS", file, sizeof(file), pos, sizeof(pos), err);
-	if (rc)
-		return -1;
-	if (donor_query1(db, mariadb ? "SELECT @@GLOBAL.gtid_binlog_pos" : "SELECT @@GLOBAL.gtid_executed", gtid,
-			 sizeof(gtid), err))
-		return -1;
-	wire_snap_info_set(info, "binlog_file", file);
-	wire_snap_info_set(info, "binlog_pos", pos);
-	if (wire_snap_info_set(info, "gtid_pos", gtid))
-		donor_log("fact gtid_pos (%zu bytes) exceeds the protocol's %u bytes: not sent", strlen(gtid),
-			  WIRE_FACT_VALUE_MAX);
-	return 0;
+	char real[PATH_MAX], subvol[PATH_MAX], rel[PATH_MAX], ext[WIRE_FACT_VALUE_MAX + 1];
+	struct stat sv;
+	struct cfs_err e = { 0 };
+	if (!snap_btrfs_usable(datadir, why, whysz))
+		return false;
+	if (!realpath(datadir, real) || find_subvol(real, subvol, sizeof(subvol), rel, sizeof(rel), &e) || stat(subvol, &sv))
+		return false;
+	donor_external_paths(db, ext, sizeof(ext));
+	if (check_files(db, real, ext, subvol, &sv, NULL, &e)) {
+		snprintf(why, whysz, "%s", e.msg);
+		return false;
+	}
+	return true;
 }
 
 /* A read-only snapshot of the subvolume at subvol, made as <dir>/subvol. 0, or -1 + err. */
@@ -267,7 +263,7 @@ int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 		return -1;
 	if (stat(subvol, &sv))
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot stat '%s': %s", subvol, strerror(errno));
-	if (check_external(wire_snap_info_get(&s->info, "external_paths"), subvol, &sv, err))
+	if (check_files(db, real, wire_snap_info_get(&s->info, "external_paths"), subvol, &sv, &s->info, err))
 		return -1;
 	if ((size_t)snprintf(s->root, sizeof(s->root), "%s/%s%s%s", s->dir, SUBVOL_NAME, *rel ? "/" : "", rel) >=
 	    sizeof(s->root))
@@ -291,7 +287,7 @@ int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 		clock_gettime(CLOCK_MONOTONIC, &locked); /* from here until the release, commits wait */
 		rc = run_all(db, block, nblock, &done, err);
 		if (rc == 0)
-			rc = record_binlog(db, mariadb, &s->info, err);
+			rc = donor_replica_record(db, &s->info, err);
 		if (rc == 0) {
 			snap_set_status("btrfs subvolume snapshot");
 			rc = make_subvol_snapshot(subvol, s->dir, err);

@@ -44,5 +44,6 @@ int snap_dir_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 	snprintf(s->root, sizeof(s->root), "%s", real);
 	s->owns_root = false;
 	snap_read_binlog_info(real, &s->info);
+	donor_replica_from_backup(NULL, real, NULL, &s->info); /* a prepared backup's slave_info; no server owns it */
 	return 0;
 }

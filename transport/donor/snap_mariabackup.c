@@ -265,7 +265,10 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 	snprintf(par, sizeof(par), "--parallel=%d", donor_cfg.parallel);
 	char nofile[48]; /* a file per table open at once: the limit clonefsd raised to (issue 20) */
 	snprintf(nofile, sizeof(nofile), "--open-files-limit=%ld", cfs_nofile_raise());
-	char *backup[] = { "mariabackup", cnfopt, "--backup", par, nofile, tdir, ddir, NULL };
+	/* A replica donor: --slave-info records the primary's position under the same commit lock. */
+	struct cfs_err ignored = { 0 };
+	bool replica = donor_replica_sources(db, &s->info, &ignored) == 1;
+	char *backup[] = { "mariabackup", cnfopt, "--backup", par, nofile, tdir, ddir, replica ? "--slave-info" : NULL, NULL };
 	/* --prepare reads the options the backup recorded (encryption plugin and key file among them). */
 	snprintf(prepcnf, sizeof(prepcnf), "--defaults-file=%s/backup-my.cnf", target);
 	char *prepare[] = { "mariabackup", prepcnf, "--prepare", tdir, NULL };
@@ -284,6 +287,12 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "mariabackup --backup failed: %s", why);
 	}
 	snap_read_binlog_info(target, &s->info);
+	donor_replica_from_backup(db, target, log, &s->info);
+	/* mariabackup copies the InnoDB files kept outside the datadir into the backup's root: say so. */
+	struct snap_outside *o = malloc(sizeof(*o));
+	if (o && snap_innodb_outside(db, datadir, o, &ignored) == 0 && o->n)
+		snap_innodb_outside_fact(o, &s->info);
+	free(o);
 	snap_set_status("preparing the backup");
 	st = run_logged(prepare, log, deadline, err);
 	if (st < 0)

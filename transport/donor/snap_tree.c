@@ -172,6 +172,42 @@ static int map_isl(struct tree_walk *w, const char *rel)
 	return beside ? 1 : 0;
 }
 
+/* InnoDB files the server keeps outside its datadir (the fact innodb_outside, "name=path,..."), when
+ * the method's tree lacks them (innodb_outside_served: btrfs): served at the root under their
+ * names, read from their path (the btrfs method then maps it into its snapshot), as MySQL's clone
+ * puts undo tablespaces in the clone's data directory. */
+static int add_outside(struct tree_walk *w)
+{
+	const char *served = wire_snap_info_get(&w->s->info, "innodb_outside_served");
+	const char *v = wire_snap_info_get(&w->s->info, "innodb_outside");
+	if (!served || strcmp(served, "1") || !v || !*v)
+		return 0;
+	char list[WIRE_FACT_VALUE_MAX + 1];
+	snprintf(list, sizeof(list), "%s", v);
+	for (char *p = list, *next; p && *p; p = next) {
+		next = strchr(p, ',');
+		if (next)
+			*next++ = 0;
+		char *eq = strchr(p, '=');
+		if (!eq)
+			continue;
+		*eq = 0;
+		const char *name = p, *path = eq + 1;
+		bool seen = false;
+		for (uint32_t i = 0; i < w->s->m.n && !seen; i++)
+			seen = !strcmp(w->s->m.e[i].path, name);
+		struct stat st;
+		if (seen || !manifest_path_ok(name, strlen(name)) || strchr(name, '/'))
+			continue;
+		if (lstat(path, &st) || !S_ISREG(st.st_mode))
+			return cfs_err_set(w->err, CFS_ER_SNAPSHOT, "the InnoDB file '%s' is gone: %s", path, strerror(errno));
+		if (manifest_add(&w->s->m, MANIFEST_REG, name, NULL, st.st_mode, (uint64_t)st.st_size, st.st_mtim.tv_sec,
+				 (uint32_t)st.st_mtim.tv_nsec) || add_ext(w, name, path))
+			return cfs_err_set(w->err, CFS_ER_SNAPSHOT, "cannot list '%s' in the snapshot", name);
+	}
+	return 0;
+}
+
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -246,6 +282,8 @@ static int walk(struct tree_walk *w, const char *rel)
 		if (taken[i] || (size_t)snprintf(r, sizeof(r), "%s%s%s", rel, *rel ? "/" : "", names[i]) >= sizeof(r) ||
 		    snap_tree_skip(r, w->binlog_base))
 			continue;
+		if (!*rel && donor_replica_state_file(names[i], &s->info))
+			continue; /* the donor's replica state: a clone starts with none (clonefs_slave_info says what to run) */
 		if (!*rel && !strcmp(names[i], MANIFEST_EXTERNAL_DIR))
 			continue; /* the name is ours */
 		struct stat st;
@@ -337,6 +375,11 @@ int snap_build_manifest(struct snapshot *s, struct cfs_err *err)
 	if (rc == 0)
 		rc = walk(&w, "");
 	snap_confine_end(&w.confine, &s->m);
+	/* The .external entries; the InnoDB files added next sit at the root. They are the server's own
+	 * (innodb_undo_directory, innodb_data_home_dir), checked by add_outside, not by the confinement. */
+	size_t n_isl = w.next;
+	if (rc == 0)
+		rc = add_outside(&w);
 	if (rc == 0) {
 		manifest_finish(&s->m);
 		s->src = calloc(s->m.n ? s->m.n : 1, sizeof(*s->src));
@@ -384,7 +427,7 @@ int snap_build_manifest(struct snapshot *s, struct cfs_err *err)
 		if (vals)
 			set_list_fact(s, "undo_files", vals, nv);
 		nv = 0;
-		for (size_t i = 0; vals && i < w.next; i++)
+		for (size_t i = 0; vals && i < n_isl; i++)
 			vals[nv++] = w.ext[i].mpath + strlen(MANIFEST_EXTERNAL_DIR);
 		if (vals && nv)
 			set_list_fact(s, "external_paths", vals, nv); /* the snapshot's own .isl files are the truth */

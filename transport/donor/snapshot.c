@@ -341,6 +341,10 @@ static int make(struct snapshot *s, MYSQL *db, const char *user, const char *pas
 	wire_snap_info_set(&s->info, "binlog_pos", "");
 	wire_snap_info_set(&s->info, "gtid_pos", "");
 	int rc = donor_facts(db, &s->info, err);
+	/* A replica applies nothing while the snapshot is made (not for dir: no server owns its data). */
+	struct donor_replica_paused paused = { 0 };
+	if (rc == 0 && s->method != SNAP_DIR)
+		donor_replica_pause(db, &paused, &s->info);
 	if (rc == 0) {
 		switch (s->method) {
 		case SNAP_DIR: rc = snap_dir_take(s, db, err); break;
@@ -351,6 +355,7 @@ static int make(struct snapshot *s, MYSQL *db, const char *user, const char *pas
 		default: rc = snap_mariabackup_take(s, db, user, password, err); break;
 		}
 	}
+	donor_replica_resume(db, &paused);
 	if (have_pt) {
 		pthread_mutex_lock(&pc.lock);
 		pc.done = true;
