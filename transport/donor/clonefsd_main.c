@@ -47,7 +47,10 @@ static const char usage[] =
 	"  --listen=ADDR:PORT        where to listen (default 127.0.0.1:4406; [::]:4406 for IPv6)\n"
 	"  --socket=PATH             the donor server's socket: recipients log in to it as themselves\n"
 	"  --datadir=DIR             the directory to serve with --snapshot-method=dir\n"
-	"  --snapshot-method=M       auto (default) | clone | btrfs | mariabackup | dir\n"
+	"  --snapshot-method=M       auto (default) | clone | btrfs | reflink | mariabackup | dir\n"
+	"  --snapshot-dir=DIR        where reflink snapshots' data goes, on the datadir's filesystem\n"
+	"                            (default: DATADIR/../.clonefs-snapshots, or inside the datadir\n"
+	"                            when it is the root of its filesystem)\n"
 	"  --ssl-cert=F --ssl-key=F  offer TLS with this certificate\n"
 	"  --ssl-ca=F                ask recipients for a client certificate signed by this CA\n"
 	"  --require-client-cert     refuse recipients without one (with --ssl-ca)\n"
@@ -142,6 +145,7 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 		{ "socket", donor_cfg.socket, sizeof(donor_cfg.socket) },
 		{ "datadir", donor_cfg.datadir, sizeof(donor_cfg.datadir) },
 		{ "state-dir", donor_cfg.state_dir, sizeof(donor_cfg.state_dir) },
+		{ "snapshot-dir", donor_cfg.snapshot_dir, sizeof(donor_cfg.snapshot_dir) },
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		if (!strcmp(name, strs[i].n)) {
@@ -472,9 +476,10 @@ static int write_pid(int fd, const char *path, struct cfs_err *err)
 static int explain_methods(struct cfs_err *err)
 {
 	if (absolute(donor_cfg.datadir, sizeof(donor_cfg.datadir), "datadir", err) ||
-	    absolute(donor_cfg.state_dir, sizeof(donor_cfg.state_dir), "state-dir", err))
+	    absolute(donor_cfg.state_dir, sizeof(donor_cfg.state_dir), "state-dir", err) ||
+	    absolute(donor_cfg.snapshot_dir, sizeof(donor_cfg.snapshot_dir), "snapshot-dir", err))
 		return fail(err);
-	static const enum snap_method order[] = { SNAP_CLONE, SNAP_BTRFS, SNAP_MARIABACKUP, SNAP_DIR };
+	static const enum snap_method order[] = { SNAP_CLONE, SNAP_BTRFS, SNAP_REFLINK, SNAP_MARIABACKUP, SNAP_DIR };
 	const char *pick = NULL;
 	char why[8400];
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
@@ -485,8 +490,8 @@ static int explain_methods(struct cfs_err *err)
 		if (ok && !pick && order[i] != SNAP_DIR)
 			pick = snap_method_name(order[i]);
 	}
-	if (pick && !strcmp(pick, "btrfs"))
-		printf("%-12s would take btrfs (clone first for a MySQL server that has it)\n", "auto");
+	if (pick && (!strcmp(pick, "btrfs") || !strcmp(pick, "reflink")))
+		printf("%-12s would take %s (clone first for a MySQL server that has it)\n", "auto", pick);
 	else if (pick)
 		printf("%-12s would take %s for a MariaDB server; a MySQL server needs clone here\n", "auto", pick);
 	else
@@ -528,7 +533,8 @@ static int run(int argc, char **argv, struct opts *o)
 	}
 	if (absolute(donor_cfg.socket, sizeof(donor_cfg.socket), "socket", &err) ||
 	    absolute(donor_cfg.datadir, sizeof(donor_cfg.datadir), "datadir", &err) ||
-	    absolute(donor_cfg.state_dir, sizeof(donor_cfg.state_dir), "state-dir", &err))
+	    absolute(donor_cfg.state_dir, sizeof(donor_cfg.state_dir), "state-dir", &err) ||
+	    absolute(donor_cfg.snapshot_dir, sizeof(donor_cfg.snapshot_dir), "snapshot-dir", &err))
 		return fail(&err);
 	if (!o->method || !strcmp(o->method, "auto"))
 		donor_cfg.method = SNAP_AUTO;
@@ -540,8 +546,10 @@ static int run(int argc, char **argv, struct opts *o)
 		donor_cfg.method = SNAP_BTRFS;
 	else if (!strcmp(o->method, "clone"))
 		donor_cfg.method = SNAP_CLONE;
+	else if (!strcmp(o->method, "reflink"))
+		donor_cfg.method = SNAP_REFLINK;
 	else {
-		cfs_err_set(&err, CFS_ER_USAGE, "--snapshot-method=%s: expected auto, clone, btrfs, mariabackup or dir",
+		cfs_err_set(&err, CFS_ER_USAGE, "--snapshot-method=%s: expected auto, clone, btrfs, reflink, mariabackup or dir",
 			    o->method);
 		return fail(&err);
 	}
