@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "tools/clone_check.h"
+#include "tools/clone_local.h"
 #include "tools/clone_mount.h"
 #include "tools/clone_progress.h"
 #include "tools/clone_stmt.h"
@@ -35,8 +36,11 @@ static const char clone_usage[] =
 	"usage: clonefs clone \"CLONE INSTANCE FROM 'user'@'host':port IDENTIFIED BY 'password'\n"
 	"                      [DATA DIRECTORY [=] '/abs/dir'] [REQUIRE [NO] SSL]\" | -\n"
 	"                     [--recipient-defaults-file=F] [-o MOUNT_OPTIONS] [--owner=USER] [--no-progress]\n"
+	"       clonefs clone \"CLONE LOCAL DATA DIRECTORY [=] '/abs/dir'\" | - --recipient-defaults-file=F\n"
 	"  '-' reads the statement from standard input (keeps the password off the command line).\n"
 	"  With DATA DIRECTORY: the donor's data is copied into that new directory.\n"
+	"  CLONE LOCAL: the local server of F (its socket and [client] account) is snapshotted into the new\n"
+	"  directory by reflink (XFS, btrfs; on the datadir's filesystem), ready for mysqld_safe.\n"
 	"  Without it: the recipient instance of --recipient-defaults-file is stopped, its data replaced,\n"
 	"  and it is started again through mysqld_safe or systemd (ERROR 3707 when it has neither).\n";
 
@@ -451,6 +455,13 @@ int cmd_clone(int argc, char **argv)
 		len--; /* as the mysql client sends it: without the line's end */
 	if (clone_stmt_parse(stmt, len, &st, &err) || recipient_load(o.defaults_file, r, &err))
 		goto fail;
+	if (st.local) { /* the local server into DATA DIRECTORY, by reflink (tools/clone_local.c) */
+		if (check_data_directory(st.data_dir, r, &err) || take_clone_lock(&err) ||
+		    clone_local_run(r, st.data_dir, &err))
+			goto fail;
+		rc = 0;
+		goto out;
+	}
 	bool replace = st.data_dir == NULL;
 	char target[PATH_MAX], work[PATH_MAX], owner[64] = "";
 	/* 1. Privileges and DATA DIRECTORY. */

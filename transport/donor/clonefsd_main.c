@@ -34,7 +34,6 @@
 /* On SIGTERM: how long sessions get to end (a running mariabackup is stopped first). */
 #define STOP_TIMEOUT_S 20
 
-struct donor_config donor_cfg;
 static atomic_int active_sessions;
 static atomic_int refusing;
 static volatile sig_atomic_t stopping;

@@ -151,6 +151,15 @@ int snap_cnf_quote(const char *v, char *out, size_t outsz);
  * BLOCK_COMMIT (the rest, the redo log last) into <snapshot dir>/<id>/data, the cloned redo log's
  * checkpoint reset to the one recorded before the first clone; refused when the log wrapped past it. */
 int snap_reflink_take(struct snapshot *s, MYSQL *db, struct cfs_err *err);
+/* What the method needs of the server: MariaDB, its datadir (resolved into real, PATH_MAX bytes) on a
+ * filesystem that clones, InnoDB's files in it. 0, or -1 + err (7005). */
+int snap_reflink_check(MYSQL *db, char *real, size_t realsz, struct wire_snap_info *info, struct cfs_err *err);
+/* Create root (it must not exist) with the mode and owner of the datadir real. */
+int snap_reflink_mkroot(const char *real, const char *root, struct cfs_err *err);
+/* The snapshot itself, from the datadir real into the empty directory dest on its filesystem: the
+ * binlog facts, lock_ms, redo_checkpoint_lsn and redo_lsn into info; label names it in the log. */
+int snap_reflink_copy(MYSQL *db, const char *real, const char *dest, const char *label, struct wire_snap_info *info,
+		      struct cfs_err *err);
 /* The datadir's filesystem shares extents and the snapshot dir is on it; why says what was found. */
 bool snap_reflink_usable(const char *datadir, char *why, size_t whysz);
 /* Remove the data a reflink snapshot's directory dir points to (<dir>/reflink.where). 0 always. */

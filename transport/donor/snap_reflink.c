@@ -469,45 +469,18 @@ static int take_rest(struct copy *c, MYSQL *db, uint64_t *written, struct cfs_er
 	return lsn_now(db, written, err);
 }
 
-int snap_reflink_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
+int snap_reflink_copy(MYSQL *db, const char *real, const char *dest, const char *label, struct wire_snap_info *info,
+		      struct cfs_err *err)
 {
 	static const char *const prepare[] = { "BACKUP STAGE START", "BACKUP STAGE FLUSH", "BACKUP STAGE BLOCK_DDL" };
 	static const char *const block[] = { "BACKUP STAGE BLOCK_COMMIT", "FLUSH NO_WRITE_TO_BINLOG ENGINE LOGS" };
 	static const char *const release[] = { "BACKUP STAGE END" };
-	if (!donor_is_mariadb(db))
-		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=reflink needs MariaDB 10.8 or later (its redo "
-				   "log format); the server is MySQL %s", mysql_get_server_info(db));
-	char datadir[4096], real[PATH_MAX], base[PATH_MAX], why[PATH_MAX + 300];
-	if (donor_query1(db, "SELECT @@datadir", datadir, sizeof(datadir), err))
-		return -1;
-	if (!realpath(datadir, real))
-		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=reflink: cannot resolve the datadir '%s': %s",
-				   datadir, strerror(errno));
-	if (!snap_reflink_usable(real, why, sizeof(why)) || snaps_base(real, base, sizeof(base), why, sizeof(why)))
-		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=reflink: %s", why);
-	if (check_layout(db, real, &s->info, err))
-		return -1;
-
-	/* Where the data goes: recorded in the state dir before it exists, so a crash leaves nothing. */
-	char where[PATH_MAX];
-	if ((size_t)snprintf(where, sizeof(where), "%s/%s", base, s->id) >= sizeof(where) ||
-	    (size_t)snprintf(s->root, sizeof(s->root), "%s/data", where) >= sizeof(s->root))
-		return cfs_err_set(err, CFS_ER_SNAPSHOT, "the snapshot path under '%s' is too long", base);
-	s->owns_root = true;
-	if (write_where(s->dir, where, err))
-		return -1;
-	if ((mkdir(base, 0700) && errno != EEXIST) || mkdir(where, 0700) || mkdir(s->root, 0700))
-		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot create '%s': %s", s->root, strerror(errno));
-	struct stat dst;
-	if (stat(real, &dst) || chmod(s->root, dst.st_mode & 07777) || chown(s->root, dst.st_uid, dst.st_gid))
-		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot give '%s' the datadir's mode and owner: %s", s->root,
-				   strerror(errno));
-
+	char why[PATH_MAX + 300];
 	struct copy c = { .err = err };
 	c.src_root = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	c.dst_root = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	c.dst_root = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (c.src_root < 0 || c.dst_root < 0) {
-		cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot open '%s': %s", c.src_root < 0 ? real : s->root, strerror(errno));
+		cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot open '%s': %s", c.src_root < 0 ? real : dest, strerror(errno));
 		goto fail_fds;
 	}
 
@@ -539,7 +512,7 @@ int snap_reflink_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 		clock_gettime(CLOCK_MONOTONIC, &locked); /* from here until the release, commits wait */
 		rc = snap_run_all(db, block, sizeof(block) / sizeof(block[0]), &done, err);
 		if (rc == 0)
-			rc = snap_record_binlog(db, true, &s->info, err);
+			rc = snap_record_binlog(db, true, info, err);
 		if (rc == 0) {
 			snap_set_status("reflinks of the other files and the redo log (BLOCK_COMMIT)");
 			rc = take_rest(&c, db, &written, err);
@@ -556,7 +529,7 @@ int snap_reflink_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 		goto fail_fds;
 
 	/* The cloned log must still hold every record from the recorded checkpoint on. */
-	if (redo_read(c.dst_root, s->root, &cloned, err))
+	if (redo_read(c.dst_root, dest, &cloned, err))
 		goto fail_fds;
 	if (cloned.first_lsn != start.first_lsn || cloned.file_size != start.file_size) {
 		cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=reflink: InnoDB's redo log was resized while the "
@@ -576,7 +549,7 @@ int snap_reflink_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 	}
 	if (redo_rewind(c.dst_root, &start, err) || syncfs(c.dst_root)) {
 		if (!err->code)
-			cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot sync '%s': %s", s->root, strerror(errno));
+			cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot sync '%s': %s", dest, strerror(errno));
 		goto fail_fds;
 	}
 	close(c.src_root);
@@ -584,14 +557,14 @@ int snap_reflink_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 	later_release(&c.later);
 	char num[32];
 	snprintf(num, sizeof(num), "%lld", held);
-	wire_snap_info_set(&s->info, "lock_ms", num);
+	wire_snap_info_set(info, "lock_ms", num);
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)start.checkpoint_lsn);
-	wire_snap_info_set(&s->info, "redo_checkpoint_lsn", num);
+	wire_snap_info_set(info, "redo_checkpoint_lsn", num);
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)written);
-	wire_snap_info_set(&s->info, "redo_lsn", num);
-	donor_log("snapshot %s: backup lock held for %lld ms (BACKUP STAGE BLOCK_COMMIT to BACKUP STAGE END); "
+	wire_snap_info_set(info, "redo_lsn", num);
+	donor_log("%s: backup lock held for %lld ms (BACKUP STAGE BLOCK_COMMIT to BACKUP STAGE END); "
 		  "reflinks of %zu files in %lld ms into %s; redo log from checkpoint LSN %llu (the copy's own: "
-		  "%llu) to LSN %llu (%llu of its %llu bytes)", s->id, held, c.files, elapsed_ms(&t0), s->root,
+		  "%llu) to LSN %llu (%llu of its %llu bytes)", label, held, c.files, elapsed_ms(&t0), dest,
 		  (unsigned long long)start.checkpoint_lsn, (unsigned long long)cloned.checkpoint_lsn,
 		  (unsigned long long)written,
 		  (unsigned long long)(written - start.checkpoint_lsn), (unsigned long long)start.capacity);
@@ -603,4 +576,57 @@ fail_fds:
 		close(c.dst_root);
 	later_release(&c.later);
 	return -1;
+}
+
+int snap_reflink_check(MYSQL *db, char *real, size_t realsz, struct wire_snap_info *info, struct cfs_err *err)
+{
+	char datadir[4096], why[PATH_MAX + 300];
+	if (!donor_is_mariadb(db))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=reflink needs MariaDB 10.8 or later (its redo "
+				   "log format); the server is MySQL %s", mysql_get_server_info(db));
+	if (realsz < PATH_MAX)
+		return cfs_err_set(err, CFS_ER_IO, "snap_reflink_check: buffer too small");
+	if (donor_query1(db, "SELECT @@datadir", datadir, sizeof(datadir), err))
+		return -1;
+	if (!realpath(datadir, real))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=reflink: cannot resolve the datadir '%s': %s",
+				   datadir, strerror(errno));
+	if (!snap_reflink_usable(real, why, sizeof(why)))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=reflink: %s", why);
+	return check_layout(db, real, info, err);
+}
+
+int snap_reflink_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
+{
+	char real[PATH_MAX], base[PATH_MAX], why[PATH_MAX + 300];
+	if (snap_reflink_check(db, real, sizeof(real), &s->info, err))
+		return -1;
+	if (snaps_base(real, base, sizeof(base), why, sizeof(why)))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=reflink: %s", why);
+
+	/* Where the data goes: recorded in the state dir before it exists, so a crash leaves nothing. */
+	char where[PATH_MAX], label[96];
+	if ((size_t)snprintf(where, sizeof(where), "%s/%s", base, s->id) >= sizeof(where) ||
+	    (size_t)snprintf(s->root, sizeof(s->root), "%s/data", where) >= sizeof(s->root))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "the snapshot path under '%s' is too long", base);
+	s->owns_root = true;
+	if (write_where(s->dir, where, err))
+		return -1;
+	if ((mkdir(base, 0700) && errno != EEXIST) || mkdir(where, 0700))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot create '%s': %s", where, strerror(errno));
+	if (snap_reflink_mkroot(real, s->root, err))
+		return -1;
+	snprintf(label, sizeof(label), "snapshot %s", s->id);
+	return snap_reflink_copy(db, real, s->root, label, &s->info, err);
+}
+
+int snap_reflink_mkroot(const char *real, const char *root, struct cfs_err *err)
+{
+	struct stat dst;
+	if (mkdir(root, 0700))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot create '%s': %s", root, strerror(errno));
+	if (stat(real, &dst) || chmod(root, dst.st_mode & 07777) || chown(root, dst.st_uid, dst.st_gid))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot give '%s' the datadir's mode and owner: %s", root,
+				   strerror(errno));
+	return 0;
 }
