@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "fs/json.h"
+#include "tools/mycnf.h"
+#include "transport/endpoint.h"
 #include "tools/rmtree.h"
 #include "transport/donor/donor.h"
 
@@ -37,6 +39,51 @@ static MYSQL *login(const struct recipient *r, struct cfs_err *err)
 		return NULL;
 	}
 	return db;
+}
+
+#define DEFAULT_SOCKET "/run/mysqld/mysqld.sock"
+
+static const char *const client_groups[] = { "client", "client-server", "client-mariadb", "mysql", "clonefs", NULL };
+
+static void set(char *dst, size_t n, const char *v)
+{
+	if (v)
+		snprintf(dst, n, "%s", v);
+}
+
+int clone_local_login(const char *defaults_file, const struct clone_local_login *l, struct recipient *r,
+		      struct cfs_err *err)
+{
+	if (defaults_file) {
+		struct mycnf c = { 0 };
+		if (mycnf_read(defaults_file, &c, err))
+			return -1;
+		set(r->socket, sizeof(r->socket), mycnf_get(&c, client_groups, "socket"));
+		set(r->user, sizeof(r->user), mycnf_get(&c, client_groups, "user"));
+		set(r->password, sizeof(r->password), mycnf_get(&c, client_groups, "password"));
+		mycnf_release(&c);
+	}
+	set(r->socket, sizeof(r->socket), l->socket);
+	set(r->user, sizeof(r->user), l->user);
+	set(r->password, sizeof(r->password), l->password);
+	if (l->prompt && endpoint_password(NULL, r->password, sizeof(r->password), err))
+		return -1;
+	if (!r->socket[0])
+		set(r->socket, sizeof(r->socket), DEFAULT_SOCKET);
+	if (!r->user[0]) {
+		const char *u = getenv("USER");
+		set(r->user, sizeof(r->user), u && *u ? u : "root");
+	}
+	MYSQL *db = login(r, err);
+	if (!db)
+		return -1;
+	int rc = donor_query1(db, "SELECT @@datadir", r->datadir, sizeof(r->datadir), err);
+	mysql_close(db);
+	size_t n = strlen(r->datadir);
+	while (n > 1 && r->datadir[n - 1] == '/')
+		r->datadir[--n] = 0;
+	r->running = rc == 0;
+	return rc;
 }
 
 /* clonefs_binlog_info and clonefs_info.json in dir, owned as dir is. */
