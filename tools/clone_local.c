@@ -1,8 +1,10 @@
 /* clone_local.c: clonefs clone "CLONE LOCAL DATA DIRECTORY = '/d'": a consistent datadir of the local
  * MariaDB server put at /d by the reflink method itself (transport/donor/snap_reflink.c, in-process),
- * with clonefs_binlog_info and clonefs_info.json as a remote clone has; /d starts with mysqld_safe. */
+ * (a copy of such a snapshot when /d is on another filesystem), with clonefs_binlog_info and
+ * clonefs_info.json as a remote clone has; /d starts with mysqld_safe. */
 #include "tools/clone_local.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -136,6 +138,121 @@ static int write_info(const char *dir, const char *real, const struct wire_snap_
 	return rc;
 }
 
+/* Copy the regular file s (open) into d (open, empty): its data extents only, so holes stay holes;
+ * copy_file_range (the kernel copies, or shares extents where it can), else read and write. */
+static int copy_data(int s, int d, off_t size)
+{
+	static char buf[1 << 20];
+	off_t pos = 0;
+	while (pos < size) {
+		off_t data = lseek(s, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* a hole to the end */
+		if (data < 0)
+			return -1;
+		off_t hole = lseek(s, data, SEEK_HOLE);
+		if (hole < 0)
+			return -1;
+		for (off_t at = data; at < hole;) {
+			off_t in = at, out = at;
+			ssize_t n = copy_file_range(s, &in, d, &out, (size_t)(hole - at), 0);
+			if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
+				ssize_t r = pread(s, buf, (size_t)(hole - at) < sizeof(buf) ? (size_t)(hole - at) : sizeof(buf), at);
+				n = r > 0 ? pwrite(d, buf, (size_t)r, at) : r;
+				if (n >= 0 && n != r)
+					n = -1;
+			}
+			if (n <= 0)
+				return n == 0 ? (errno = EIO, -1) : -1;
+			at += n;
+		}
+		pos = hole;
+	}
+	return ftruncate(d, size);
+}
+
+/* Copy the tree rel of src_root into dst_root: directories, regular files and symlinks, with their
+ * modes, owners and times. */
+static int copy_tree(int src_root, int dst_root, const char *rel, struct cfs_err *err)
+{
+	int fd = *rel ? openat(src_root, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : dup(src_root);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return cfs_err_set(err, CFS_ER_IO, "cannot read '%s' in the snapshot: %s", rel, strerror(errno));
+	}
+	struct dirent *de;
+	int rc = 0;
+	while (rc == 0 && (de = readdir(dir))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char path[PATH_MAX];
+		struct stat st;
+		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "", de->d_name) >= sizeof(path) ||
+		    fstatat(src_root, path, &st, AT_SYMLINK_NOFOLLOW)) {
+			rc = cfs_err_set(err, CFS_ER_IO, "cannot stat '%s' in the snapshot: %s", path, strerror(errno));
+			break;
+		}
+		struct timespec t[2] = { st.st_atim, st.st_mtim };
+		if (S_ISDIR(st.st_mode)) {
+			if (mkdirat(dst_root, path, st.st_mode & 07777) || copy_tree(src_root, dst_root, path, err))
+				rc = err->code ? -1 : cfs_err_set(err, CFS_ER_IO, "cannot create '%s': %s", path, strerror(errno));
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t n = readlinkat(src_root, path, target, sizeof(target) - 1);
+			if (n < 0 || (target[n] = 0, symlinkat(target, dst_root, path)))
+				rc = cfs_err_set(err, CFS_ER_IO, "cannot copy the symlink '%s': %s", path, strerror(errno));
+		} else if (S_ISREG(st.st_mode)) {
+			int s = openat(src_root, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			int d = openat(dst_root, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, st.st_mode & 07777);
+			if (s < 0 || d < 0 || copy_data(s, d, st.st_size) || futimens(d, t))
+				rc = cfs_err_set(err, CFS_ER_IO, "cannot copy '%s': %s", path, strerror(errno));
+			if (s >= 0)
+				close(s);
+			if (d >= 0)
+				close(d);
+		}
+		if (rc == 0 && fchownat(dst_root, path, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW))
+			rc = cfs_err_set(err, CFS_ER_IO, "cannot give '%s' its owner: %s", path, strerror(errno));
+		if (rc == 0 && S_ISDIR(st.st_mode) && utimensat(dst_root, path, t, AT_SYMLINK_NOFOLLOW))
+			rc = cfs_err_set(err, CFS_ER_IO, "cannot set the times of '%s': %s", path, strerror(errno));
+	}
+	closedir(dir);
+	return rc;
+}
+
+/* /d is on another filesystem: a reflink snapshot in the datadir's snapshot directory, copied into
+ * partial, then removed. */
+static int snapshot_and_copy(MYSQL *db, const char *real, const char *partial, struct wire_snap_info *info,
+			     struct cfs_err *err)
+{
+	char base[PATH_MAX], tmp[PATH_MAX + 64], root[PATH_MAX + 80], why[PATH_MAX + 300];
+	if (snap_reflink_base(real, base, sizeof(base), why, sizeof(why)))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "CLONE LOCAL: %s", why);
+	snprintf(tmp, sizeof(tmp), "%s/local-%ld-%lld", base, (long)getpid(), (long long)time(NULL));
+	snprintf(root, sizeof(root), "%s/data", tmp);
+	if ((mkdir(base, 0700) && errno != EEXIST) || mkdir(tmp, 0700))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot create '%s': %s", tmp, strerror(errno));
+	int rc = snap_reflink_mkroot(real, root, err);
+	if (rc == 0)
+		rc = snap_reflink_copy(db, real, root, "CLONE LOCAL (a snapshot, then a copy)", info, err);
+	if (rc == 0) {
+		int s = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		int d = open(partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (s < 0 || d < 0)
+			rc = cfs_err_set(err, CFS_ER_IO, "cannot open '%s': %s", s < 0 ? root : partial, strerror(errno));
+		else if ((rc = copy_tree(s, d, "", err)) == 0 && syncfs(d))
+			rc = cfs_err_set(err, CFS_ER_IO, "cannot sync '%s': %s", partial, strerror(errno));
+		if (s >= 0)
+			close(s);
+		if (d >= 0)
+			close(d);
+	}
+	rm_tree(tmp);
+	return rc;
+}
+
 static long long ms_since(const struct timespec *t0)
 {
 	struct timespec now;
@@ -171,11 +288,7 @@ int clone_local_run(const struct recipient *r, const char *dir, struct cfs_err *
 		cfs_err_set(err, CFS_ER_IO, "cannot stat '%s': %s", stat(real, &ds) ? real : parent, strerror(errno));
 		goto out;
 	}
-	if (ds.st_dev != ps.st_dev) {
-		cfs_err_set(err, CFS_ER_SNAPSHOT, "CLONE LOCAL: DATA DIRECTORY '%s' is not on the filesystem of the datadir "
-			    "'%s': a reflink cannot leave its filesystem (give a directory on it)", dir, real);
-		goto out;
-	}
+	bool same_fs = ds.st_dev == ps.st_dev;
 	/* Built hidden beside /d and renamed into place once complete, as materialize does. */
 	if ((size_t)snprintf(partial, sizeof(partial), "%s/.%s.clonefs-partial", strcmp(parent, "/") ? parent : "",
 			     name) >= sizeof(partial)) {
@@ -189,7 +302,8 @@ int clone_local_run(const struct recipient *r, const char *dir, struct cfs_err *
 	if (snap_reflink_mkroot(real, partial, err))
 		goto out;
 	made_partial = true;
-	if (snap_reflink_copy(db, real, partial, "CLONE LOCAL", &info, err) || write_info(partial, real, &info, made, err))
+	if ((same_fs ? snap_reflink_copy(db, real, partial, "CLONE LOCAL", &info, err)
+		     : snapshot_and_copy(db, real, partial, &info, err)) || write_info(partial, real, &info, made, err))
 		goto out;
 	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0 || rename(partial, dir) || fsync(pfd)) {
@@ -200,8 +314,9 @@ int clone_local_run(const struct recipient *r, const char *dir, struct cfs_err *
 	}
 	close(pfd);
 	made_partial = false;
-	printf("CLONE LOCAL DATA DIRECTORY '%s': a reflink snapshot of '%s' in %lld ms (backup lock held %s ms); "
-	       "binlog %s:%s, GTID %s; start it with mysqld_safe --datadir=%s\n", dir, real, ms_since(&t0),
+	printf("CLONE LOCAL DATA DIRECTORY '%s': %s of '%s' in %lld ms (backup lock held %s ms); "
+	       "binlog %s:%s, GTID %s; start it with mysqld_safe --datadir=%s\n", dir,
+	       same_fs ? "a reflink snapshot" : "a copy of a reflink snapshot", real, ms_since(&t0),
 	       wire_snap_info_get(&info, "lock_ms"), wire_snap_info_get(&info, "binlog_file"),
 	       wire_snap_info_get(&info, "binlog_pos"), wire_snap_info_get(&info, "gtid_pos"), dir);
 	rc = 0;

@@ -4,7 +4,8 @@
 # logs in as the [client] account of the option file, /d is a reflink snapshot with
 # clonefs_binlog_info and clonefs_info.json, starts with mysqld_safe at once, holds the constant
 # sum, and equals the donor after replaying its binary log from the recorded position. MySQL's
-# errors for the local checks: 1525, 1007, 3632, 1045; /d on another filesystem is one 7005 line.
+# errors for the local checks: 1525, 1007, 3632, 1045, 1227. /d on another filesystem: a copy of a
+# reflink snapshot, which starts and equals the donor after replay too.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
@@ -65,6 +66,27 @@ CNF
 	db_stop "$T/run-$fs"
 done
 
+t_log "$fs: DATA DIRECTORY on another filesystem: a copy of a reflink snapshot"
+mkdir -p "$T/elsewhere"
+bank_transfers_start "$SOCK" "$ROWS" 2
+sleep 0.5
+echo "CLONE LOCAL DATA DIRECTORY = '$T/elsewhere/clone'" |
+	"$CLONEFS_BIN/clonefs" clone - --defaults-file="$T/my-$fs.cnf" >"$T/out" 2>"$T/err" ||
+	{ cat "$T/out" "$T/err"; t_fail "CLONE LOCAL onto another filesystem failed"; }
+bank_transfers_stop
+grep -q "^CLONE LOCAL DATA DIRECTORY '$T/elsewhere/clone': a copy of a reflink snapshot of" "$T/out" || { cat "$T/out"; t_fail "not a copy"; }
+[ -z "$(ls -A "$MNT" | grep -e clonefs-partial)" ] && [ -z "$(ls -A "$MNT/donor/.clonefs-snapshots")" ] ||
+	{ ls -la "$MNT" "$MNT/donor/.clonefs-snapshots"; t_fail "the intermediate snapshot was left behind"; }
+read -r file pos gtid <"$T/elsewhere/clone/clonefs_binlog_info"
+db_start_safe "$T/elsewhere/clone" "$T/run-copy"
+CSOCK="$T/run-copy/mysql.sock"
+[ "$(bank_sum "$CSOCK")" = "$SUM" ] || t_fail "the copied clone's sum is $(bank_sum "$CSOCK"), not $SUM"
+cfs_replay_binlog "$MNT/donor" "$file" "$pos" "$CSOCK"
+diff <(db_checksums "$SOCK") <(db_checksums "$CSOCK") >"$T/diff" ||
+	{ cat "$T/diff"; t_fail "the copied clone differs from the donor after replay from $file:$pos"; }
+db_stop "$T/run-copy"
+t_log "ok: $(cut -c1-160 "$T/out")...: started, sum holds, replay equals the donor"
+
 t_log "MySQL's errors for the checks that apply locally"
 local_err() { # CODE DIR [login options]
 	local rc=0 code=$1 dir=$2
@@ -78,8 +100,6 @@ local_err() { # CODE DIR [login options]
 local_err 1525 "relative/dir"
 local_err 1007 "$MNT/clone"
 local_err 3632 "$MNT/donor/data/inside"
-mkdir -p "$T/elsewhere"
-local_err 7005 "$T/elsewhere/clone"
 db_sql "$SOCK" "CREATE USER 'weak'@'localhost' IDENTIFIED BY 'weak-pw'"
 printf '[client]\nsocket=%s\nuser=weak\npassword=wrong\n' "$SOCK" >"$T/bad.cnf"
 rc=0

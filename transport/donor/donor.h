@@ -154,6 +154,9 @@ int snap_reflink_take(struct snapshot *s, MYSQL *db, struct cfs_err *err);
 /* What the method needs of the server: MariaDB, its datadir (resolved into real, PATH_MAX bytes) on a
  * filesystem that clones, InnoDB's files in it. 0, or -1 + err (7005). */
 int snap_reflink_check(MYSQL *db, char *real, size_t realsz, struct wire_snap_info *info, struct cfs_err *err);
+/* Where snapshot data goes for the datadir real (--snapshot-dir, or .clonefs-snapshots beside or
+ * inside it); -1 with why when --snapshot-dir is not on the datadir's filesystem. */
+int snap_reflink_base(const char *real, char *out, size_t outsz, char *why, size_t whysz);
 /* Create root (it must not exist) with the mode and owner of the datadir real. */
 int snap_reflink_mkroot(const char *real, const char *root, struct cfs_err *err);
 /* The snapshot itself, from the datadir real into the empty directory dest on its filesystem: the

@@ -83,7 +83,7 @@ static int probe_reflink(const char *dir)
 
 /* Where snapshot data goes for the datadir real: --snapshot-dir, else SNAPS_NAME beside the datadir
  * when its parent is on the same filesystem, else inside it. */
-static int snaps_base(const char *real, char *out, size_t outsz, char *why, size_t whysz)
+int snap_reflink_base(const char *real, char *out, size_t outsz, char *why, size_t whysz)
 {
 	struct stat dd, ps;
 	if (stat(real, &dd)) {
@@ -129,7 +129,7 @@ bool snap_reflink_usable(const char *datadir, char *why, size_t whysz)
 		snprintf(why, whysz, "cannot resolve the datadir '%s': %s", datadir, strerror(errno));
 		return false;
 	}
-	if (snaps_base(real, base, sizeof(base), why, whysz))
+	if (snap_reflink_base(real, base, sizeof(base), why, whysz))
 		return false;
 	int rc = probe_reflink(real);
 	if (rc) {
@@ -601,7 +601,7 @@ int snap_reflink_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 	char real[PATH_MAX], base[PATH_MAX], why[PATH_MAX + 300];
 	if (snap_reflink_check(db, real, sizeof(real), &s->info, err))
 		return -1;
-	if (snaps_base(real, base, sizeof(base), why, sizeof(why)))
+	if (snap_reflink_base(real, base, sizeof(base), why, sizeof(why)))
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=reflink: %s", why);
 
 	/* Where the data goes: recorded in the state dir before it exists, so a crash leaves nothing. */
