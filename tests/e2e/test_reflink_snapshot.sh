@@ -102,7 +102,10 @@ t_wait_for "[ -z \"\$(ls -A '$SNAPS')\" ] && [ -z \"\$(ls '$STATE' | grep -v -e 
 t_log "clonefsd killed -9 in the middle of a snapshot: nothing is left after its restart"
 kill "$CFS_DONOR_PID"
 wait "$CFS_DONOR_PID" 2>/dev/null || true
+# Also data whose metadata was lost (a state dir wiped): removed at the start too.
+mkdir -p "$SNAPS/20200101-000000-0123456789ab/data/sample"
 CLONEFS_TEST_REFLINK_PAUSE_MS=20000 start_donor
+[ ! -e "$SNAPS/20200101-000000-0123456789ab" ] || t_fail "snapshot data without metadata was not removed at start"
 CLONEFS_PASSWORD=pw timeout 60 "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt" \
 	-o "ssl_mode=disabled,cache_dir=$T/cache-kill,network_timeout=60" >/dev/null 2>&1 &
 mpid=$!

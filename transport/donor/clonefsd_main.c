@@ -607,6 +607,7 @@ static int run(int argc, char **argv, struct opts *o)
 		return fail(&err);
 	if (snap_registry_init(&err))
 		return fail(&err);
+	snap_reflink_sweep();
 	if (!o->foreground) {
 		/* Everything that can fail at start-up has been checked: the parent exits 0 with the port open. */
 		char log[4200];

@@ -167,6 +167,9 @@ int snap_reflink_copy(MYSQL *db, const char *real, const char *dest, const char 
 bool snap_reflink_usable(const char *datadir, char *why, size_t whysz);
 /* Remove the data a reflink snapshot's directory dir points to (<dir>/reflink.where). 0 always. */
 int snap_reflink_remove(const char *dir);
+/* At start-up, after the registry is loaded: snapshot data under the snapshot directory of
+ * --datadir (or --snapshot-dir) whose metadata is gone from --state-dir is removed. */
+void snap_reflink_sweep(void);
 /* root (the tree served) is the data of the reflink snapshot whose state directory is dir. */
 bool snap_reflink_owns(const char *dir, const char *root);
 /* snap_btrfs.c's lock steps, shared with the reflink method: run statements in order (*done counts

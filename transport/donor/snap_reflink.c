@@ -411,6 +411,44 @@ int snap_reflink_remove(const char *dir)
 	return 0;
 }
 
+/* A snapshot id, as snapshot.c makes them: "YYYYMMDD-HHMMSS-" and 12 hex digits. */
+static bool is_id(const char *id)
+{
+	static const char shape[] = "dddddddd-dddddd-xxxxxxxxxxxx";
+	size_t i = 0;
+	for (; shape[i] && id[i]; i++) {
+		unsigned char c = (unsigned char)id[i];
+		if (shape[i] == '-' ? c != '-' : shape[i] == 'd' ? (c < '0' || c > '9') : !strchr("0123456789abcdef", c))
+			return false;
+	}
+	return !shape[i] && !id[i];
+}
+
+void snap_reflink_sweep(void)
+{
+	char real[PATH_MAX], base[PATH_MAX], why[PATH_MAX + 300];
+	if (donor_cfg.snapshot_dir[0])
+		snprintf(base, sizeof(base), "%s", donor_cfg.snapshot_dir);
+	else if (!donor_cfg.datadir[0] || !realpath(donor_cfg.datadir, real) ||
+		 snap_reflink_base(real, base, sizeof(base), why, sizeof(why)))
+		return; /* not known without asking the server */
+	DIR *d = opendir(base);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char meta[4200], dir[PATH_MAX + 300];
+		struct stat st;
+		snprintf(meta, sizeof(meta), "%s/%s", donor_cfg.state_dir, de->d_name);
+		if (!is_id(de->d_name) || lstat(meta, &st) == 0)
+			continue;
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name) >= sizeof(dir))
+			continue;
+		donor_log("removing snapshot data %s: no snapshot %s in %s", dir, de->d_name, donor_cfg.state_dir);
+		nftw(dir, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* --- the method --- */
 
 static long long elapsed_ms(const struct timespec *from)
