@@ -209,25 +209,54 @@ say "clonefs clone ... DATA DIRECTORY ... REQUIRE SSL (mariabackup snapshot), th
 cclone_mariabackup=null cclone_btrfs=null
 clone_whole mariabackup "$PORT"
 
+# stall_load_start SOCK: a steady write load for the stall figures, one connection committing
+# single-row INSERTs into sbtest.stall back to back (bounded to 300 s) until stall_load_stop.
+stall_load_start() {
+	STALL_SOCK=$1 STALL_STOP="$T/stall.stop.$RANDOM"
+	db_sql "$1" "CREATE TABLE sbtest.stall (id BIGINT AUTO_INCREMENT PRIMARY KEY,
+		at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"
+	(
+		end=$((SECONDS + 300))
+		while [ ! -e "$STALL_STOP" ] && [ $SECONDS -lt $end ]; do echo "INSERT INTO sbtest.stall () VALUES ();"; done |
+			mariadb --no-defaults -S "$1" -u root
+	) &
+	STALL_PID=$!
+	t_on_exit "touch '$STALL_STOP'; kill $STALL_PID 2>/dev/null"
+}
+stall_load_stop() {
+	touch "$STALL_STOP"
+	t_wait_for "! kill -0 $STALL_PID 2>/dev/null" 60 || kill "$STALL_PID" 2>/dev/null || true
+	wait "$STALL_PID" 2>/dev/null || true
+}
+# stall_gaps SOCK T0 T1: gaps between the load's consecutive commits: the longest one that overlaps
+# [T0, T1] (snapshot requested, first read), the longest one wholly before T0 (the load's own
+# jitter), in ms, and the number of commits; the table is dropped.
+stall_gaps() {
+	db_sql "$1" "SELECT UNIX_TIMESTAMP(at) FROM sbtest.stall ORDER BY id" |
+		python3 -c '
+import sys
+t0, t1 = float(sys.argv[1]), float(sys.argv[2])
+ts = [float(x) for x in sys.stdin.read().split()]
+stall = base = 0.0
+for a, b in zip(ts, ts[1:]):
+    if b >= t0 and a <= t1:
+        stall = max(stall, b - a)
+    elif b < t0:
+        base = max(base, b - a)
+print(f"{stall * 1000:.1f} {base * 1000:.1f} {len(ts)}")' "$2" "$3"
+	db_sql "$1" "DROP TABLE sbtest.stall"
+}
+
 # The btrfs method: time to first read, clonefsd's lock time, and the longest commit gap of a steady
 # write load (one connection, autocommit single-row INSERTs stamped with the statement's start
 # time: a commit held by BACKUP STAGE BLOCK_COMMIT delays the next statement's stamp by as long).
 btrfs_first=null btrfs_full=null btrfs_lock=null btrfs_log_lock=null btrfs_stall=null btrfs_base=null btrfs_commits=0
 if [ -z "$BTRFS_WHY" ]; then
 	say "clonefs: clonefsd (btrfs snapshot) -> TLS -> mount -> first read of ibdata1, under a write load"
-	db_sql "$SOCK" "CREATE TABLE sbtest.stall (id BIGINT AUTO_INCREMENT PRIMARY KEY,
-		at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"
 	BPORT=$(t_free_port)
 	cfs_start_donor "$T/cfsb" "$BPORT" "$SOCK" "$DONOR_DIR/data" --snapshot-method=btrfs \
 		--state-dir="$T/btrfs/state" --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
-	stop="$T/stall.stop"
-	(
-		end=$((SECONDS + 300))
-		while [ ! -e "$stop" ] && [ $SECONDS -lt $end ]; do echo "INSERT INTO sbtest.stall () VALUES ();"; done |
-			mariadb --no-defaults -S "$SOCK" -u root
-	) &
-	stall_pid=$!
-	t_on_exit "touch '$stop'; kill $stall_pid 2>/dev/null"
+	stall_load_start "$SOCK"
 	cold
 	sleep 2 # the load's steady state before the snapshot: its gaps are the baseline
 	mkdir -p "$T/bmnt"
@@ -239,9 +268,7 @@ if [ -z "$BTRFS_WHY" ]; then
 	btrfs_first=$(since "$t0")
 	t_end=$(now)
 	sleep 1
-	touch "$stop"
-	t_wait_for "! kill -0 $stall_pid 2>/dev/null" 60 || kill "$stall_pid" 2>/dev/null || true
-	wait "$stall_pid" 2>/dev/null || true
+	stall_load_stop
 	btrfs_lock=$(sed -n 's/^lock_ms\t//p' "$T/bmnt/.clonefs/facts")
 	btrfs_log_lock=$(grep -o 'backup lock held for [0-9]* ms' "$T/cfsb/clonefsd.log" | tail -1 | grep -o '[0-9][0-9]*')
 	[ -n "$btrfs_lock" ] || { cat "$T/bmnt/.clonefs/facts"; t_fail "the btrfs snapshot has no lock_ms fact"; }
@@ -263,19 +290,7 @@ if [ -z "$BTRFS_WHY" ]; then
 	clone_whole btrfs "$BPORT"
 	# Gaps between consecutive commits: the longest one that overlaps [snapshot requested, first
 	# read], and the longest one wholly before the request (the load's own jitter).
-	read -r btrfs_stall btrfs_base btrfs_commits < <(db_sql "$SOCK" "SELECT UNIX_TIMESTAMP(at) FROM sbtest.stall ORDER BY id" |
-		python3 -c '
-import sys
-t0, t1 = float(sys.argv[1]), float(sys.argv[2])
-ts = [float(x) for x in sys.stdin.read().split()]
-stall = base = 0.0
-for a, b in zip(ts, ts[1:]):
-    if b >= t0 and a <= t1:
-        stall = max(stall, b - a)
-    elif b < t0:
-        base = max(base, b - a)
-print(f"{stall * 1000:.1f} {base * 1000:.1f} {len(ts)}")' "$t0" "$t_end")
-	db_sql "$SOCK" "DROP TABLE sbtest.stall"
+	read -r btrfs_stall btrfs_base btrfs_commits < <(stall_gaps "$SOCK" "$t0" "$t_end")
 fi
 
 # The reflink method on a second copy of the donor on XFS (a loop image with direct I/O, as the
@@ -340,16 +355,7 @@ if xfs_up; then
 	say "reflink: sysbench oltp_write_only ${BENCH_TPS_SECONDS:-30} s before a snapshot"
 	reflink_tps_before=$(tps "$XSOCK")
 	say "clonefs: clonefsd (reflink snapshot) -> TLS -> mount -> first read of ibdata1, under a write load"
-	db_sql "$XSOCK" "CREATE TABLE sbtest.stall (id BIGINT AUTO_INCREMENT PRIMARY KEY,
-		at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"
-	stop="$T/xstall.stop"
-	(
-		end=$((SECONDS + 300))
-		while [ ! -e "$stop" ] && [ $SECONDS -lt $end ]; do echo "INSERT INTO sbtest.stall () VALUES ();"; done |
-			mariadb --no-defaults -S "$XSOCK" -u root
-	) &
-	xstall_pid=$!
-	t_on_exit "touch '$stop'; kill $xstall_pid 2>/dev/null"
+	stall_load_start "$XSOCK"
 	cold
 	sleep 2
 	mkdir -p "$T/xmnt"
@@ -361,25 +367,11 @@ if xfs_up; then
 	reflink_first=$(since "$t0")
 	t_end=$(now)
 	sleep 1
-	touch "$stop"
-	t_wait_for "! kill -0 $xstall_pid 2>/dev/null" 60 || kill "$xstall_pid" 2>/dev/null || true
-	wait "$xstall_pid" 2>/dev/null || true
+	stall_load_stop
 	reflink_lock=$(sed -n 's/^lock_ms\t//p' "$T/xmnt/.clonefs/facts")
 	[ -n "$reflink_lock" ] || { cat "$T/xmnt/.clonefs/facts"; t_fail "the reflink snapshot has no lock_ms fact"; }
 	fusermount3 -u "$T/xmnt"
-	read -r reflink_stall reflink_base reflink_commits < <(db_sql "$XSOCK" "SELECT UNIX_TIMESTAMP(at) FROM sbtest.stall ORDER BY id" |
-		python3 -c '
-import sys
-t0, t1 = float(sys.argv[1]), float(sys.argv[2])
-ts = [float(x) for x in sys.stdin.read().split()]
-stall = base = 0.0
-for a, b in zip(ts, ts[1:]):
-    if b >= t0 and a <= t1:
-        stall = max(stall, b - a)
-    elif b < t0:
-        base = max(base, b - a)
-print(f"{stall * 1000:.1f} {base * 1000:.1f} {len(ts)}")' "$t0" "$t_end")
-	db_sql "$XSOCK" "DROP TABLE sbtest.stall"
+	read -r reflink_stall reflink_base reflink_commits < <(stall_gaps "$XSOCK" "$t0" "$t_end")
 	say "reflink: sysbench oltp_write_only ${BENCH_TPS_SECONDS:-30} s after the snapshot (its extents shared)"
 	reflink_tps_after=$(tps "$XSOCK")
 	say "clonefs clone ... DATA DIRECTORY ... REQUIRE SSL (reflink snapshot), then mysqld_safe on it"
