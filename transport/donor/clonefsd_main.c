@@ -588,7 +588,8 @@ static int run(int argc, char **argv, struct opts *o)
 	}
 	if (donor_cfg.method == SNAP_BTRFS && !snap_btrfs_is_btrfs(donor_cfg.state_dir)) {
 		cfs_err_set(&err, CFS_ER_SNAPSHOT, "--snapshot-method=btrfs needs --state-dir on the btrfs filesystem "
-			    "holding the datadir: '%s' is not on btrfs", donor_cfg.state_dir);
+			    "holding the datadir: '%s' is not on btrfs (--snapshot-method=reflink, which auto takes then, "
+			    "keeps its snapshots on the datadir's filesystem whatever --state-dir is)", donor_cfg.state_dir);
 		return fail(&err);
 	}
 	char pidfile[4200];
