@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "tools/clone_check.h"
+#include "tools/clone_local.h"
 #include "tools/clone_mount.h"
 #include "tools/clone_progress.h"
 #include "tools/clone_stmt.h"
@@ -35,8 +36,13 @@ static const char clone_usage[] =
 	"usage: clonefs clone \"CLONE INSTANCE FROM 'user'@'host':port IDENTIFIED BY 'password'\n"
 	"                      [DATA DIRECTORY [=] '/abs/dir'] [REQUIRE [NO] SSL]\" | -\n"
 	"                     [--recipient-defaults-file=F] [-o MOUNT_OPTIONS] [--owner=USER] [--no-progress]\n"
+	"       clonefs clone \"CLONE LOCAL DATA DIRECTORY [=] '/abs/dir'\" | - [--defaults-file=F]\n"
+	"                     [--socket=S] [--user=U] [-p | --password[=PW]]\n"
 	"  '-' reads the statement from standard input (keeps the password off the command line).\n"
 	"  With DATA DIRECTORY: the donor's data is copied into that new directory.\n"
+	"  CLONE LOCAL: the local server (logged in to as the mysql client would: F's [client] groups, then\n"
+	"  --socket, --user, -p prompting or $CLONEFS_PASSWORD) is snapshotted into the new directory by\n"
+	"  reflink (XFS, btrfs; on the datadir's filesystem), ready for mysqld_safe.\n"
 	"  Without it: the recipient instance of --recipient-defaults-file is stopped, its data replaced,\n"
 	"  and it is started again through mysqld_safe or systemd (ERROR 3707 when it has neither).\n";
 
@@ -51,6 +57,7 @@ static pthread_mutex_t swap_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct clone_opts {
 	const char *statement, *defaults_file, *owner, *data_directory, *donor;
+	struct clone_local_login login; /* CLONE LOCAL: how to log in to the local server */
 	char mount_opts[OPTS_MAX];
 	bool no_progress;
 };
@@ -79,6 +86,17 @@ static int parse_opts(int argc, char **argv, bool check, struct clone_opts *o)
 			exit(0);
 		} else if (!strncmp(a, "--recipient-defaults-file=", 26)) {
 			o->defaults_file = a + 26;
+		} else if (!check && !strncmp(a, "--defaults-file=", 16)) {
+			o->defaults_file = a + 16;
+		} else if (!check && (!strncmp(a, "--socket=", 9) || (!strcmp(a, "-S") && i + 1 < argc))) {
+			o->login.socket = a[1] == 'S' ? argv[++i] : a + 9;
+		} else if (!check && (!strncmp(a, "--user=", 7) || (!strcmp(a, "-u") && i + 1 < argc))) {
+			o->login.user = a[1] == 'u' ? argv[++i] : a + 7;
+		} else if (!check && (!strcmp(a, "-p") || !strcmp(a, "--password"))) {
+			o->login.prompt = true;
+		} else if (!check && (!strncmp(a, "--password=", 11) || !strncmp(a, "-p", 2))) {
+			o->login.password = a[1] == 'p' ? a + 2 : a + 11;
+			fprintf(stderr, "clonefs: [Warning] Using a password on the command line interface can be insecure.\n");
 		} else if (!strncmp(a, "--owner=", 8)) {
 			o->owner = a + 8;
 		} else if (check && !strncmp(a, "--data-directory=", 17)) {
@@ -442,14 +460,23 @@ int cmd_clone(int argc, char **argv)
 			cfs_err_set(&err, CFS_ER_IO, "out of memory");
 			goto fail;
 		}
-	} else {
-		fprintf(stderr, "clonefs: [Warning] Using a password on the command line interface can be insecure.\n");
 	}
 	const char *stmt = text ? text : o.statement;
 	size_t len = strlen(stmt);
 	while (len && (stmt[len - 1] == '\n' || stmt[len - 1] == '\r' || stmt[len - 1] == ' ' || stmt[len - 1] == '\t'))
 		len--; /* as the mysql client sends it: without the line's end */
-	if (clone_stmt_parse(stmt, len, &st, &err) || recipient_load(o.defaults_file, r, &err))
+	if (clone_stmt_parse(stmt, len, &st, &err))
+		goto fail;
+	if (!text && !st.local) /* CLONE LOCAL has no password in it */
+		fprintf(stderr, "clonefs: [Warning] Using a password on the command line interface can be insecure.\n");
+	if (st.local) { /* the local server into DATA DIRECTORY, by reflink (tools/clone_local.c) */
+		if (clone_local_login(o.defaults_file, &o.login, r, &err) || check_data_directory(st.data_dir, r, &err) ||
+		    take_clone_lock(&err) || clone_local_run(r, st.data_dir, &err))
+			goto fail;
+		rc = 0;
+		goto out;
+	}
+	if (recipient_load(o.defaults_file, r, &err))
 		goto fail;
 	bool replace = st.data_dir == NULL;
 	char target[PATH_MAX], work[PATH_MAX], owner[64] = "";

@@ -216,13 +216,23 @@ static int name_length(struct cfs_err *err, const char *v, const char *what, int
 	return cfs_err_set(err, ER_WRONG_STRING_LENGTH, ER_WRONG_STRING_LENGTH_MSG, v, what, max);
 }
 
+static int parse_end(struct lexer *lx);
+
 static int parse(struct lexer *lx, struct clone_stmt *st)
 {
 	if (next(lx, false) || expect_kw(lx, "CLONE"))
 		return -1;
-	if (is_kw(lx, "LOCAL"))
-		return cfs_err_set(lx->err, CFS_ER_USAGE, "CLONE LOCAL clones a server into itself; clonefs clones "
-				   "from a donor: CLONE INSTANCE FROM 'user'@'host':port IDENTIFIED BY '...'");
+	if (is_kw(lx, "LOCAL")) {
+		/* CLONE LOCAL DATA DIRECTORY [=] 'dir': the directory is not optional here. */
+		st->local = true;
+		if (next(lx, false) || expect_kw(lx, "DATA") || expect_kw(lx, "DIRECTORY"))
+			return -1;
+		if (is_sym(lx, '=') && next(lx, false))
+			return -1;
+		if (take_text(lx, &st->data_dir, true, false))
+			return -1;
+		return parse_end(lx);
+	}
 	if (expect_kw(lx, "INSTANCE") || expect_kw(lx, "FROM"))
 		return -1;
 	/* user: ident_or_text ['@' ident_or_text], the host '%' when it is left out. */
@@ -277,6 +287,12 @@ static int parse(struct lexer *lx, struct clone_stmt *st)
 		if (expect_kw(lx, "SSL"))
 			return -1;
 	}
+	return parse_end(lx);
+}
+
+/* What may follow the statement: semicolons, then nothing. */
+static int parse_end(struct lexer *lx)
+{
 	while (is_sym(lx, ';'))
 		if (next(lx, false))
 			return -1;

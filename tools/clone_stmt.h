@@ -1,5 +1,5 @@
 /* clone_stmt.h: the seed's statement, CLONE INSTANCE FROM 'user'@'host':port IDENTIFIED BY 'pw'
- * [DATA DIRECTORY [=] 'dir'] [REQUIRE [NO] SSL], parsed as MySQL's lexer and grammar parse it
+ * [DATA DIRECTORY [=] 'dir'] [REQUIRE [NO] SSL], and CLONE LOCAL DATA DIRECTORY [=] 'dir', parsed as MySQL's lexer and grammar parse it
  * (sql/sql_lex.cc, sql/sql_yacc.yy: clone_stmt). Pure: no I/O. */
 #ifndef CLONEFS_CLONE_STMT_H
 #define CLONEFS_CLONE_STMT_H
@@ -24,10 +24,11 @@ struct clone_stmt {
 	unsigned port;
 	char *data_dir;               /* NULL without DATA DIRECTORY */
 	enum clone_ssl ssl;
+	bool local;                   /* CLONE LOCAL DATA DIRECTORY: only data_dir is set */
 };
 
 /* Parse text (len bytes, need not be NUL-terminated). 0, or -1 with err: 1064 (syntax, "near '…' at
- * line N" as MySQL words it), 1470 (a name too long), 7006 (CLONE LOCAL: not what clonefs does). */
+ * line N" as MySQL words it), 1470 (a name too long). */
 int clone_stmt_parse(const char *text, size_t len, struct clone_stmt *out, struct cfs_err *err);
 void clone_stmt_release(struct clone_stmt *s);
 

@@ -202,25 +202,54 @@ say "clonefs clone ... DATA DIRECTORY ... REQUIRE SSL (mariabackup snapshot), th
 cclone_mariabackup=null cclone_btrfs=null
 clone_whole mariabackup "$PORT"
 
+# stall_load_start SOCK: a steady write load for the stall figures, one connection committing
+# single-row INSERTs into sbtest.stall back to back (bounded to 300 s) until stall_load_stop.
+stall_load_start() {
+	STALL_SOCK=$1 STALL_STOP="$T/stall.stop.$RANDOM"
+	db_sql "$1" "CREATE TABLE sbtest.stall (id BIGINT AUTO_INCREMENT PRIMARY KEY,
+		at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"
+	(
+		end=$((SECONDS + 300))
+		while [ ! -e "$STALL_STOP" ] && [ $SECONDS -lt $end ]; do echo "INSERT INTO sbtest.stall () VALUES ();"; done |
+			mariadb --no-defaults -S "$1" -u root
+	) &
+	STALL_PID=$!
+	t_on_exit "touch '$STALL_STOP'; kill $STALL_PID 2>/dev/null"
+}
+stall_load_stop() {
+	touch "$STALL_STOP"
+	t_wait_for "! kill -0 $STALL_PID 2>/dev/null" 60 || kill "$STALL_PID" 2>/dev/null || true
+	wait "$STALL_PID" 2>/dev/null || true
+}
+# stall_gaps SOCK T0 T1: gaps between the load's consecutive commits: the longest one that overlaps
+# [T0, T1] (snapshot requested, first read), the longest one wholly before T0 (the load's own
+# jitter), in ms, and the number of commits; the table is dropped.
+stall_gaps() {
+	db_sql "$1" "SELECT UNIX_TIMESTAMP(at) FROM sbtest.stall ORDER BY id" |
+		python3 -c '
+import sys
+t0, t1 = float(sys.argv[1]), float(sys.argv[2])
+ts = [float(x) for x in sys.stdin.read().split()]
+stall = base = 0.0
+for a, b in zip(ts, ts[1:]):
+    if b >= t0 and a <= t1:
+        stall = max(stall, b - a)
+    elif b < t0:
+        base = max(base, b - a)
+print(f"{stall * 1000:.1f} {base * 1000:.1f} {len(ts)}")' "$2" "$3"
+	db_sql "$1" "DROP TABLE sbtest.stall"
+}
+
 # The btrfs method: time to first read, clonefsd's lock time, and the longest commit gap of a steady
 # write load (one connection, autocommit single-row INSERTs stamped with the statement's start
 # time: a commit held by BACKUP STAGE BLOCK_COMMIT delays the next statement's stamp by as long).
 btrfs_first=null btrfs_full=null btrfs_lock=null btrfs_log_lock=null btrfs_stall=null btrfs_base=null btrfs_commits=0
 if [ -z "$BTRFS_WHY" ]; then
 	say "clonefs: clonefsd (btrfs snapshot) -> TLS -> mount -> first read of ibdata1, under a write load"
-	db_sql "$SOCK" "CREATE TABLE sbtest.stall (id BIGINT AUTO_INCREMENT PRIMARY KEY,
-		at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"
 	BPORT=$(t_free_port)
 	cfs_start_donor "$T/cfsb" "$BPORT" "$SOCK" "$DONOR_DIR/data" --snapshot-method=btrfs \
 		--state-dir="$T/btrfs/state" --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
-	stop="$T/stall.stop"
-	(
-		end=$((SECONDS + 300))
-		while [ ! -e "$stop" ] && [ $SECONDS -lt $end ]; do echo "INSERT INTO sbtest.stall () VALUES ();"; done |
-			mariadb --no-defaults -S "$SOCK" -u root
-	) &
-	stall_pid=$!
-	t_on_exit "touch '$stop'; kill $stall_pid 2>/dev/null"
+	stall_load_start "$SOCK"
 	cold
 	sleep 2 # the load's steady state before the snapshot: its gaps are the baseline
 	mkdir -p "$T/bmnt"
@@ -232,9 +261,7 @@ if [ -z "$BTRFS_WHY" ]; then
 	btrfs_first=$(since "$t0")
 	t_end=$(now)
 	sleep 1
-	touch "$stop"
-	t_wait_for "! kill -0 $stall_pid 2>/dev/null" 60 || kill "$stall_pid" 2>/dev/null || true
-	wait "$stall_pid" 2>/dev/null || true
+	stall_load_stop
 	btrfs_lock=$(sed -n 's/^lock_ms\t//p' "$T/bmnt/.clonefs/facts")
 	btrfs_log_lock=$(grep -o 'backup lock held for [0-9]* ms' "$T/cfsb/clonefsd.log" | tail -1 | grep -o '[0-9][0-9]*')
 	[ -n "$btrfs_lock" ] || { cat "$T/bmnt/.clonefs/facts"; t_fail "the btrfs snapshot has no lock_ms fact"; }
@@ -256,19 +283,107 @@ if [ -z "$BTRFS_WHY" ]; then
 	clone_whole btrfs "$BPORT"
 	# Gaps between consecutive commits: the longest one that overlaps [snapshot requested, first
 	# read], and the longest one wholly before the request (the load's own jitter).
-	read -r btrfs_stall btrfs_base btrfs_commits < <(db_sql "$SOCK" "SELECT UNIX_TIMESTAMP(at) FROM sbtest.stall ORDER BY id" |
-		python3 -c '
-import sys
-t0, t1 = float(sys.argv[1]), float(sys.argv[2])
-ts = [float(x) for x in sys.stdin.read().split()]
-stall = base = 0.0
-for a, b in zip(ts, ts[1:]):
-    if b >= t0 and a <= t1:
-        stall = max(stall, b - a)
-    elif b < t0:
-        base = max(base, b - a)
-print(f"{stall * 1000:.1f} {base * 1000:.1f} {len(ts)}")' "$t0" "$t_end")
-	db_sql "$SOCK" "DROP TABLE sbtest.stall"
+	read -r btrfs_stall btrfs_base btrfs_commits < <(stall_gaps "$SOCK" "$t0" "$t_end")
+fi
+
+# The reflink method on a second copy of the donor on XFS (a loop image with direct I/O, as the
+# btrfs one), made by mariabackup and started with its own binary log: time to first read, the
+# whole clone, the lock and the write stall (measured as for btrfs), the donor's write throughput
+# (sysbench oltp_write_only, BENCH_TPS_SECONDS each) before a snapshot and after it (its extents
+# then shared: copy-on-write), and CLONE LOCAL against cp -a --reflink=never of the same datadir, at
+# the bench's size and, unless BENCH_LOCAL_4X=0, at 4x (the sbtest tables copied into 3 more schemas).
+reflink_first=null reflink_lock=null reflink_stall=null reflink_base=null reflink_commits=0
+reflink_tps_before=null reflink_tps_after=null cclone_reflink=null
+local_1x=null local_4x=null local_cp_1x=null local_cp_4x=null XFS_WHY=
+xfs_up() {
+	command -v mkfs.xfs >/dev/null || { XFS_WHY="mkfs.xfs is not installed (xfsprogs)"; return 1; }
+	truncate -s "$((size_mb * 10 + 4096))M" "$T/xfs.img"
+	mkfs.xfs -q "$T/xfs.img" >"$T/mkfs-xfs.log" 2>&1 || { XFS_WHY="mkfs.xfs: $(tail -1 "$T/mkfs-xfs.log")"; return 1; }
+	XLOOP=$(losetup --direct-io=on --find --show "$T/xfs.img" 2>"$T/losetup-xfs.err") ||
+		{ XFS_WHY="no loop device: $(cat "$T/losetup-xfs.err")"; return 1; }
+	t_on_exit "losetup -d '$XLOOP'"
+	mkdir -p "$T/xfs"
+	mount -t xfs "$XLOOP" "$T/xfs" 2>"$T/mount-xfs.err" || { XFS_WHY="cannot mount xfs: $(cat "$T/mount-xfs.err")"; return 1; }
+	t_on_exit "umount '$T/xfs' || umount -l '$T/xfs'"
+	chmod 755 "$T/xfs"
+}
+# tps SOCK: sysbench oltp_write_only for BENCH_TPS_SECONDS on SOCK's sbtest; transactions per second.
+tps() {
+	sysbench oltp_write_only --mysql-socket="$1" --mysql-user=root --mysql-db=sbtest --tables=8 --table-size="$rows" \
+		--threads=2 --time="${BENCH_TPS_SECONDS:-30}" run 2>&1 | sed -n 's/^ *transactions: *[0-9]* *(\([0-9.]*\) per sec.)/\1/p'
+}
+# clone_local DIR: seconds of CLONE LOCAL of the XFS donor into DIR (then removed), and of
+# cp -a --reflink=never of its datadir (cp would reflink by default on XFS), both from a cold cache.
+clone_local() {
+	local t0 a b
+	cold
+	t0=$(now)
+	"$CLONEFS_BIN/clonefs" clone "CLONE LOCAL DATA DIRECTORY = '$1'" --socket="$XSOCK" --user=root \
+		>"$T/clone-local.out" 2>"$T/clone-local.err" || { cat "$T/clone-local.out" "$T/clone-local.err" >&2; t_fail "CLONE LOCAL failed"; }
+	a=$(since "$t0")
+	rm -rf "$1"
+	cold
+	t0=$(now); cp -a --reflink=never "$XDIR/data" "$1.cp"; sync; b=$(since "$t0")
+	rm -rf "$1.cp"
+	echo "$a $b"
+}
+if xfs_up; then
+	XDIR="$T/xfs/donor"
+	say "reflink: a second donor on XFS (mariabackup copy of the first), with its own binary log"
+	mkdir -p "$XDIR/binlog"
+	mariabackup --no-defaults --backup --parallel="$parallel" --user=root --socket="$SOCK" --datadir="$DONOR_DIR/data" \
+		--target-dir="$XDIR/data" >"$T/mbx.log" 2>&1 && mariabackup --no-defaults --prepare --target-dir="$XDIR/data" \
+		>>"$T/mbx.log" 2>&1 || { tail "$T/mbx.log"; t_fail "mariabackup copy onto XFS failed"; }
+	rm -f "$XDIR/data"/xtrabackup_* "$XDIR/data"/mariadb_backup_* "$XDIR/data/backup-my.cnf"
+	chown -R mysql:mysql "$XDIR"
+	mariadbd --no-defaults --datadir="$XDIR/data" --socket="$XDIR/mysql.sock" --pid-file="$XDIR/mysqld.pid" \
+		--log-error="$XDIR/error.log" --skip-networking --user=mysql --log-bin="$XDIR/binlog/binlog" --server-id=2 \
+		--binlog-format=ROW --innodb-buffer-pool-size=512M >/dev/null 2>&1 &
+	t_on_exit "db_stop '$XDIR'"
+	XSOCK="$XDIR/mysql.sock"
+	t_wait_for "mariadb-admin --no-defaults -S '$XSOCK' -u root ping >/dev/null 2>&1" 120 || { tail "$XDIR/error.log"; t_fail "the XFS donor did not start"; }
+	XPORT=$(t_free_port)
+	cfs_start_donor "$T/cfsx" "$XPORT" "$XSOCK" "$XDIR/data" --snapshot-method=reflink \
+		--ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
+	say "reflink: sysbench oltp_write_only ${BENCH_TPS_SECONDS:-30} s before a snapshot"
+	reflink_tps_before=$(tps "$XSOCK")
+	say "clonefs: clonefsd (reflink snapshot) -> TLS -> mount -> first read of ibdata1, under a write load"
+	stall_load_start "$XSOCK"
+	cold
+	sleep 2
+	mkdir -p "$T/xmnt"
+	t0=$(now)
+	CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$XPORT" "$T/xmnt" \
+		-o "ssl_mode=required,ssl_ca=$T/tls/ca.pem,cache_dir=$T/xcache,snapshot=new,prefetch=off"
+	t_on_exit "fusermount3 -u '$T/xmnt' 2>/dev/null || true"
+	head -c 16384 "$T/xmnt/ibdata1" >/dev/null
+	reflink_first=$(since "$t0")
+	t_end=$(now)
+	sleep 1
+	stall_load_stop
+	reflink_lock=$(sed -n 's/^lock_ms\t//p' "$T/xmnt/.clonefs/facts")
+	[ -n "$reflink_lock" ] || { cat "$T/xmnt/.clonefs/facts"; t_fail "the reflink snapshot has no lock_ms fact"; }
+	fusermount3 -u "$T/xmnt"
+	read -r reflink_stall reflink_base reflink_commits < <(stall_gaps "$XSOCK" "$t0" "$t_end")
+	say "reflink: sysbench oltp_write_only ${BENCH_TPS_SECONDS:-30} s after the snapshot (its extents shared)"
+	reflink_tps_after=$(tps "$XSOCK")
+	say "clonefs clone ... DATA DIRECTORY ... REQUIRE SSL (reflink snapshot), then mysqld_safe on it"
+	clone_whole reflink "$XPORT"
+	say "CLONE LOCAL DATA DIRECTORY on XFS against cp -a --reflink=never, at $size_mb MB"
+	read -r local_1x local_cp_1x < <(clone_local "$T/xfs/local")
+	if [ "${BENCH_LOCAL_4X:-1}" = 1 ]; then
+		say "the XFS donor grown to 4x (sbtest copied into sbtest2..4), CLONE LOCAL against cp -a again"
+		for d in 2 3 4; do
+			db_sql "$XSOCK" "CREATE DATABASE sbtest$d"
+			for i in 1 2 3 4 5 6 7 8; do
+				db_sql "$XSOCK" "SET SESSION sql_log_bin = 0; CREATE TABLE sbtest$d.sbtest$i LIKE sbtest.sbtest$i; INSERT INTO sbtest$d.sbtest$i SELECT * FROM sbtest.sbtest$i"
+			done
+		done
+		db_sql "$XSOCK" "FLUSH TABLES"
+		read -r local_4x local_cp_4x < <(clone_local "$T/xfs/local4")
+	fi
+else
+	say "reflink: not measured ($XFS_WHY)"
 fi
 
 # The same cold reads from a snapshot made with 1 MiB chunks (clonefsd --chunk-size=1M, the default
@@ -303,7 +418,9 @@ fi
 python3 - "$size" "$mb_s" "$cp_s" "$clonefs_s" "$first_read_s" "$mount_s" "$materialize_s" "$rss_kb" "$ut" "$st" "$cut" "$cst" "$hz" \
 	"$btrfs_first" "$btrfs_lock" "$btrfs_log_lock" "$btrfs_stall" "$btrfs_base" "$btrfs_commits" "$BTRFS_WHY" \
 	"$btrfs_full" "$T/status.json" $mat_times "$cold_p50" "$cold_p99" "$cold_n" "$warm_mount" "$warm_local" \
-	"$cclone_mariabackup" "$cclone_btrfs" "$cold1m_p50" "$cold1m_p99" "$cold1m_n" "$many" <<'PY'
+	"$cclone_mariabackup" "$cclone_btrfs" "$cold1m_p50" "$cold1m_p99" "$cold1m_n" \
+	"$reflink_first" "$cclone_reflink" "$reflink_lock" "$reflink_stall" "$reflink_base" "$reflink_commits" \
+	"$reflink_tps_before" "$reflink_tps_after" "$local_1x" "$local_4x" "$local_cp_1x" "$local_cp_4x" "$XFS_WHY" "$many" <<'PY'
 import json, sys
 size, mb, cp, cfs, first, mount, mat, rss_kb, ut, st, cut, cst, hz = sys.argv[1:14]
 b_first, b_lock, b_log_lock, b_stall, b_base, b_commits, b_why = sys.argv[14:21]
@@ -312,6 +429,10 @@ cold_p50, cold_p99, cold_n, warm_mount, warm_local = map(float, sys.argv[26:31])
 num = lambda v: None if v == "null" else float(v)
 cclone = {"mariabackup": num(sys.argv[31]), "btrfs": num(sys.argv[32])}
 cold1m_p50, cold1m_p99, cold1m_n = map(float, sys.argv[33:36])
+(r_first, r_clone, r_lock, r_stall, r_base, r_commits, r_tps0, r_tps1,
+ l_1x, l_4x, l_cp1, l_cp4) = map(lambda v: num(v) if v else None, sys.argv[36:48])
+x_why = sys.argv[48]
+cclone["reflink"] = r_clone
 b_first, b_lock, b_log_lock, b_stall, b_base, b_full = map(num, (b_first, b_lock, b_log_lock, b_stall, b_base, b_full))
 m_read, m_write, m_sync = map(num, (m_read, m_write, m_sync))
 fetch_t = json.load(open(status_path)).get("time_s", {})
@@ -326,10 +447,16 @@ full_method = "btrfs" if cclone["btrfs"] is not None else "mariabackup"
 res = {
     "size_bytes": size, "mariabackup_full_s": mb, "cp_s": cp,
     "clonefs_full_s": cclone[full_method], "clonefs_full_method": full_method,
-    "first_read_s": {"mariabackup": first, "btrfs": b_first},
+    "first_read_s": {"mariabackup": first, "btrfs": b_first, "reflink": r_first},
     "btrfs_lock_ms": b_lock,
     "btrfs_write_stall_ms": b_stall,
     "btrfs_write_baseline_gap_ms": b_base,
+    "reflink_lock_ms": r_lock,
+    "reflink_write_stall_ms": r_stall,
+    "reflink_write_baseline_gap_ms": r_base,
+    "reflink_tps": {"before": r_tps0, "after": r_tps1},
+    "clone_local_s": {"1x": l_1x, "4x": l_4x},
+    "clone_local_cp_s": {"1x": l_cp1, "4x": l_cp4},
     "recipient_peak_rss_bytes": int(rss_kb) * 1024,
     "donor_cpu_s_per_gb": round(serve_cpu / gb, 3) if gb else None,
     "donor_snapshot_cpu_s": snap_cpu,
@@ -342,7 +469,7 @@ res = {
                  "materialize_read_through_mount": m_read, "materialize_write": m_write, "materialize_sync": m_sync,
                  "fetch": fetch_t},
 }
-many = json.load(open(sys.argv[36]))
+many = json.load(open(sys.argv[49]))
 res.update(many)
 json.dump(res, open("bench-results.json", "w"), indent=2)
 vs_peers = lambda s: f"{s / mb:.2f}x mariabackup (goal <= 0.5), {s / cp:.2f}x cp (goal <= 1.5)"
@@ -378,6 +505,23 @@ else:
         ("  btrfs: write stall seen by the donor's load", f"{b_stall:.0f} ms",
          f"longest commit gap; {b_base:.0f} ms before the snapshot; {int(b_commits)} commits"),
     ]
+if r_first is None:
+    rows += [("time to first read (reflink, XFS)", "n/a", x_why)]
+else:
+    rows += [
+        ("time to first read, snapshot requested -> ibdata1 (reflink, XFS)", f"{r_first:.2f} s", "goal <= 1 s"),
+        ("clonefs clone ... DATA DIRECTORY (reflink snapshot, XFS donor)", f"{r_clone:.1f} s", vs_peers(r_clone)),
+        ("  reflink: backup lock held (clonefsd)", f"{r_lock:.0f} ms", "BACKUP STAGE BLOCK_COMMIT to END (goal < 100 ms)"),
+        ("  reflink: write stall seen by the donor's load", f"{r_stall:.0f} ms",
+         f"longest commit gap; {r_base:.0f} ms before the snapshot; {int(r_commits)} commits (goal < 100 ms)"),
+        ("  reflink: donor write throughput after / before the snapshot",
+         "-" if not (r_tps0 and r_tps1) else f"{r_tps1 / r_tps0:.2f}x",
+         "-" if not (r_tps0 and r_tps1) else f"sysbench oltp_write_only {r_tps1:.0f} vs {r_tps0:.0f} tps (copy-on-write)"),
+        ("CLONE LOCAL (XFS) vs cp -a --reflink=never, 1x", f"{l_1x:.2f} s", f"{l_1x / l_cp1:.3f}x cp {l_cp1:.1f} s (goal <= 0.1x, <= 1 s)"),
+    ]
+    if l_4x is not None:
+        rows += [("CLONE LOCAL (XFS) vs cp -a --reflink=never, 4x", f"{l_4x:.2f} s",
+                  f"{l_4x / l_cp4:.3f}x cp {l_cp4:.1f} s (goal <= 0.1x, <= 1 s)")]
 rows += [
     ("cold random 16 KiB read through a lazy mount, p50 / p99", f"{cold_p50:.2f}/{cold_p99:.2f} ms",
      f"{int(cold_n)} reads, 64 KiB chunks (the default) (goal p50 <= 1 ms)"),

@@ -63,13 +63,20 @@ int main(void)
 			  "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
 			  1064, NEAR("XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", 1)));
 
-	/* Names and ports out of MySQL's limits; CLONE LOCAL is not ours. */
+	/* Names and ports out of MySQL's limits. */
 	CHECK(parse_error("CLONE INSTANCE FROM 'uuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuu'"
 			  "@'h':1 IDENTIFIED BY 'x'", 1470, NULL));
 	CHECK(strstr(err.msg, "user name (should be no longer than 80)") != NULL);
 	CHECK(parse_error("CLONE INSTANCE FROM 'u'@'h':70000 IDENTIFIED BY 'x'", 7006, NULL));
 	CHECK(parse_error("CLONE INSTANCE FROM 'u'@'h':0 IDENTIFIED BY 'x'", 7006, NULL));
-	CHECK(parse_error("CLONE LOCAL DATA DIRECTORY = '/d'", 7006, NULL));
+	/* CLONE LOCAL DATA DIRECTORY [=] 'dir', the directory required, nothing after it. */
+	CHECK(parse("CLONE LOCAL DATA DIRECTORY = '/d'") == 0 && st.local && !strcmp(st.data_dir, "/d") && !st.user);
+	clone_stmt_release(&st);
+	CHECK(parse("clone local data directory '/var/lib/it''s';") == 0 && st.local && !strcmp(st.data_dir, "/var/lib/it's"));
+	clone_stmt_release(&st);
+	CHECK(parse_error("CLONE LOCAL", 1064, NEAR("", 1)));
+	CHECK(parse_error("CLONE LOCAL DATA DIRECTORY = /d", 1064, NEAR("/d", 1)));
+	CHECK(parse_error("CLONE LOCAL DATA DIRECTORY '/d' REQUIRE SSL", 1064, NEAR("REQUIRE SSL", 1)));
 	clone_stmt_release(&st);
 	return tap_done();
 }

@@ -36,7 +36,6 @@
 /* On SIGTERM: how long sessions get to end (a running mariabackup is stopped first). */
 #define STOP_TIMEOUT_S 20
 
-struct donor_config donor_cfg;
 static atomic_int active_sessions;
 static atomic_int refusing;
 static volatile sig_atomic_t stopping;
@@ -53,11 +52,15 @@ static const char usage[] =
 	"                            proxy_protocol_networks=localhost, checked at start); off: every\n"
 	"                            recipient is 'user'@'localhost' to the server (MySQL has no PROXY)\n"
 	"  --datadir=DIR             the directory to serve with --snapshot-method=dir\n"
-	"  --snapshot-method=M       auto (default) | clone | btrfs | mariabackup | dir\n"
+	"  --snapshot-method=M       auto (default) | clone | btrfs | reflink | mariabackup | dir\n"
+	"  --snapshot-dir=DIR        where reflink snapshots' data goes, on the datadir's filesystem\n"
+	"                            (default: DATADIR/../.clonefs-snapshots, or inside the datadir\n"
+	"                            when it is the root of its filesystem)\n"
 	"  --ssl-cert=F --ssl-key=F  offer TLS with this certificate\n"
 	"  --ssl-ca=F                ask recipients for a client certificate signed by this CA\n"
 	"  --require-client-cert     refuse recipients without one (with --ssl-ca)\n"
-	"  --state-dir=DIR           snapshots, the RSA key, the log (default /var/lib/clonefs)\n"
+	"  --state-dir=DIR           snapshots (reflink: their metadata), the RSA key, the log\n"
+	"                            (default /var/lib/clonefs)\n"
 	"  --max-bandwidth=BYTES     bytes per second over all recipients (0 = unlimited)\n"
 	"  --max-connections=N       concurrent recipient connections (default 64)\n"
 	"  --snapshot-ttl=SECONDS    keep a snapshot this long after its last reader (default 600)\n"
@@ -148,6 +151,7 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 		{ "socket", donor_cfg.socket, sizeof(donor_cfg.socket) },
 		{ "datadir", donor_cfg.datadir, sizeof(donor_cfg.datadir) },
 		{ "state-dir", donor_cfg.state_dir, sizeof(donor_cfg.state_dir) },
+		{ "snapshot-dir", donor_cfg.snapshot_dir, sizeof(donor_cfg.snapshot_dir) },
 	};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		if (!strcmp(name, strs[i].n)) {
@@ -485,9 +489,10 @@ static int write_pid(int fd, const char *path, struct cfs_err *err)
 static int explain_methods(struct cfs_err *err)
 {
 	if (absolute(donor_cfg.datadir, sizeof(donor_cfg.datadir), "datadir", err) ||
-	    absolute(donor_cfg.state_dir, sizeof(donor_cfg.state_dir), "state-dir", err))
+	    absolute(donor_cfg.state_dir, sizeof(donor_cfg.state_dir), "state-dir", err) ||
+	    absolute(donor_cfg.snapshot_dir, sizeof(donor_cfg.snapshot_dir), "snapshot-dir", err))
 		return fail(err);
-	static const enum snap_method order[] = { SNAP_CLONE, SNAP_BTRFS, SNAP_MARIABACKUP, SNAP_DIR };
+	static const enum snap_method order[] = { SNAP_CLONE, SNAP_BTRFS, SNAP_REFLINK, SNAP_MARIABACKUP, SNAP_DIR };
 	const char *pick = NULL;
 	char why[8400];
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
@@ -498,8 +503,8 @@ static int explain_methods(struct cfs_err *err)
 		if (ok && !pick && order[i] != SNAP_DIR)
 			pick = snap_method_name(order[i]);
 	}
-	if (pick && !strcmp(pick, "btrfs"))
-		printf("%-12s would take btrfs (clone first for a MySQL server that has it)\n", "auto");
+	if (pick && (!strcmp(pick, "btrfs") || !strcmp(pick, "reflink")))
+		printf("%-12s would take %s (clone first for a MySQL server that has it)\n", "auto", pick);
 	else if (pick)
 		printf("%-12s would take %s for a MariaDB server; a MySQL server needs clone here\n", "auto", pick);
 	else
@@ -542,7 +547,8 @@ static int run(int argc, char **argv, struct opts *o)
 	}
 	if (absolute(donor_cfg.socket, sizeof(donor_cfg.socket), "socket", &err) ||
 	    absolute(donor_cfg.datadir, sizeof(donor_cfg.datadir), "datadir", &err) ||
-	    absolute(donor_cfg.state_dir, sizeof(donor_cfg.state_dir), "state-dir", &err))
+	    absolute(donor_cfg.state_dir, sizeof(donor_cfg.state_dir), "state-dir", &err) ||
+	    absolute(donor_cfg.snapshot_dir, sizeof(donor_cfg.snapshot_dir), "snapshot-dir", &err))
 		return fail(&err);
 	if (!o->method || !strcmp(o->method, "auto"))
 		donor_cfg.method = SNAP_AUTO;
@@ -554,8 +560,10 @@ static int run(int argc, char **argv, struct opts *o)
 		donor_cfg.method = SNAP_BTRFS;
 	else if (!strcmp(o->method, "clone"))
 		donor_cfg.method = SNAP_CLONE;
+	else if (!strcmp(o->method, "reflink"))
+		donor_cfg.method = SNAP_REFLINK;
 	else {
-		cfs_err_set(&err, CFS_ER_USAGE, "--snapshot-method=%s: expected auto, clone, btrfs, mariabackup or dir",
+		cfs_err_set(&err, CFS_ER_USAGE, "--snapshot-method=%s: expected auto, clone, btrfs, reflink, mariabackup or dir",
 			    o->method);
 		return fail(&err);
 	}
@@ -594,7 +602,8 @@ static int run(int argc, char **argv, struct opts *o)
 	}
 	if (donor_cfg.method == SNAP_BTRFS && !snap_btrfs_is_btrfs(donor_cfg.state_dir)) {
 		cfs_err_set(&err, CFS_ER_SNAPSHOT, "--snapshot-method=btrfs needs --state-dir on the btrfs filesystem "
-			    "holding the datadir: '%s' is not on btrfs", donor_cfg.state_dir);
+			    "holding the datadir: '%s' is not on btrfs (--snapshot-method=reflink, which auto takes then, "
+			    "keeps its snapshots on the datadir's filesystem whatever --state-dir is)", donor_cfg.state_dir);
 		return fail(&err);
 	}
 	char pidfile[4200];
@@ -616,6 +625,7 @@ static int run(int argc, char **argv, struct opts *o)
 		return fail(&err);
 	if (snap_registry_init(&err))
 		return fail(&err);
+	snap_reflink_sweep();
 	if (!o->foreground) {
 		/* Everything that can fail at start-up has been checked: the parent exits 0 with the port open. */
 		char log[4200];

@@ -19,7 +19,7 @@
 #include "transport/manifest.h"
 #include "transport/wire.h"
 
-enum snap_method { SNAP_AUTO, SNAP_MARIABACKUP, SNAP_DIR, SNAP_BTRFS, SNAP_CLONE };
+enum snap_method { SNAP_AUTO, SNAP_MARIABACKUP, SNAP_DIR, SNAP_BTRFS, SNAP_CLONE, SNAP_REFLINK };
 
 /* --chunk-size bounds. The floor is 64 KiB (4 InnoDB pages of 16 KiB): below it the per-chunk costs
  * (a 49-byte CHUNK header, a SHA-256, a 48-byte cache record, one frame) stop being small against
@@ -35,6 +35,7 @@ struct donor_config {
 	char socket[4096];
 	char datadir[4096];
 	char state_dir[3800];        /* short enough that <state_dir>/<id>/data/... fits PATH_MAX */
+	char snapshot_dir[3800];     /* where the reflink method puts snapshot data; "" = beside the datadir */
 	enum snap_method method;
 	SSL_CTX *tls;               /* NULL: no TLS offered */
 	EVP_PKEY *rsa;              /* for passwords sent without TLS */
@@ -257,6 +258,35 @@ void snap_read_binlog_info(const char *dir, struct wire_snap_info *info);
 int snap_parse_binlog_line(char *line, char **file, char **pos, char **gtid);
 /* An option-file value, quoted and escaped for MariaDB's parser ("a\"b\nc"); 0, or -1 if it does not fit. */
 int snap_cnf_quote(const char *v, char *out, size_t outsz);
+/* snap_reflink.c: per-file reflinks (FICLONE) of the datadir under BLOCK_DDL (InnoDB files) and
+ * BLOCK_COMMIT (the rest, the redo log last) into <snapshot dir>/<id>/data, the cloned redo log's
+ * checkpoint reset to the one recorded before the first clone; refused when the log wrapped past it. */
+int snap_reflink_take(struct snapshot *s, MYSQL *db, struct cfs_err *err);
+/* What the method needs of the server: MariaDB, its datadir (resolved into real, PATH_MAX bytes) on a
+ * filesystem that clones, InnoDB's files in it. 0, or -1 + err (7005). */
+int snap_reflink_check(MYSQL *db, char *real, size_t realsz, struct wire_snap_info *info, struct cfs_err *err);
+/* Where snapshot data goes for the datadir real (--snapshot-dir, or .clonefs-snapshots beside or
+ * inside it); -1 with why when --snapshot-dir is not on the datadir's filesystem. */
+int snap_reflink_base(const char *real, char *out, size_t outsz, char *why, size_t whysz);
+/* Create root (it must not exist) with the mode and owner of the datadir real. */
+int snap_reflink_mkroot(const char *real, const char *root, struct cfs_err *err);
+/* The snapshot itself, from the datadir real into the empty directory dest on its filesystem: the
+ * binlog facts, lock_ms, redo_checkpoint_lsn and redo_lsn into info; label names it in the log. */
+int snap_reflink_copy(MYSQL *db, const char *real, const char *dest, const char *label, struct wire_snap_info *info,
+		      struct cfs_err *err);
+/* The datadir's filesystem shares extents and the snapshot dir is on it; why says what was found. */
+bool snap_reflink_usable(const char *datadir, char *why, size_t whysz);
+/* Remove the data a reflink snapshot's directory dir points to (<dir>/reflink.where). 0 always. */
+int snap_reflink_remove(const char *dir);
+/* At start-up, after the registry is loaded: snapshot data under the snapshot directory of
+ * --datadir (or --snapshot-dir) whose metadata is gone from --state-dir is removed. */
+void snap_reflink_sweep(void);
+/* root (the tree served) is the data of the reflink snapshot whose state directory is dir. */
+bool snap_reflink_owns(const char *dir, const char *root);
+/* snap_btrfs.c's lock steps, shared with the reflink method: run statements in order (*done counts
+ * those that succeeded), release them (errors logged). */
+int snap_run_all(MYSQL *db, const char *const *sql, size_t n, size_t *done, struct cfs_err *err);
+void snap_release_all(MYSQL *db, const char *const *sql, size_t n);
 /* snap_clone.c (MySQL >= 8.0.17; pure helpers in snap_clone.h): CLONE LOCAL DATA DIRECTORY into
  * <dir>/data as the authenticated user (user/password open a second connection only to KILL QUERY
  * it at --snapshot-timeout or shutdown); binlog facts from performance_schema.clone_status. */

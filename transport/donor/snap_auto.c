@@ -1,5 +1,5 @@
 /* snap_auto.c: what --snapshot-method=auto means on this host: the first method the server and
- * the host support, in the order clone, btrfs, mariabackup, or an error naming what is missing. */
+ * the host support, in the order clone, btrfs, reflink, mariabackup, or an error naming what is missing. */
 #include "transport/donor/donor.h"
 #include "transport/donor/snap_clone.h"
 
@@ -46,6 +46,12 @@ int snap_method_pick(MYSQL *db, enum snap_method *out, struct cfs_err *err)
 	}
 	if (!*datadir)
 		snprintf(why, sizeof(why), "the server did not say its datadir");
+	/* reflink: instant on XFS (and btrfs without a subvolume of its own), MariaDB 10.8+'s redo log. */
+	char why_reflink[4400];
+	if (*datadir && donor_is_mariadb(db) && snap_reflink_usable(datadir, why_reflink, sizeof(why_reflink))) {
+		*out = SNAP_REFLINK;
+		return 0;
+	}
 	if (donor_is_mariadb(db)) {
 		if (snap_have_mariabackup()) {
 			*out = SNAP_MARIABACKUP;
@@ -74,6 +80,12 @@ bool snap_method_available(enum snap_method m, const char *datadir, char *why, s
 			return false;
 		}
 		return snap_btrfs_usable(datadir, why, whysz);
+	case SNAP_REFLINK:
+		if (!*datadir) {
+			snprintf(why, whysz, "not checked: give --datadir (the server's datadir)");
+			return false;
+		}
+		return snap_reflink_usable(datadir, why, whysz);
 	case SNAP_MARIABACKUP:
 		snprintf(why, whysz, snap_have_mariabackup() ? "mariabackup is in PATH (MariaDB servers)"
 							   : "mariabackup is not in PATH (Debian package mariadb-backup)");

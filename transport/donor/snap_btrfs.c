@@ -378,3 +378,13 @@ int snap_btrfs_map_external(struct snapshot *s, struct cfs_err *err)
 	wire_snap_info_set(&s->info, "bytes_total", num);
 	return 0;
 }
+
+int snap_run_all(MYSQL *db, const char *const *sql, size_t n, size_t *done, struct cfs_err *err)
+{
+	return run_all(db, sql, n, done, err);
+}
+
+void snap_release_all(MYSQL *db, const char *const *sql, size_t n)
+{
+	release_all(db, sql, n);
+}

@@ -42,6 +42,7 @@ const char *snap_method_name(enum snap_method m)
 	case SNAP_DIR: return "dir";
 	case SNAP_BTRFS: return "btrfs";
 	case SNAP_CLONE: return "clone";
+	case SNAP_REFLINK: return "reflink";
 	case SNAP_AUTO:
 	default: return "auto";
 	}
@@ -101,6 +102,7 @@ static void remove_snap_dir(const char *dir)
 		return;
 	}
 	snap_btrfs_remove(dir); /* method btrfs: its subvolume first (nftw does not cross into it) */
+	snap_reflink_remove(dir); /* method reflink: its data, on the datadir's filesystem */
 	nftw(dir, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
@@ -186,7 +188,8 @@ static struct snapshot *load_meta(const char *id, struct cfs_err *err)
 			s->owns_root = rbuf_u8(&r);
 			size_t dlen = strlen(s->dir);
 			ok = !r.bad && rbuf_left(&r) == 0 && !strcmp(s->info.id, id) && s->root[0] == '/' &&
-			     (!s->owns_root || (!strncmp(s->root, s->dir, dlen) && s->root[dlen] == '/'));
+			     (!s->owns_root || (!strncmp(s->root, s->dir, dlen) && s->root[dlen] == '/') ||
+			      snap_reflink_owns(s->dir, s->root));
 			if (!ok)
 				cfs_err_set(err, CFS_ER_SNAPSHOT, "snapshot.meta does not describe snapshot %s", id);
 		} else if (!ib) {
@@ -196,7 +199,7 @@ static struct snapshot *load_meta(const char *id, struct cfs_err *err)
 	free(buf);
 	const char *m = wire_snap_info_get(&s->info, "method");
 	s->method = m && !strcmp(m, "dir") ? SNAP_DIR : m && !strcmp(m, "btrfs") ? SNAP_BTRFS
-		  : m && !strcmp(m, "clone") ? SNAP_CLONE : SNAP_MARIABACKUP;
+		  : m && !strcmp(m, "clone") ? SNAP_CLONE : m && !strcmp(m, "reflink") ? SNAP_REFLINK : SNAP_MARIABACKUP;
 	if (!ok || snap_build_manifest(s, err) || (s->method == SNAP_BTRFS && snap_btrfs_map_external(s, err))) {
 		snap_free(s);
 		return NULL;
@@ -350,6 +353,7 @@ static int make(struct snapshot *s, MYSQL *db, const char *user, const char *pas
 		case SNAP_DIR: rc = snap_dir_take(s, db, err); break;
 		case SNAP_BTRFS: rc = snap_btrfs_take(s, db, err); break;
 		case SNAP_CLONE: rc = snap_clone_take(s, db, user, password, err); break;
+		case SNAP_REFLINK: rc = snap_reflink_take(s, db, err); break;
 		case SNAP_MARIABACKUP:
 		case SNAP_AUTO:
 		default: rc = snap_mariabackup_take(s, db, user, password, err); break;
