@@ -13,6 +13,7 @@
 
 #include "fs/fuse_ll.h"
 #include "fs/mount.h"
+#include "fs/overlay.h"
 #include "transport/endpoint.h"
 
 #define CLONEFS_VERSION "0.1.0"
@@ -42,6 +43,12 @@ static const char usage[] =
 	"                       or SHA-256 (protocol 1, which every clonefsd speaks)\n"
 	"  handoff=on|off       let materialize take complete files out of the cache instead of copying\n"
 	"                       them (a staging mount, unmounted after one materialize; default off)\n"
+	"  rw,upper=DIR         a thin clone: the mount is writable, the clone's own writes and namespace\n"
+	"                       changes are kept in DIR (4 KiB blocks, copy-on-write over the snapshot's\n"
+	"                       cache, durable when fsynced); mounting again with the same upper= reopens\n"
+	"                       that clone (its snapshot and donor are recorded in DIR; docs/thin-clones.md)\n"
+	"  owner=USER           owner of the snapshot's files (default: mysql on a thin clone when that user\n"
+	"                       exists, else the mounting user); a thin clone also sets allow_other\n"
 	"  and FUSE options (allow_other, default_permissions, ...)\n"
 	"  -f  stay in the foreground     -d  FUSE debug output\n"
 	"\n"
@@ -50,6 +57,8 @@ static const char usage[] =
 struct mount_opts {
 	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot;
 	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max, *digest;
+	char *upper, *owner;       /* a thin clone: rw,upper=DIR[,owner=USER] */
+	bool rw;
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
 	bool foreground, debug;
 };
@@ -72,13 +81,15 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		{ "prefetch", &o->prefetch }, { "snapshot", &o->snapshot },
 		{ "network_timeout", &o->network_timeout }, { "connections", &o->connections },
 		{ "valid_donor_list", &o->valid_donor_list }, { "handoff", &o->handoff }, { "digest", &o->digest },
-		{ "cache_max", &o->cache_max },
+		{ "cache_max", &o->cache_max }, { "upper", &o->upper }, { "owner", &o->owner },
 	};
 	char *save = NULL;
 	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(opt, '=');
 		size_t klen = eq ? (size_t)(eq - opt) : strlen(opt);
 		bool done = false;
+		if (!strcmp(opt, "rw") || !strcmp(opt, "ro"))
+			o->rw = !strcmp(opt, "rw");
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]) && !done; i++)
 			if (strlen(known[i].name) == klen && !strncmp(opt, known[i].name, klen)) {
 				if (!eq)
@@ -131,6 +142,24 @@ static int parse_size(const char *s, const char *what, uint64_t *out, struct cfs
 		return cfs_err_set(err, CFS_ER_USAGE, "%s=%s: expected a size in bytes, with an optional K, M or G suffix",
 				   what, s);
 	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* owner=USER (any mount), or on a thin clone the mysql user when there is one: the files must be
+ * the server's for mysqld_safe to start on them. */
+static int thin_owner(const struct mount_opts *o, struct mount *mt, struct cfs_err *err)
+{
+	const char *name = o->owner ? o->owner : o->upper ? "mysql" : NULL;
+	if (!name)
+		return 0;
+	struct passwd *pw = getpwnam(name);
+	if (!pw) {
+		if (!o->owner)
+			return 0;
+		return cfs_err_set(err, CFS_ER_USAGE, "owner=%s: no such user", name);
+	}
+	mt->uid = pw->pw_uid;
+	mt->gid = pw->pw_gid;
 	return 0;
 }
 
@@ -236,6 +265,23 @@ static int run(int argc, char **argv)
 		return fail(&err);
 	co.password = password;
 	co.proto = !o.digest ? 0 : !strcmp(o.digest, "sha256") ? 1 : 2;
+	if (o.rw && !o.upper) {
+		cfs_err_set(&err, CFS_ER_USAGE, "a writable mount (rw) is a thin clone: it needs upper=DIR for the clone's own writes");
+		return fail(&err);
+	}
+	/* A thin clone's upper records its snapshot: mounting it again reopens that snapshot. */
+	char upper_snap[256] = "", upper_donor[600] = "", donor_name[600];
+	snprintf(donor_name, sizeof(donor_name), "%s:%u", ep.host, ep.port);
+	if (o.upper && ov_upper_snapshot(o.upper, upper_snap, sizeof(upper_snap), upper_donor, sizeof(upper_donor), &err))
+		return fail(&err);
+	if (upper_snap[0] && ((o.snapshot && strcmp(o.snapshot, upper_snap)) || strcmp(upper_donor, donor_name))) {
+		cfs_err_set(&err, CFS_ER_MOUNT, "upper directory '%s' holds a thin clone of snapshot %s of donor %s, not of "
+			    "snapshot %s of donor %s: mount it with snapshot=%s and that donor, or use another upper=",
+			    o.upper, upper_snap, upper_donor, o.snapshot ? o.snapshot : "new", donor_name, upper_snap);
+		return fail(&err);
+	}
+	if (upper_snap[0])
+		o.snapshot = upper_snap;
 
 	static struct mount mt;
 	memset(&mt, 0, sizeof(mt));
@@ -246,6 +292,8 @@ static int run(int argc, char **argv)
 	mt.ssl_mode = co.ssl_mode;
 	mt.uid = getuid();
 	mt.gid = getgid();
+	if (thin_owner(&o, &mt, &err))
+		return fail(&err);
 
 	struct cfs_session first;
 	if (cfs_session_open(&first, &co, NULL, &err))
@@ -292,11 +340,18 @@ static int run(int argc, char **argv)
 		return fail(&err);
 	}
 	OPENSSL_cleanse(password, sizeof(password));
+	static struct overlay ov;
+	if (o.upper) {
+		if (ov_open(&ov, o.upper, mt.info.id, donor_name, &mt.m, &mt.tree, &mt.cache, &mt.fetch, mt.uid, mt.gid,
+			    (uint64_t)mt.m.n + 5, &err))
+			return fail(&err);
+		mt.ov = &ov;
+	}
 
 	/* FUSE: read-only, named after the donor, the kernel's permission checks. */
 	char fsopts[4400];
-	if ((size_t)snprintf(fsopts, sizeof(fsopts), "ro,fsname=%s@%s:%u,subtype=clonefs,default_permissions%s%s%s",
-			     ep.user, ep.host, ep.port, getuid() == 0 ? ",allow_other" : "", o.fuse_opts[0] ? "," : "",
+	if ((size_t)snprintf(fsopts, sizeof(fsopts), "%s,fsname=%s@%s:%u,subtype=clonefs,default_permissions%s%s%s",
+			     mt.ov ? "rw" : "ro", ep.user, ep.host, ep.port, mt.ov || getuid() == 0 ? ",allow_other" : "", o.fuse_opts[0] ? "," : "",
 			     o.fuse_opts) >= sizeof(fsopts)) {
 		cfs_err_set(&err, CFS_ER_USAGE, "too many options");
 		return fail(&err);
@@ -304,7 +359,8 @@ static int run(int argc, char **argv)
 	char *fargv[] = { argv[0], "-o", fsopts, o.debug ? "-d" : NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(o.debug ? 4 : 3, fargv);
 	/* args may be reallocated by libfuse (args.allocated): freed on every way out once made. */
-	struct fuse_session *se = fuse_session_new(&args, &clonefs_ll_ops, sizeof(clonefs_ll_ops), &mt);
+	const struct fuse_lowlevel_ops *ops = mt.ov ? &clonefs_thin_ops : &clonefs_ll_ops;
+	struct fuse_session *se = fuse_session_new(&args, ops, sizeof(*ops), &mt);
 	if (!se) {
 		fuse_opt_free_args(&args);
 		cfs_err_set(&err, CFS_ER_MOUNT, "cannot start FUSE with options '%s'", fsopts);
@@ -335,6 +391,8 @@ static int run(int argc, char **argv)
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
+	if (mt.ov)
+		ov_close(mt.ov);
 	tree_release(&mt.tree);
 	cache_close(&mt.cache);
 	manifest_release(&mt.m);
