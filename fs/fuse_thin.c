@@ -160,9 +160,9 @@ static void th_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 		clonefs_ll_ops.readdir(req, ino, size, off, fi);
 		return;
 	}
-	struct mount *mt = mt_of(req);
-	bool root = ino == FUSE_ROOT_ID;
-	uint64_t total = 2 + l->n + (root ? 1 : 0);
+	/* /.clonefs is not listed: mysqld would take a directory in the datadir for a database (and
+	 * mariadb-check --all-databases fail on its name); clonefs status opens it by name. */
+	uint64_t total = 2 + l->n;
 	char *buf = malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -177,14 +177,10 @@ static void th_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 			name = pos ? ".." : ".";
 			st.st_ino = pos ? FUSE_ROOT_ID : ino;
 			st.st_mode = S_IFDIR;
-		} else if (pos - 2 < l->n) {
+		} else {
 			name = l->e[pos - 2].name;
 			st.st_ino = l->e[pos - 2].ino;
 			st.st_mode = l->e[pos - 2].type;
-		} else {
-			name = CTL_DIR_NAME;
-			st.st_ino = mt->m.n + 2;
-			st.st_mode = S_IFDIR;
 		}
 		size_t k = fuse_add_direntry(req, buf + used, size - used, name, &st, (off_t)(pos + 1));
 		if (k > size - used)
