@@ -126,15 +126,16 @@ bool cache_in_use(const char *dir)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	bool busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	bool busy = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK; /* shared holders too (D34) */
 	close(fd);
 	return busy;
 }
 
 /* One mount per cache: two daemons storing chunks into one index would tear it. The lock lives as
  * long as the open file description, so it survives the mount's daemonizing fork. */
-static int take_lock(struct cache *c, struct cfs_err *err)
+static int take_lock(struct cache *c, bool *exclusive, struct cfs_err *err)
 {
+	*exclusive = true;
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/lock", c->dir);
 	c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -144,6 +145,11 @@ static int take_lock(struct cache *c, struct cfs_err *err)
 	for (int waited_ms = 0; waited_ms < CACHE_LOCK_WAIT_MS; waited_ms += 100) {
 		if (flock(c->lock_fd, LOCK_EX | LOCK_NB) == 0)
 			return 0;
+		/* Thin clones share a cache another thin clone set up (and holds shared). */
+		if (c->shared && flock(c->lock_fd, LOCK_SH | LOCK_NB) == 0) {
+			*exclusive = false;
+			return 0;
+		}
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
@@ -206,8 +212,9 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 	       struct cfs_err *err)
 {
 	char path[4200];
-	bool fresh = false;
+	bool fresh = false, exclusive = true, shared = c->shared;
 	memset(c, 0, sizeof(*c));
+	c->shared = shared;
 	c->idx_fd = -1;
 	c->lock_fd = -1;
 	c->m = m;
@@ -216,7 +223,7 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 	pthread_mutex_init(&c->lock, NULL);
 	snprintf(c->dir, sizeof(c->dir), "%s/%s", cache_dir, snap_id);
 	snprintf(path, sizeof(path), "%s/data", c->dir);
-	if (mkdirs(path, err) || take_lock(c, err) || check_manifest(c->dir, manifest_blob, blob_len, &fresh, err))
+	if (mkdirs(path, err) || take_lock(c, &exclusive, err) || check_manifest(c->dir, manifest_blob, blob_len, &fresh, err))
 		goto fail;
 
 	c->base = calloc(m->n ? m->n : 1, sizeof(*c->base));
@@ -255,6 +262,10 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 	    (had ? had : CHUNK_DIGEST_SHA256) == (uint32_t)digest && !fresh) {
 		if (load_states(c, err))
 			goto fail;
+	} else if (!exclusive) {
+		cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' is in use by another mount of this snapshot with another "
+			    "chunk size or digest (use another cache_dir=)", c->dir);
+		goto fail;
 	} else {
 		memset(hdr, 0, sizeof(hdr));
 		be32_put(hdr, CACHE_MAGIC);
@@ -269,6 +280,11 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 		}
 	}
 	c->chunks_at_open = c->chunks_cached;
+	/* Set up: other thin clones of the snapshot may join (a read-only mount still may not). */
+	if (c->shared && exclusive && flock(c->lock_fd, LOCK_SH)) {
+		io_err(err, "share the lock of", c->dir);
+		goto fail;
+	}
 	return 0;
 fail:
 	cache_close(c);
@@ -372,7 +388,19 @@ int cache_handoff(struct cache *c, const struct manifest_entry *e, char *out, si
 bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx)
 {
 	pthread_mutex_lock(&c->lock);
-	bool has = c->state[cache_gidx(c, e, idx)] != CACHE_EMPTY;
+	uint64_t g = cache_gidx(c, e, idx);
+	bool has = c->state[g] != CACHE_EMPTY;
+	struct cache_rec r;
+	struct cfs_err ignored;
+	/* Stored by another mount sharing the cache: its record is written only after its bytes are
+	 * durable, and the chunk is verified before it is first served here (checked[] is 0). */
+	if (!has && c->shared && read_rec(c, g, &r, &ignored) == 0 && (r.state == CACHE_DATA || r.state == CACHE_ZERO) &&
+	    r.raw_len == cache_chunk_len(c, e, idx)) {
+		c->state[g] = r.state;
+		c->chunks_cached++;
+		c->bytes_cached += r.raw_len;
+		has = true;
+	}
 	pthread_mutex_unlock(&c->lock);
 	return has;
 }

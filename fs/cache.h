@@ -55,6 +55,9 @@ struct cache {
 	uint64_t chunks_at_open;    /* present when the cache was opened: what a mount resumed with */
 	uint64_t corrupt_found;     /* chunks whose bytes no longer matched their digest */
 	bool staging;               /* handoff=on: never resumed, so commits skip the fdatasync (D13) */
+	bool shared;                /* set before cache_open: thin clones of one snapshot share this cache
+	                             * (docs/decisions.md D34): a shared lock, and a chunk absent here is
+	                             * looked up in chunks.idx, where another mount may have stored it */
 	enum chunk_digest_alg digest; /* the records' digests (the connections' protocol version) */
 
 	/* The bound (cache_set_max; all zero/NULL without one). max_bytes is set before any thread

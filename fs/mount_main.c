@@ -246,6 +246,12 @@ static int run(int argc, char **argv)
 			    (unsigned)(CACHE_MAX_MIN_BYTES >> 20));
 		return fail(&err);
 	}
+	if (o.upper && (cache_max || (o.handoff && !strcmp(o.handoff, "on")))) {
+		/* Both take chunks out of a cache that other thin clones may be serving from. */
+		cfs_err_set(&err, CFS_ER_USAGE, "%s cannot be used with upper= (a thin clone's cache may be shared)",
+			    cache_max ? "cache_max=" : "handoff=on");
+		return fail(&err);
+	}
 	bool prefetch = !o.prefetch || !strcmp(o.prefetch, "on");
 	if (o.prefetch && strcmp(o.prefetch, "on") && strcmp(o.prefetch, "off")) {
 		cfs_err_set(&err, CFS_ER_USAGE, "prefetch=%s: expected on or off", o.prefetch);
@@ -320,6 +326,7 @@ static int run(int argc, char **argv)
 	struct wbuf blob;
 	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);
 	manifest_encode(&blob, &mt.m);
+	mt.cache.shared = o.upper != NULL; /* thin clones of one snapshot share its cache (D34) */
 	int rc = cache_open(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, chunk_digest_of_proto(first.proto), blob.p,
 			    blob.len, &err);
 	mt.cache.staging = mt.handoff;
