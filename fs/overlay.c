@@ -1139,11 +1139,15 @@ int ov_setattr(struct overlay *ov, struct ov_node *n, const struct stat *a, int 
 		}
 	}
 	int flags = n->type == S_IFLNK ? AT_SYMLINK_NOFOLLOW : 0;
-	if (!rc && (what & OV_SET_MODE) && n->type != S_IFLNK && fchmodat(ov->root_fd, path, a->st_mode & 07777, 0))
+	/* An open file goes by its descriptor: it may have been unlinked or renamed over. */
+	int fd = n->type == S_IFREG ? n->ufd : -1;
+	uid_t uid = (what & OV_SET_UID) ? a->st_uid : (uid_t)-1;
+	gid_t gid = (what & OV_SET_GID) ? a->st_gid : (gid_t)-1;
+	if (!rc && (what & OV_SET_MODE) && n->type != S_IFLNK &&
+	    (fd >= 0 ? fchmod(fd, a->st_mode & 07777) : fchmodat(ov->root_fd, path, a->st_mode & 07777, 0)))
 		rc = -errno;
 	if (!rc && (what & (OV_SET_UID | OV_SET_GID)) &&
-	    fchownat(ov->root_fd, path, (what & OV_SET_UID) ? a->st_uid : (uid_t)-1,
-		     (what & OV_SET_GID) ? a->st_gid : (gid_t)-1, AT_SYMLINK_NOFOLLOW))
+	    (fd >= 0 ? fchown(fd, uid, gid) : fchownat(ov->root_fd, path, uid, gid, AT_SYMLINK_NOFOLLOW)))
 		rc = -errno;
 	if (!rc && (what & (OV_SET_ATIME | OV_SET_MTIME))) {
 		struct timespec t[2] = { a->st_atim, a->st_mtim };
@@ -1151,7 +1155,7 @@ int ov_setattr(struct overlay *ov, struct ov_node *n, const struct stat *a, int 
 			t[0].tv_nsec = UTIME_OMIT;
 		if (!(what & OV_SET_MTIME))
 			t[1].tv_nsec = UTIME_OMIT;
-		if (utimensat(ov->root_fd, path, t, flags))
+		if (fd >= 0 ? futimens(fd, t) : utimensat(ov->root_fd, path, t, flags))
 			rc = -errno;
 	}
 	if (n->type == S_IFREG)
