@@ -207,12 +207,12 @@ static int read_rec(struct cache *c, uint64_t g, struct cache_rec *r, struct cfs
 	return 0;
 }
 
-int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
-	       uint32_t chunk_size, enum chunk_digest_alg digest, const uint8_t *manifest_blob, size_t blob_len,
-	       struct cfs_err *err)
+static int open_cache(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
+		      uint32_t chunk_size, enum chunk_digest_alg digest, const uint8_t *manifest_blob, size_t blob_len,
+		      bool shared, struct cfs_err *err)
 {
 	char path[4200];
-	bool fresh = false, exclusive = true, shared = c->shared;
+	bool fresh = false, exclusive = true;
 	memset(c, 0, sizeof(*c));
 	c->shared = shared;
 	c->idx_fd = -1;
@@ -289,6 +289,20 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 fail:
 	cache_close(c);
 	return -1;
+}
+
+int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
+	       uint32_t chunk_size, enum chunk_digest_alg digest, const uint8_t *manifest_blob, size_t blob_len,
+	       struct cfs_err *err)
+{
+	return open_cache(c, cache_dir, snap_id, m, chunk_size, digest, manifest_blob, blob_len, false, err);
+}
+
+int cache_open_shared(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
+		      uint32_t chunk_size, enum chunk_digest_alg digest, const uint8_t *manifest_blob,
+		      size_t blob_len, struct cfs_err *err)
+{
+	return open_cache(c, cache_dir, snap_id, m, chunk_size, digest, manifest_blob, blob_len, true, err);
 }
 
 void cache_close(struct cache *c)

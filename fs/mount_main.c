@@ -326,8 +326,8 @@ static int run(int argc, char **argv)
 	struct wbuf blob;
 	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);
 	manifest_encode(&blob, &mt.m);
-	mt.cache.shared = o.upper != NULL; /* thin clones of one snapshot share its cache (D34) */
-	int rc = cache_open(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, chunk_digest_of_proto(first.proto), blob.p,
+	/* Thin clones of one snapshot share its cache (D34). */
+	int rc = (o.upper ? cache_open_shared : cache_open)(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, chunk_digest_of_proto(first.proto), blob.p,
 			    blob.len, &err);
 	mt.cache.staging = mt.handoff;
 	wbuf_release(&blob);
