@@ -58,7 +58,6 @@ struct mount_opts {
 	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot;
 	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max, *digest;
 	char *upper, *owner;       /* a thin clone: rw,upper=DIR[,owner=USER] */
-	bool rw;
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
 	bool foreground, debug;
 };
@@ -88,8 +87,6 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		char *eq = strchr(opt, '=');
 		size_t klen = eq ? (size_t)(eq - opt) : strlen(opt);
 		bool done = false;
-		if (!strcmp(opt, "rw") || !strcmp(opt, "ro"))
-			o->rw = !strcmp(opt, "rw");
 		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]) && !done; i++)
 			if (strlen(known[i].name) == klen && !strncmp(opt, known[i].name, klen)) {
 				if (!eq)
@@ -271,10 +268,8 @@ static int run(int argc, char **argv)
 		return fail(&err);
 	co.password = password;
 	co.proto = !o.digest ? 0 : !strcmp(o.digest, "sha256") ? 1 : 2;
-	if (o.rw && !o.upper) {
-		cfs_err_set(&err, CFS_ER_USAGE, "a writable mount (rw) is a thin clone: it needs upper=DIR for the clone's own writes");
-		return fail(&err);
-	}
+	/* rw alone stays read-only: mount(8) and fstab's "defaults" pass rw to every helper, and only
+	 * upper= says where a clone's writes would go. */
 	/* A thin clone's upper records its snapshot: mounting it again reopens that snapshot. */
 	char upper_snap[256] = "", upper_donor[600] = "", donor_name[600];
 	snprintf(donor_name, sizeof(donor_name), "%s:%u", ep.host, ep.port);
