@@ -68,6 +68,8 @@ assert d["bytes_written"] > 1000000, d["bytes_written"]
 print("status: upper", d["upper"], "bytes_written", d["bytes_written"], "state", d["state"])
 PY
 
+"$CLONEFS_BIN/clonefs" status "$T/r/thin" | grep -q "^upper      $T/r/.clonefs-upper-thin, .* written by the clone$" ||
+	t_fail "clonefs status shows no upper line"
 t_log "clean shutdown, unmount, remount the same upper=: everything is there"
 db_stop "$T/run"
 fusermount3 -u "$T/r/thin"
