@@ -426,26 +426,49 @@ static void catch_interrupts(struct interrupt_ctx *ic, const char *target)
 		pthread_detach(t);
 }
 
+/* A thin clone's upper and cache, beside DATA DIRECTORY (D35). */
+static void thin_paths(const char *target, const char *work, char *upper, char *cache, size_t n)
+{
+	char copy[PATH_MAX];
+	snprintf(copy, sizeof(copy), "%s", target);
+	const char *name = basename(copy);
+	snprintf(cache, n, "%.2000s/.clonefs-cache-%.1000s", work, name);
+	snprintf(upper, n, "%.2000s/.clonefs-upper-%.1000s", work, name);
+}
+
+/* An earlier thin clone of the same name left its upper (its own writes) or cache: never reused or
+ * removed by a new clone. */
+static int thin_paths_free(const char *target, const char *work, struct cfs_err *err)
+{
+	char upper[PATH_MAX], cache[PATH_MAX];
+	thin_paths(target, work, upper, cache, sizeof(upper));
+	const char *both[] = { upper, cache };
+	for (int i = 0; i < 2; i++)
+		if (access(both[i], F_OK) == 0)
+			return cfs_err_set(err, CFS_ER_USAGE, "'%s' exists (left by an earlier thin clone of that name): "
+					   "remove it, or choose another DATA DIRECTORY", both[i]);
+	return 0;
+}
+
 /* clonefs clone --thin, after every check passed: the checked snapshot mounted writable at target
  * (docs/thin-clones.md), its cache and upper beside it, kept for the clone's life. */
 static int thin_clone(struct clone_mount *cm, const struct clone_stmt *st, const struct clone_opts *o,
 		      const char *target, const char *work, const char *owner, struct clone_progress *p,
 		      struct cfs_err *err)
 {
-	char snapshot[128], copy[PATH_MAX], opts[OPTS_MAX + 128];
+	char snapshot[128], opts[OPTS_MAX + 128];
 	snprintf(snapshot, sizeof(snapshot), "%s", cm->snapshot);
 	clone_mount_close(cm); /* the check's private mount and its empty cache */
-	snprintf(copy, sizeof(copy), "%s", target);
-	const char *name = basename(copy);
 	static struct clone_mount t;
 	memset(&t, 0, sizeof(t));
 	snprintf(t.mnt, sizeof(t.mnt), "%s", target);
-	snprintf(t.cache, sizeof(t.cache), "%.2000s/.clonefs-cache-%.1000s", work, name);
-	snprintf(t.upper, sizeof(t.upper), "%.2000s/.clonefs-upper-%.1000s", work, name);
+	thin_paths(target, work, t.upper, t.cache, sizeof(t.upper));
+	if (thin_paths_free(target, work, err))
+		return -1;
 	snprintf(opts, sizeof(opts), "owner=%s%s%s", owner, o->mount_opts[0] ? "," : "", o->mount_opts);
 	if (mkdir(target, 0750))
 		return cfs_err_set(err, CFS_ER_IO, "cannot create '%s': %s", target, strerror(errno));
-	if (mkdir(t.cache, 0700) && errno != EEXIST) {
+	if (mkdir(t.cache, 0700)) {
 		cfs_err_set(err, CFS_ER_IO, "cannot create '%s': %s", t.cache, strerror(errno));
 		rmdir(target);
 		return -1;
@@ -543,6 +566,8 @@ int cmd_clone(int argc, char **argv)
 	char tcopy[PATH_MAX];
 	snprintf(tcopy, sizeof(tcopy), "%s", target);
 	snprintf(work, sizeof(work), "%s", dirname(tcopy)); /* scratch beside the target, on its file system */
+	if (o.thin && thin_paths_free(target, work, &err))
+		goto fail;
 	/* 2. Donor list, 3. one clone at a time. */
 	if (check_donor_list(o.mount_opts, r, st.host, st.port, &err) || take_clone_lock(&err))
 		goto fail;

@@ -93,4 +93,13 @@ t_log "materialize the stopped thin clone into a plain datadir"
 fusermount3 -u "$T/r/thin"
 thin_start_safe "$T/plain" "$T/run2"
 diff "$T/sums.1" <(db_checksums "$T/run2/mysql.sock") || t_fail "the materialized thin clone has other checksums"
+t_log "a new thin clone of the same name neither reuses nor removes the old one's upper"
+rmdir "$T/r/thin"
+rc=0
+echo "$stmt DATA DIRECTORY = '$T/r/thin' REQUIRE SSL" |
+	"$CLONEFS_BIN/clonefs" clone - --thin --no-progress --recipient-defaults-file="$T/r.cnf" \
+		-o "ssl_ca=$T/tls/ca.pem" >"$T/out" 2>"$T/err" || rc=$?
+[ $rc = 1 ] || { cat "$T/out" "$T/err"; t_fail "a thin clone over an earlier one's upper exited $rc"; }
+cfs_assert_one_error "$T/err" 7006
+[ -f "$T/r/.clonefs-upper-thin/clonefs-upper" ] && [ ! -e "$T/r/thin" ] || t_fail "the earlier upper was touched"
 t_log "PASS: thin clone started, checksums equal after replay, across a remount and materialized"
