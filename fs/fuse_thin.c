@@ -345,24 +345,24 @@ static void th_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	reply_created(req, rc, n);
 }
 
-static void th_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+/* mkdir (target NULL) or symlink, owned by the caller. */
+static void make_name(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, const char *target)
 {
 	struct ov_node *p = node_or_reply(req, parent), *n = NULL;
 	if (!p)
 		return;
 	const struct fuse_ctx *c = fuse_req_ctx(req);
-	int rc = ov_mkdir(ov_of(req), p, name, mode, c->uid, c->gid, &n);
+	int rc = target ? ov_symlink(ov_of(req), p, name, target, c->uid, c->gid, &n)
+			: ov_mkdir(ov_of(req), p, name, mode, c->uid, c->gid, &n);
 	reply_created(req, rc, n);
 }
-
+static void th_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	make_name(req, parent, name, mode, NULL);
+}
 static void th_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
 {
-	struct ov_node *p = node_or_reply(req, parent), *n = NULL;
-	if (!p)
-		return;
-	const struct fuse_ctx *c = fuse_req_ctx(req);
-	int rc = ov_symlink(ov_of(req), p, name, target, c->uid, c->gid, &n);
-	reply_created(req, rc, n);
+	make_name(req, parent, name, 0, target);
 }
 
 static void remove_name(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)

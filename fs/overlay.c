@@ -419,6 +419,13 @@ static int lookup_locked(struct overlay *ov, struct ov_node *parent, const char 
 				close(fd);
 				if (rc)
 					return rc;
+				/* The upper is local, but a record naming no base file, or more of it than there
+				 * is, must not send reads outside the base. */
+				const struct manifest_entry *oe = base_entry(ov, base);
+				if (!oe || oe->type != MANIFEST_REG)
+					base = -1;
+				else if (base_len > oe->size)
+					base_len = oe->size;
 			} else if (S_ISDIR(st.st_mode)) {
 				const struct manifest_entry *be = base_at(ov, parent, name);
 				char v[4];
