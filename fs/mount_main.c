@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -344,6 +345,13 @@ static int run(int argc, char **argv)
 	OPENSSL_cleanse(password, sizeof(password));
 	static struct overlay ov;
 	if (o.upper) {
+		/* A thin clone keeps an upper file open for each file mysqld has open (and mysqld_safe
+		 * raises mysqld's own limit): take the hard limit. */
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 		if (ov_open(&ov, o.upper, mt.info.id, donor_name, &mt.m, &mt.tree, &mt.cache, &mt.fetch, mt.uid, mt.gid,
 			    (uint64_t)mt.m.n + 5, &err))
 			return fail(&err);
