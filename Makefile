@@ -144,6 +144,7 @@ demo: deps all
 
 bench: deps all
 	@bash tests/bench/run.sh --bin=$(BIN)
+	@bash tests/bench/thin.sh --bin=$(BIN)
 
 # libFuzzer targets (clang): FUZZ_SECONDS per target, corpus grows in tests/fuzz/corpus/<target>.
 FUZZ_SECONDS ?= 60
