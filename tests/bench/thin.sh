@@ -10,10 +10,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 for a in "$@"; do case $a in --bin=*) CLONEFS_BIN=$(cd "${a#*=}" && pwd) ;; esac; done
 . "$here/../lib/e2e.sh"
 . "$here/../lib/thin.sh"
+. "$here/btrfs.sh"
 
 size_mb=${BENCH_SIZE:-2048}
 secs=${BENCH_THIN_SECONDS:-60}
 T=$(t_tmpdir)
+# The donors on btrfs where it can be had (clonefsd's btrfs snapshots take milliseconds, as a DBA
+# with such a donor gets), else on the temporary directory's file system with mariabackup snapshots.
+BTRFS_WHY=
+btrfs_up $((size_mb * 5 * 3 + 4096)) || say "btrfs: not available ($BTRFS_WHY): mariabackup snapshots"
 [ "${KEEP_TMP:-0}" = 1 ] || t_on_exit "rm -rf --one-file-system '$T'"
 now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
@@ -49,17 +54,21 @@ PY
 
 # one_size X MB: a donor of MB, then the three ways to a server; sets first_<way>_<X>.
 one_size() {
-	local x=$1 mb=$2 d="$T/$1"
+	local x=$1 mb=$2 d="$T/$1" ddir="$T/$1/donor" method=(--snapshot-method=mariabackup)
+	if [ -z "$BTRFS_WHY" ]; then
+		ddir="$T/btrfs/sub/$x"
+		method=(--snapshot-method=btrfs --state-dir="$T/btrfs/state-$x")
+	fi
 	rows=$((mb * 1024 * 1024 / 8 / 230))
 	say "$x: donor of about $mb MB (sysbench prepare, 8 tables)"
-	db_start "$d/donor" --innodb-buffer-pool-size=512M
-	local sock="$d/donor/mysql.sock"
+	db_start "$ddir" --innodb-buffer-pool-size=512M
+	local sock="$ddir/mysql.sock"
 	db_sql "$sock" "CREATE DATABASE sbtest"
 	sysbench oltp_read_write --mysql-socket="$sock" "${SB[@]}" --table-size="$rows" --threads=2 prepare >"$d.prepare.log" 2>&1 ||
 		{ tail "$d.prepare.log"; t_fail "sysbench prepare failed"; }
 	cfs_make_clone_user "$sock" cloner "$THIN_PW"
 	PORT=$(t_free_port)
-	cfs_start_donor "$d/cfs" "$PORT" "$sock" "$d/donor/data"
+	cfs_start_donor "$d/cfs" "$PORT" "$sock" "$ddir/data" "${method[@]}"
 	thin_recipient_cnf "$d/r.cnf"
 	mkdir -p "$d/r"
 	local stmt="CLONE INSTANCE FROM 'cloner'@'127.0.0.1':$PORT IDENTIFIED BY '$THIN_PW'"
@@ -87,14 +96,14 @@ one_size() {
 	say "$x: mariabackup --backup, --prepare, then mysqld_safe, to the first query"
 	cold
 	t0=$(now)
-	mariabackup --backup --target-dir="$d/mb" --socket="$sock" --user=root --parallel=2 >"$d.mb.log" 2>&1 ||
+	mariabackup --no-defaults --backup --target-dir="$d/mb" --datadir="$ddir/data" --socket="$sock" --user=root --parallel=2 >"$d.mb.log" 2>&1 ||
 		{ tail "$d.mb.log"; t_fail "mariabackup --backup failed"; }
 	mariabackup --prepare --target-dir="$d/mb" >>"$d.mb.log" 2>&1 || { tail "$d.mb.log"; t_fail "mariabackup --prepare failed"; }
 	chown -R mysql:mysql "$d/mb"
 	start_safe "$d/mb" "$d/run-mb"
 	first_query "$d/run-mb"
 	eval "first_mb_$x=$(since "$t0")"
-	say "$x: thin $(eval echo "\$first_thin_$x") s, full $(eval echo "\$first_full_$x") s, mariabackup $(eval echo "\$first_mb_$x") s"
+	say "$x (${method[0]#--snapshot-method=} snapshots): thin $(eval echo "\$first_thin_$x") s, full $(eval echo "\$first_full_$x") s, mariabackup $(eval echo "\$first_mb_$x") s"
 }
 
 one_size 1x "$size_mb"
@@ -118,7 +127,8 @@ pid=$(pgrep -f -x "$CLONEFS_BIN/mount.clonefs cloner@127.0.0.1:$PORT $d/cold .*"
 rss_cold=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 db_stop "$d/run-cold"
 say "sysbench TPS: local $tps_local, thin hydrated $tps_hyd, thin cold $tps_cold (started at $pct % hydrated)"
-db_stop "$d/donor"
+db_stop "$T/btrfs/sub/1x" 2>/dev/null || true
+db_stop "$d/donor" 2>/dev/null || true
 one_size 4x $((size_mb * 4))
 
 python3 - "$size_mb" "$first_thin_1x" "$first_thin_4x" "$first_full_1x" "$first_full_4x" "$first_mb_1x" "$first_mb_4x" \
