@@ -232,6 +232,7 @@ void ov_close(struct overlay *ov)
 	if (ov->lock_fd >= 0)
 		close(ov->lock_fd);
 	ov->root_fd = ov->work_fd = ov->lock_fd = -1;
+	pthread_mutex_destroy(&ov->lock);
 }
 
 /* ---- nodes ---- */

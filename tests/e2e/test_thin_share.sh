@@ -60,7 +60,7 @@ rc=0
 db_sql "$T/run-c/mysql.sock" "USE sample; INSERT INTO sample.big SELECT seq, REPEAT('z', 100000) FROM seq_1_to_200" >"$T/full.out" 2>&1 || rc=$?
 [ $rc != 0 ] || t_fail "100 MB went into a 3 MB upper without an error"
 cat "$T/full.out"
-grep -i "No space left\|error 28\|errno: 28\|Errcode: 28\|is full\|disk space" "$T/full.out" "$T/run-c/error.log" | head -5 ||
+grep -i "No space left\|error 28\|errno: 28\|Errcode: 28\|error number 28\|is full\|disk space" "$T/full.out" "$T/run-c/error.log" | head -5 ||
 	t_fail "the error mysqld saw is not ENOSPC"
 t_log "the mount keeps serving"
 ls "$T/c/sample" >/dev/null || t_fail "the mount stopped serving after ENOSPC"
