@@ -111,7 +111,7 @@ deps:
 ASAN_RUN := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TSAN_RUN := TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp"
 ASAN_SUBSET := unit/|fuzz-corpus/|e2e/test_hostile_donor|e2e/test_lazy_read|e2e/test_tls_modes|e2e/test_clone_statement|e2e/test_thin_crash
-TSAN_SUBSET := e2e/test_lazy_read|e2e/test_mount_faults|e2e/test_eight_recipients|e2e/test_clone_statement
+TSAN_SUBSET := e2e/test_lazy_read|e2e/test_mount_faults|e2e/test_eight_recipients|e2e/test_clone_statement|e2e/test_thin_share
 SAN_TEST_BINS = $(patsubst $(BUILD)/%,build-$(1)/%,$(UNIT_BINS) $(REPLAY_BINS))
 
 test: deps
