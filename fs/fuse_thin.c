@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -246,6 +247,16 @@ static void th_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
+/* An errno for the kernel; a failure that has a DBA-level cause (the base could not be read) is
+ * logged with it, as the read-only layer logs its failed reads. */
+static void reply_failed(fuse_req_t req, const struct ov_node *n, const char *what, int e, const struct cfs_err *err)
+{
+	if (err->code)
+		fprintf(stderr, "clonefs: %s of %s failed: ERROR %d (%s): %s\n", what, n->name, err->code, err->sqlstate,
+			err->msg);
+	fuse_reply_err(req, e);
+}
+
 static void th_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	if (is_ctl(mt_of(req), ino)) {
@@ -260,9 +271,10 @@ static void th_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ssize_t r = ov_read(ov_of(req), n, buf, size, (uint64_t)off);
+	struct cfs_err err = { 0 };
+	ssize_t r = ov_read(ov_of(req), n, buf, size, (uint64_t)off, &err);
 	if (r < 0)
-		fuse_reply_err(req, (int)-r);
+		reply_failed(req, n, "read", (int)-r, &err);
 	else
 		fuse_reply_buf(req, buf, (size_t)r);
 	free(buf);
@@ -274,9 +286,10 @@ static void th_write(fuse_req_t req, fuse_ino_t ino, const char *b, size_t s, of
 	struct ov_node *n = node_or_reply(req, ino);
 	if (!n)
 		return;
-	ssize_t w = ov_write(ov_of(req), n, b, s, (uint64_t)o);
+	struct cfs_err err = { 0 };
+	ssize_t w = ov_write(ov_of(req), n, b, s, (uint64_t)o, &err);
 	if (w < 0)
-		fuse_reply_err(req, (int)-w);
+		reply_failed(req, n, "write", (int)-w, &err);
 	else
 		fuse_reply_write(req, (size_t)w);
 }
@@ -391,8 +404,12 @@ static void th_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 {
 	(void)fi;
 	struct ov_node *n = node_or_reply(req, ino);
-	if (n)
-		fuse_reply_err(req, -ov_fallocate(ov_of(req), n, mode, (uint64_t)off, (uint64_t)len));
+	struct cfs_err err = { 0 };
+	int rc = n ? ov_fallocate(ov_of(req), n, mode, (uint64_t)off, (uint64_t)len, &err) : 0;
+	if (n && rc)
+		reply_failed(req, n, "fallocate", -rc, &err);
+	else if (n)
+		fuse_reply_err(req, 0);
 }
 
 static void th_statfs(fuse_req_t req, fuse_ino_t ino)

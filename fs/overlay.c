@@ -919,31 +919,30 @@ void ov_release(struct overlay *ov, struct ov_node *n)
 	pthread_mutex_unlock(&ov->lock);
 }
 
-/* Base bytes [off, off + len) of e, len > 0, all below its size: fetched and verified if absent. */
-static int read_base(struct overlay *ov, const struct manifest_entry *e, uint8_t *buf, size_t len, uint64_t off)
+/* Base bytes [off, off + len) of e, len > 0, all below its size: fetched and verified if absent.
+ * -EIO with err (the donor away past network_timeout, bad data, the cache unreadable). */
+static int read_base(struct overlay *ov, const struct manifest_entry *e, uint8_t *buf, size_t len, uint64_t off,
+		     struct cfs_err *err)
 {
-	struct cfs_err err = { 0 };
 	uint32_t cs = ov->cache->chunk_size;
 	uint64_t first = off / cs, last = (off + len - 1) / cs;
-	if (cache_pin(ov->cache, e, first, last, &err) < 0)
-		goto fail;
-	int rc = fetcher_ensure(ov->fetch, e, first, last, false, &err);
-	ssize_t got = rc ? -1 : cache_pread(ov->cache, e, buf, len, off, &err);
+	if (cache_pin(ov->cache, e, first, last, err) < 0)
+		return -EIO;
+	int rc = fetcher_ensure(ov->fetch, e, first, last, false, err);
+	ssize_t got = rc ? -1 : cache_pread(ov->cache, e, buf, len, off, err);
 	cache_unpin(ov->cache, e, first, last);
-	if (got == (ssize_t)len)
-		return 0;
-fail:
-	fprintf(stderr, "clonefs: read of %s failed: ERROR %d (%s): %s\n", e->path, err.code, err.sqlstate, err.msg);
-	return -EIO;
+	if (got >= 0 && got != (ssize_t)len)
+		cfs_err_set(err, CFS_ER_CACHE, "cache: short read of '%s'", e->path);
+	return got == (ssize_t)len ? 0 : -EIO;
 }
 
 /* Bytes [off, off + len) where the upper has a hole: the base below base_len, zeros above. */
 static int read_hole(struct overlay *ov, const struct manifest_entry *e, uint64_t base_len, uint8_t *buf, size_t len,
-		     uint64_t off)
+		     uint64_t off, struct cfs_err *err)
 {
 	size_t from_base = !e || off >= base_len ? 0 : base_len - off < len ? (size_t)(base_len - off) : len;
 	memset(buf + from_base, 0, len - from_base);
-	return from_base ? read_base(ov, e, buf, from_base, off) : 0;
+	return from_base ? read_base(ov, e, buf, from_base, off, err) : 0;
 }
 
 static int pread_all(int fd, uint8_t *buf, size_t len, uint64_t off)
@@ -982,7 +981,7 @@ static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
 
 /* The merged bytes [off, off + len) of an upper file: its allocated extents, holes from the base. */
 static int read_merged(struct overlay *ov, int fd, const struct manifest_entry *e, uint64_t base_len, uint8_t *buf,
-		       size_t len, uint64_t off)
+		       size_t len, uint64_t off, struct cfs_err *err)
 {
 	uint64_t pos = off, end = off + len;
 	while (pos < end) {
@@ -991,7 +990,7 @@ static int read_merged(struct overlay *ov, int fd, const struct manifest_entry *
 		if (d < 0 && errno != ENXIO)
 			return -errno;
 		if (data > pos) {
-			int rc = read_hole(ov, e, base_len, buf + (pos - off), (size_t)(data - pos), pos);
+			int rc = read_hole(ov, e, base_len, buf + (pos - off), (size_t)(data - pos), pos, err);
 			if (rc)
 				return rc;
 			pos = data;
@@ -1035,7 +1034,7 @@ static int view_of(struct overlay *ov, struct ov_node *n, struct file_view *v)
 	return 0;
 }
 
-ssize_t ov_read(struct overlay *ov, struct ov_node *n, void *buf, size_t size, uint64_t off)
+ssize_t ov_read(struct overlay *ov, struct ov_node *n, void *buf, size_t size, uint64_t off, struct cfs_err *err)
 {
 	struct file_view v;
 	int rc = view_of(ov, n, &v);
@@ -1045,7 +1044,8 @@ ssize_t ov_read(struct overlay *ov, struct ov_node *n, void *buf, size_t size, u
 		return 0;
 	if (size > v.size - off)
 		size = (size_t)(v.size - off);
-	rc = v.fd >= 0 ? read_merged(ov, v.fd, v.e, v.base_len, buf, size, off) : read_hole(ov, v.e, v.base_len, buf, size, off);
+	rc = v.fd >= 0 ? read_merged(ov, v.fd, v.e, v.base_len, buf, size, off, err)
+		       : read_hole(ov, v.e, v.base_len, buf, size, off, err);
 	return rc ? rc : (ssize_t)size;
 }
 
@@ -1061,7 +1061,8 @@ static bool needs_fill(const struct file_view *v, uint64_t b)
 	return v->e && b < v->base_len && !block_local(v->fd, b);
 }
 
-ssize_t ov_write(struct overlay *ov, struct ov_node *n, const void *buf, size_t size, uint64_t off)
+ssize_t ov_write(struct overlay *ov, struct ov_node *n, const void *buf, size_t size, uint64_t off,
+		 struct cfs_err *err)
 {
 	if (size == 0)
 		return 0;
@@ -1092,9 +1093,10 @@ ssize_t ov_write(struct overlay *ov, struct ov_node *n, const void *buf, size_t 
 		if (!m)
 			rc = -ENOMEM;
 		if (!rc && fill_head)
-			rc = read_merged(ov, v.fd, v.e, v.base_len, m, (size_t)((head + OV_BLOCK < to ? head + OV_BLOCK : to) - head), head);
+			rc = read_merged(ov, v.fd, v.e, v.base_len, m, (size_t)((head + OV_BLOCK < to ? head + OV_BLOCK : to) - head),
+					 head, err);
 		if (!rc && fill_tail && to > tail)
-			rc = read_merged(ov, v.fd, v.e, v.base_len, m + (tail - from), (size_t)(to - tail), tail);
+			rc = read_merged(ov, v.fd, v.e, v.base_len, m + (tail - from), (size_t)(to - tail), tail, err);
 		if (!rc) {
 			memcpy(m + (off - from), buf, size);
 			rc = pwrite_all(v.fd, m, (size_t)(to - from), from);
@@ -1110,12 +1112,12 @@ ssize_t ov_write(struct overlay *ov, struct ov_node *n, const void *buf, size_t 
 	return (ssize_t)size;
 }
 
-static int write_zeros(struct overlay *ov, struct ov_node *n, uint64_t off, uint64_t len)
+static int write_zeros(struct overlay *ov, struct ov_node *n, uint64_t off, uint64_t len, struct cfs_err *err)
 {
 	static const uint8_t zero[1 << 16];
 	while (len) {
 		size_t k = len < sizeof(zero) ? (size_t)len : sizeof(zero);
-		ssize_t w = ov_write(ov, n, zero, k, off);
+		ssize_t w = ov_write(ov, n, zero, k, off, err);
 		if (w < 0)
 			return (int)w;
 		off += k;
@@ -1172,7 +1174,7 @@ int ov_setattr(struct overlay *ov, struct ov_node *n, const struct stat *a, int 
 	return rc;
 }
 
-int ov_fallocate(struct overlay *ov, struct ov_node *n, int mode, uint64_t off, uint64_t len)
+int ov_fallocate(struct overlay *ov, struct ov_node *n, int mode, uint64_t off, uint64_t len, struct cfs_err *err)
 {
 	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
 		return -EOPNOTSUPP;
@@ -1189,7 +1191,7 @@ int ov_fallocate(struct overlay *ov, struct ov_node *n, int mode, uint64_t off, 
 	/* Inside the base length a hole means "the base", so punching or zeroing there writes zeros;
 	 * reserving there needs nothing (the blocks are readable). Past it, the upper does it. */
 	if ((mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) && split > off)
-		rc = write_zeros(ov, n, off, split - off);
+		rc = write_zeros(ov, n, off, split - off, err);
 	if (!rc && end > split && fallocate(fd, mode, (off_t)split, (off_t)(end - split)))
 		rc = -errno;
 	return rc;

@@ -85,13 +85,16 @@ int ov_rename(struct overlay *ov, struct ov_node *p, const char *name, struct ov
 
 int ov_open_file(struct overlay *ov, struct ov_node *n);
 void ov_release(struct overlay *ov, struct ov_node *n);
-ssize_t ov_read(struct overlay *ov, struct ov_node *n, void *buf, size_t size, uint64_t off);
-ssize_t ov_write(struct overlay *ov, struct ov_node *n, const void *buf, size_t size, uint64_t off);
+/* Reads, and writes that need base blocks (a partial block not yet local), may wait for the donor:
+ * -EIO then comes with err saying why (the FUSE layer logs it). */
+ssize_t ov_read(struct overlay *ov, struct ov_node *n, void *buf, size_t size, uint64_t off, struct cfs_err *err);
+ssize_t ov_write(struct overlay *ov, struct ov_node *n, const void *buf, size_t size, uint64_t off,
+		 struct cfs_err *err);
 
 enum { OV_SET_MODE = 1, OV_SET_UID = 2, OV_SET_GID = 4, OV_SET_SIZE = 8, OV_SET_ATIME = 16, OV_SET_MTIME = 32 };
 /* a's st_atim/st_mtim tv_nsec may be UTIME_NOW. */
 int ov_setattr(struct overlay *ov, struct ov_node *n, const struct stat *a, int what);
-int ov_fallocate(struct overlay *ov, struct ov_node *n, int mode, uint64_t off, uint64_t len);
+int ov_fallocate(struct overlay *ov, struct ov_node *n, int mode, uint64_t off, uint64_t len, struct cfs_err *err);
 int ov_fsync(struct overlay *ov, struct ov_node *n, bool datasync);
 int ov_statfs(struct overlay *ov, struct statvfs *sv);
 

@@ -105,33 +105,33 @@ int main(void)
 	struct ov_node *tn = walk(&ov, "db", "t.ibd");
 	CHECK(tn && tn->type == S_IFREG && !tn->upper);
 	CHECK(ov_open_file(&ov, tn) == 0);
-	CHECK(ov_read(&ov, tn, got, sizeof(got), 0) == TSIZE && !memcmp(got, want, TSIZE));
+	CHECK(ov_read(&ov, tn, got, sizeof(got), 0, &err) == TSIZE && !memcmp(got, want, TSIZE));
 
 	/* A 5-byte write into a block not yet local: the block is filled from the base, one block local. */
-	CHECK(ov_write(&ov, tn, "HELLO", 5, 10000) == 5);
+	CHECK(ov_write(&ov, tn, "HELLO", 5, 10000, &err) == 5);
 	memcpy(want + 10000, "HELLO", 5);
-	CHECK(ov_read(&ov, tn, got, sizeof(got), 0) == TSIZE && !memcmp(got, want, TSIZE));
+	CHECK(ov_read(&ov, tn, got, sizeof(got), 0, &err) == TSIZE && !memcmp(got, want, TSIZE));
 	char up[400];
 	snprintf(up, sizeof(up), "%s/root/db/t.ibd", udir);
 	int fd = open(up, O_RDONLY);
 	CHECK(fd >= 0 && lseek(fd, 0, SEEK_DATA) == 8192 && lseek(fd, 8192, SEEK_HOLE) == 12288);
 	/* A write across a block edge fills both partial blocks. */
-	CHECK(ov_write(&ov, tn, "ABCDEFGH", 8, 4 * 4096 - 4) == 8);
+	CHECK(ov_write(&ov, tn, "ABCDEFGH", 8, 4 * 4096 - 4, &err) == 8);
 	memcpy(want + 4 * 4096 - 4, "ABCDEFGH", 8);
-	CHECK(ov_read(&ov, tn, got, sizeof(got), 0) == TSIZE && !memcmp(got, want, TSIZE));
+	CHECK(ov_read(&ov, tn, got, sizeof(got), 0, &err) == TSIZE && !memcmp(got, want, TSIZE));
 	CHECK(lseek(fd, 12288, SEEK_DATA) == 12288 && lseek(fd, 12288, SEEK_HOLE) == 5 * 4096);
 	close(fd);
 	/* PUNCH_HOLE inside the base reads zeros (stored as written zeros). */
-	CHECK(ov_fallocate(&ov, tn, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, CS, 8192) == 0);
+	CHECK(ov_fallocate(&ov, tn, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, CS, 8192, &err) == 0);
 	memset(want + CS, 0, 8192);
-	CHECK(ov_read(&ov, tn, got, sizeof(got), 0) == TSIZE && !memcmp(got, want, TSIZE));
+	CHECK(ov_read(&ov, tn, got, sizeof(got), 0, &err) == TSIZE && !memcmp(got, want, TSIZE));
 	/* Shrink, then grow: zeros past the shrink point, never the base. */
 	struct stat a = { .st_size = 100 };
 	CHECK(ov_setattr(&ov, tn, &a, OV_SET_SIZE) == 0);
 	a.st_size = 3 * CS;
 	CHECK(ov_setattr(&ov, tn, &a, OV_SET_SIZE) == 0);
 	memset(want + 100, 0, sizeof(want) - 100);
-	ssize_t r = ov_read(&ov, tn, got, sizeof(got), 0);
+	ssize_t r = ov_read(&ov, tn, got, sizeof(got), 0, &err);
 	size_t bad = 0;
 	while (bad < 3 * CS && got[bad] == want[bad])
 		bad++;
@@ -142,13 +142,13 @@ int main(void)
 	/* A new file renamed over a base file; RENAME_EXCHANGE is refused. */
 	struct ov_node *nn;
 	CHECK(ov_create(&ov, walk(&ov, "db", NULL), "new", 0640, 0, 0, &nn) == 0);
-	CHECK(ov_write(&ov, nn, "fresh", 5, 0) == 5);
+	CHECK(ov_write(&ov, nn, "fresh", 5, 0, &err) == 5);
 	ov_release(&ov, nn);
 	CHECK(ov_rename(&ov, walk(&ov, "db", NULL), "new", ov.root, "ibdata1", RENAME_EXCHANGE) == -EINVAL);
 	CHECK(ov_rename(&ov, walk(&ov, "db", NULL), "new", ov.root, "ibdata1", 0) == 0);
 	CHECK(walk(&ov, "db", "new") == NULL);
 	struct ov_node *ib = walk(&ov, "ibdata1", NULL);
-	CHECK(ib && ov_open_file(&ov, ib) == 0 && ov_read(&ov, ib, got, sizeof(got), 0) == 5 && !memcmp(got, "fresh", 5));
+	CHECK(ib && ov_open_file(&ov, ib) == 0 && ov_read(&ov, ib, got, sizeof(got), 0, &err) == 5 && !memcmp(got, "fresh", 5));
 	ov_release(&ov, ib);
 	/* A base file renamed away leaves a whiteout in the same step. */
 	CHECK(ov_rename(&ov, ov.root, "log", walk(&ov, "db", NULL), "log.moved", 0) == 0);
@@ -172,7 +172,7 @@ int main(void)
 	ov_close(&ov);
 	CHECK(ov_open(&ov, udir, "snap1", "127.0.0.1:4406", &m, &t, &c, &f, 0, 0, 100, &err) == 0);
 	ib = walk(&ov, "ibdata1", NULL);
-	CHECK(ib && ov_open_file(&ov, ib) == 0 && ov_read(&ov, ib, got, sizeof(got), 0) == 5 && !memcmp(got, "fresh", 5));
+	CHECK(ib && ov_open_file(&ov, ib) == 0 && ov_read(&ov, ib, got, sizeof(got), 0, &err) == 5 && !memcmp(got, "fresh", 5));
 	ov_release(&ov, ib);
 	CHECK(walk(&ov, "log", NULL) == NULL && walk(&ov, "db", NULL) != NULL && walk(&ov, "db", "t.ibd") == NULL);
 	ov_close(&ov);
