@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,11 +128,29 @@ static void th_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_readlink(req, buf);
 }
 
-/* A directory's listing, taken at opendir and served by offset until releasedir. */
+/* A directory's listing, taken at opendir and served by offset until releasedir. Listings still
+ * open when the session ends (a reader killed while the mount goes) are freed by destroy. */
 struct dirlist {
 	struct ov_dirent *e;
 	size_t n;
+	struct dirlist *prev, *next;
 };
+static pthread_mutex_t dirlists_lock = PTHREAD_MUTEX_INITIALIZER; /* guards dirlists */
+static struct dirlist *dirlists;
+
+static void dirlist_free(struct dirlist *l)
+{
+	pthread_mutex_lock(&dirlists_lock);
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		dirlists = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	pthread_mutex_unlock(&dirlists_lock);
+	ov_dirents_free(l->e, l->n);
+	free(l);
+}
 
 static void th_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -150,8 +169,15 @@ static void th_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	pthread_mutex_lock(&dirlists_lock);
+	l->next = dirlists;
+	if (dirlists)
+		dirlists->prev = l;
+	dirlists = l;
+	pthread_mutex_unlock(&dirlists_lock);
 	fi->fh = (uint64_t)(uintptr_t)l;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) == -ENOENT) /* the opener was interrupted: no releasedir comes */
+		dirlist_free(l);
 }
 
 static void th_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -196,10 +222,8 @@ static void th_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	(void)ino;
 	struct dirlist *l = (struct dirlist *)(uintptr_t)fi->fh;
-	if (l) {
-		ov_dirents_free(l->e, l->n);
-		free(l);
-	}
+	if (l)
+		dirlist_free(l);
 	fuse_reply_err(req, 0);
 }
 
@@ -447,8 +471,16 @@ static void th_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = 1u << 20;
 }
 
+static void th_destroy(void *userdata)
+{
+	(void)userdata;
+	while (dirlists)
+		dirlist_free(dirlists);
+}
+
 const struct fuse_lowlevel_ops clonefs_thin_ops = {
 	.init = th_init,
+	.destroy = th_destroy,
 	.lookup = th_lookup,
 	.getattr = th_getattr,
 	.setattr = th_setattr,
