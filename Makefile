@@ -110,8 +110,8 @@ deps:
 # make test-sanitize: everything.
 ASAN_RUN := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 TSAN_RUN := TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp"
-ASAN_SUBSET := unit/|fuzz-corpus/|e2e/test_hostile_donor|e2e/test_lazy_read|e2e/test_tls_modes|e2e/test_clone_statement|e2e/test_mitm_key_pin|e2e/test_donor_grants|e2e/test_innodb_layout
-TSAN_SUBSET := e2e/test_lazy_read|e2e/test_mount_faults|e2e/test_eight_recipients|e2e/test_clone_statement
+ASAN_SUBSET := unit/|fuzz-corpus/|e2e/test_hostile_donor|e2e/test_lazy_read|e2e/test_tls_modes|e2e/test_clone_statement|e2e/test_mitm_key_pin|e2e/test_donor_grants|e2e/test_innodb_layout|e2e/test_thin_crash
+TSAN_SUBSET := e2e/test_lazy_read|e2e/test_mount_faults|e2e/test_eight_recipients|e2e/test_clone_statement|e2e/test_thin_share
 SAN_TEST_BINS = $(patsubst $(BUILD)/%,build-$(1)/%,$(UNIT_BINS) $(REPLAY_BINS))
 
 test: deps
@@ -149,6 +149,7 @@ demo: deps all
 
 bench: deps all
 	@bash tests/bench/run.sh --bin=$(BIN)
+	@bash tests/bench/thin.sh --bin=$(BIN)
 
 # libFuzzer targets (clang): FUZZ_SECONDS per target, corpus grows in tests/fuzz/corpus/<target>.
 FUZZ_SECONDS ?= 60

@@ -163,20 +163,28 @@ bool cache_in_use(const char *dir)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	bool busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	bool busy = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK; /* shared holders too (D34) */
 	close(fd);
 	return busy;
 }
 
-/* flock <dir>/lock (exclusive) on fd, waiting up to wait_ms for a mount just unmounted, and make sure
- * the lock file is still <dir>/lock: cache_remove renames a cache away while holding its lock, and a
- * lock on a removed cache's file protects nothing. 0; -EAGAIN when the lock file was replaced
- * (open it again); -EBUSY when another process holds it. */
-static int lock_dir_fd(int fd, const char *path, int wait_ms)
+/* flock <dir>/lock on fd, exclusive (or, when allow_shared, shared with the thin clones that hold it
+ * so: D34), waiting up to wait_ms for a mount just unmounted, and make sure the lock file is still
+ * <dir>/lock: cache_remove renames a cache away while holding its lock, and a lock on a removed
+ * cache's file protects nothing. 0: held exclusive; 1: held shared; -EAGAIN when the lock file was
+ * replaced (open it again); -EBUSY when another process holds it. */
+static int lock_dir_fd(int fd, const char *path, int wait_ms, bool allow_shared)
 {
+	int got;
 	for (int waited_ms = 0;; waited_ms += 100) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			got = 0;
 			break;
+		}
+		if (allow_shared && flock(fd, LOCK_SH | LOCK_NB) == 0) {
+			got = 1;
+			break;
+		}
 		if (waited_ms >= wait_ms)
 			return -EBUSY;
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
@@ -185,13 +193,14 @@ static int lock_dir_fd(int fd, const char *path, int wait_ms)
 	struct stat held, now;
 	if (fstat(fd, &held) || stat(path, &now) || held.st_ino != now.st_ino || held.st_dev != now.st_dev)
 		return -EAGAIN;
-	return 0;
+	return got;
 }
 
 /* One mount per cache: two daemons storing chunks into one index would tear it. The lock lives as
  * long as the open file description, so it survives the mount's daemonizing fork. */
-static int take_lock(struct cache *c, struct cfs_err *err)
+static int take_lock(struct cache *c, bool *exclusive, struct cfs_err *err)
 {
+	*exclusive = true;
 	char path[4200], data[4200];
 	snprintf(path, sizeof(path), "%s/lock", c->dir);
 	snprintf(data, sizeof(data), "%s/data", c->dir);
@@ -200,9 +209,11 @@ static int take_lock(struct cache *c, struct cfs_err *err)
 		if (c->lock_fd < 0)
 			return io_err(err, "open", path);
 		/* A mount just unmounted may still be closing its cache: give it a moment. */
-		int rc = lock_dir_fd(c->lock_fd, path, CACHE_LOCK_WAIT_MS);
-		if (rc == 0)
+		int rc = lock_dir_fd(c->lock_fd, path, CACHE_LOCK_WAIT_MS, c->shared);
+		if (rc >= 0) {
+			*exclusive = rc == 0;
 			return 0;
+		}
 		close(c->lock_fd);
 		c->lock_fd = -1;
 		if (rc == -EBUSY || tries == 10)
@@ -239,7 +250,7 @@ int cache_remove(const char *dir, struct cfs_err *err)
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0 && errno != ENOENT)
 		return io_err(err, "open", path);
-	int rc = fd < 0 ? 0 : lock_dir_fd(fd, path, 0);
+	int rc = fd < 0 ? 0 : lock_dir_fd(fd, path, 0, false);
 	if (rc == -EBUSY) {
 		close(fd);
 		cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' is in use by a mount; unmount it first", dir);
@@ -350,13 +361,14 @@ static int read_rec(struct cache *c, uint64_t g, struct cache_rec *r, struct cfs
 	return 0;
 }
 
-int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
-	       uint32_t chunk_size, enum chunk_digest_alg digest, const uint8_t *manifest_blob, size_t blob_len,
-	       struct cfs_err *err)
+static int open_cache(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
+		      uint32_t chunk_size, enum chunk_digest_alg digest, const uint8_t *manifest_blob, size_t blob_len,
+		      bool shared, struct cfs_err *err)
 {
 	char path[4200];
-	bool fresh = false;
+	bool fresh = false, exclusive = true;
 	memset(c, 0, sizeof(*c));
+	c->shared = shared;
 	c->idx_fd = -1;
 	c->lock_fd = -1;
 	c->m = m;
@@ -366,7 +378,7 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 	pthread_cond_init(&c->evicted, NULL);
 	snprintf(c->dir, sizeof(c->dir), "%s/%s", cache_dir, snap_id);
 	snprintf(path, sizeof(path), "%s/data", c->dir);
-	if (mkdirs(path, err) || take_lock(c, err) || check_manifest(c->dir, manifest_blob, blob_len, &fresh, err))
+	if (mkdirs(path, err) || take_lock(c, &exclusive, err) || check_manifest(c->dir, manifest_blob, blob_len, &fresh, err))
 		goto fail;
 
 	c->base = calloc(m->n ? m->n : 1, sizeof(*c->base));
@@ -411,6 +423,10 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 		if (load_states(c, err))
 			goto fail;
 		reserve_index(c, recbytes); /* an index from before the reservation: best effort */
+	} else if (!exclusive) {
+		cfs_err_set(err, CFS_ER_CACHE, "cache: '%s' is in use by another mount of this snapshot with another "
+			    "chunk size or digest (use another cache_dir=)", c->dir);
+		goto fail;
 	} else {
 		memset(hdr, 0, sizeof(hdr));
 		be32_put(hdr, CACHE_MAGIC);
@@ -426,10 +442,29 @@ int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, cons
 		}
 	}
 	c->chunks_at_open = c->chunks_cached;
+	/* Set up: other thin clones of the snapshot may join (a read-only mount still may not). */
+	if (c->shared && exclusive && flock(c->lock_fd, LOCK_SH)) {
+		io_err(err, "share the lock of", c->dir);
+		goto fail;
+	}
 	return 0;
 fail:
 	cache_close(c);
 	return -1;
+}
+
+int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
+	       uint32_t chunk_size, enum chunk_digest_alg digest, const uint8_t *manifest_blob, size_t blob_len,
+	       struct cfs_err *err)
+{
+	return open_cache(c, cache_dir, snap_id, m, chunk_size, digest, manifest_blob, blob_len, false, err);
+}
+
+int cache_open_shared(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
+		      uint32_t chunk_size, enum chunk_digest_alg digest, const uint8_t *manifest_blob,
+		      size_t blob_len, struct cfs_err *err)
+{
+	return open_cache(c, cache_dir, snap_id, m, chunk_size, digest, manifest_blob, blob_len, true, err);
 }
 
 void cache_close(struct cache *c)
@@ -642,7 +677,19 @@ int cache_handoff(struct cache *c, const struct manifest_entry *e, char *out, si
 bool cache_has(struct cache *c, const struct manifest_entry *e, uint64_t idx)
 {
 	pthread_mutex_lock(&c->lock);
-	bool has = c->state[cache_gidx(c, e, idx)] != CACHE_EMPTY;
+	uint64_t g = cache_gidx(c, e, idx);
+	bool has = c->state[g] != CACHE_EMPTY;
+	struct cache_rec r;
+	struct cfs_err ignored;
+	/* Stored by another mount sharing the cache: its record is written only after its bytes are
+	 * durable, and the chunk is verified before it is first served here (checked[] is 0). */
+	if (!has && c->shared && read_rec(c, g, &r, &ignored) == 0 && (r.state == CACHE_DATA || r.state == CACHE_ZERO) &&
+	    r.raw_len == cache_chunk_len(c, e, idx)) {
+		c->state[g] = r.state;
+		c->chunks_cached++;
+		c->bytes_cached += r.raw_len;
+		has = true;
+	}
 	pthread_mutex_unlock(&c->lock);
 	return has;
 }

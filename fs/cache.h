@@ -66,6 +66,7 @@ struct cache {
 	uint64_t chunks_at_open;    /* present when the cache was opened: what a mount resumed with */
 	uint64_t corrupt_found;     /* chunks whose bytes no longer matched their digest */
 	bool staging;               /* handoff=on: never resumed, so commits skip the fdatasync (D13) */
+	bool shared;                /* opened by cache_open_shared (thin clones, docs/decisions.md D34) */
 	enum chunk_digest_alg digest; /* the records' digests (the connections' protocol version) */
 
 	/* The bound (cache_set_max; all zero/NULL without one). max_bytes is set before any thread
@@ -96,6 +97,12 @@ int cache_remove(const char *dir, struct cfs_err *err);
 int cache_open(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
 	       uint32_t chunk_size, enum chunk_digest_alg digest, const uint8_t *manifest_blob, size_t blob_len,
 	       struct cfs_err *err);
+/* The same for a thin clone: thin clones of one snapshot share the cache (docs/decisions.md D34):
+ * a shared lock once it is set up, and a chunk absent here is looked up in chunks.idx, where another
+ * mount may have stored it. A read-only mount still needs the cache alone. */
+int cache_open_shared(struct cache *c, const char *cache_dir, const char *snap_id, const struct manifest *m,
+		      uint32_t chunk_size, enum chunk_digest_alg digest, const uint8_t *manifest_blob,
+		      size_t blob_len, struct cfs_err *err);
 void cache_close(struct cache *c);
 
 static inline uint64_t cache_gidx(const struct cache *c, const struct manifest_entry *e, uint64_t idx)

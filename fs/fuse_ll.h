@@ -6,5 +6,7 @@
 #include <fuse_lowlevel.h>
 
 extern const struct fuse_lowlevel_ops clonefs_ll_ops;
+/* A thin clone (-o rw,upper=DIR): writable, over fs/overlay.c (fuse_thin.c). */
+extern const struct fuse_lowlevel_ops clonefs_thin_ops;
 
 #endif

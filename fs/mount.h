@@ -10,6 +10,8 @@
 #include "fs/cache.h"
 #include "fs/fetch.h"
 #include "fs/tree.h"
+
+struct overlay;
 #include "transport/client.h"
 
 struct mount {
@@ -27,6 +29,7 @@ struct mount {
 	gid_t gid;
 	int connections;
 	bool handoff;               /* -o handoff=on: complete files may be handed to materialize */
+	struct overlay *ov;         /* a thin clone's writable view (-o rw,upper=DIR), else NULL */
 };
 
 /* The JSON document of /.clonefs/status and `clonefs status --json`. */

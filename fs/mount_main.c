@@ -13,6 +13,7 @@
 
 #include "fs/fuse_ll.h"
 #include "fs/mount.h"
+#include "fs/overlay.h"
 #include "transport/endpoint.h"
 #include "transport/nofile.h"
 
@@ -54,6 +55,13 @@ static const char usage[] =
 	"  allow_other          let other local users in (as sshfs: by default only the mounting user,\n"
 	"                       root included, sees the mount); file modes still apply (default_permissions)\n"
 	"                       and /.clonefs/ stays the mounting user's\n"
+	"  rw,upper=DIR         a thin clone: the mount is writable, the clone's own writes and namespace\n"
+	"                       changes are kept in DIR (4 KiB blocks, copy-on-write over the snapshot's\n"
+	"                       cache, durable when fsynced); mounting again with the same upper= reopens\n"
+	"                       that clone (its snapshot and donor are recorded in DIR; docs/thin-clones.md)\n"
+	"  owner=USER           owner of the snapshot's files (default: mysql on a thin clone when that user\n"
+	"                       exists, else the mounting user); a thin clone also sets allow_other, for\n"
+	"                       mysqld runs as that user\n"
 	"  and other FUSE options\n"
 	"  -f  stay in the foreground     -d  FUSE debug output\n"
 	"\n"
@@ -63,6 +71,7 @@ struct mount_opts {
 	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot, *bind_address;
 	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max, *digest;
 	char *server_public_key, *known_donors;
+	char *upper, *owner;       /* a thin clone: rw,upper=DIR[,owner=USER] */
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
 	bool foreground, debug;
 };
@@ -87,6 +96,7 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		{ "valid_donor_list", &o->valid_donor_list }, { "handoff", &o->handoff }, { "digest", &o->digest },
 		{ "cache_max", &o->cache_max }, { "server_public_key", &o->server_public_key },
 		{ "known_donors", &o->known_donors }, { "bind_address", &o->bind_address },
+		{ "upper", &o->upper }, { "owner", &o->owner },
 	};
 	char *save = NULL;
 	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
@@ -145,6 +155,24 @@ static int parse_size(const char *s, const char *what, uint64_t *out, struct cfs
 		return cfs_err_set(err, CFS_ER_USAGE, "%s=%s: expected a size in bytes, with an optional K, M or G suffix",
 				   what, s);
 	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* owner=USER (any mount), or on a thin clone the mysql user when there is one: the files must be
+ * the server's for mysqld_safe to start on them. */
+static int thin_owner(const struct mount_opts *o, struct mount *mt, struct cfs_err *err)
+{
+	const char *name = o->owner ? o->owner : o->upper ? "mysql" : NULL;
+	if (!name)
+		return 0;
+	struct passwd *pw = getpwnam(name);
+	if (!pw) {
+		if (!o->owner)
+			return 0;
+		return cfs_err_set(err, CFS_ER_USAGE, "owner=%s: no such user", name);
+	}
+	mt->uid = pw->pw_uid;
+	mt->gid = pw->pw_gid;
 	return 0;
 }
 
@@ -233,6 +261,12 @@ static int run(int argc, char **argv)
 			    (unsigned)(CACHE_MAX_MIN_BYTES >> 20));
 		return fail(&err);
 	}
+	if (o.upper && (cache_max || (o.handoff && !strcmp(o.handoff, "on")))) {
+		/* Both take chunks out of a cache that other thin clones may be serving from. */
+		cfs_err_set(&err, CFS_ER_USAGE, "%s cannot be used with upper= (a thin clone's cache may be shared)",
+			    cache_max ? "cache_max=" : "handoff=on");
+		return fail(&err);
+	}
 	bool prefetch = !o.prefetch || !strcmp(o.prefetch, "on");
 	if (o.prefetch && strcmp(o.prefetch, "on") && strcmp(o.prefetch, "off")) {
 		cfs_err_set(&err, CFS_ER_USAGE, "prefetch=%s: expected on or off", o.prefetch);
@@ -252,6 +286,21 @@ static int run(int argc, char **argv)
 		return fail(&err);
 	co.password = password;
 	co.proto = !o.digest ? 0 : !strcmp(o.digest, "sha256") ? 1 : 2;
+	/* rw alone stays read-only: mount(8) and fstab's "defaults" pass rw to every helper, and only
+	 * upper= says where a clone's writes would go. */
+	/* A thin clone's upper records its snapshot: mounting it again reopens that snapshot. */
+	char upper_snap[256] = "", upper_donor[600] = "", donor_name[600];
+	snprintf(donor_name, sizeof(donor_name), "%s:%u", ep.host, ep.port);
+	if (o.upper && ov_upper_snapshot(o.upper, upper_snap, sizeof(upper_snap), upper_donor, sizeof(upper_donor), &err))
+		return fail(&err);
+	if (upper_snap[0] && ((o.snapshot && strcmp(o.snapshot, upper_snap)) || strcmp(upper_donor, donor_name))) {
+		cfs_err_set(&err, CFS_ER_MOUNT, "upper directory '%s' holds a thin clone of snapshot %s of donor %s, not of "
+			    "snapshot %s of donor %s: mount it with snapshot=%s and that donor, or use another upper=",
+			    o.upper, upper_snap, upper_donor, o.snapshot ? o.snapshot : "new", donor_name, upper_snap);
+		return fail(&err);
+	}
+	if (upper_snap[0])
+		o.snapshot = upper_snap;
 
 	static struct mount mt;
 	memset(&mt, 0, sizeof(mt));
@@ -262,6 +311,8 @@ static int run(int argc, char **argv)
 	mt.ssl_mode = co.ssl_mode;
 	mt.uid = getuid();
 	mt.gid = getgid();
+	if (thin_owner(&o, &mt, &err))
+		return fail(&err);
 
 	struct cfs_session first;
 	if (cfs_session_open(&first, &co, NULL, &err))
@@ -291,7 +342,8 @@ static int run(int argc, char **argv)
 	struct wbuf blob;
 	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);
 	manifest_encode(&blob, &mt.m);
-	int rc = cache_open(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, chunk_digest_of_proto(first.proto), blob.p,
+	/* Thin clones of one snapshot share its cache (D34). */
+	int rc = (o.upper ? cache_open_shared : cache_open)(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, chunk_digest_of_proto(first.proto), blob.p,
 			    blob.len, &err);
 	mt.cache.staging = mt.handoff;
 	wbuf_release(&blob);
@@ -318,19 +370,31 @@ static int run(int argc, char **argv)
 		fprintf(stderr, "mount.clonefs: warning: the donor %s was not known: its RSA key %s is now pinned in %s "
 				"(compare it with the one clonefsd logs at start)\n", donor, co.key_pin, store);
 	}
+	static struct overlay ov;
+	if (o.upper) {
+		/* A thin clone keeps an upper file open for each file mysqld has open: main raised the
+		 * open-files limit to the hard one (cfs_nofile_raise). */
+		if (ov_open(&ov, o.upper, mt.info.id, donor_name, &mt.m, &mt.tree, &mt.cache, &mt.fetch, mt.uid, mt.gid,
+			    (uint64_t)mt.m.n + 5, &err))
+			return fail(&err);
+		mt.ov = &ov;
+	}
 
-	/* FUSE: read-only, named after the donor, the kernel's permission checks; only the mounting
-	 * user gets in unless -o allow_other says otherwise (as sshfs). */
+	/* FUSE: read-only (a thin clone: writable), named after the donor, the kernel's permission
+	 * checks; only the mounting user gets in unless -o allow_other says otherwise (as sshfs), or
+	 * it is a thin clone, which mysqld uses as its own user. */
 	char fsopts[4400];
-	if ((size_t)snprintf(fsopts, sizeof(fsopts), "ro,fsname=%s@%s:%u,subtype=clonefs,default_permissions%s%s",
-			     ep.user, ep.host, ep.port, o.fuse_opts[0] ? "," : "", o.fuse_opts) >= sizeof(fsopts)) {
+	if ((size_t)snprintf(fsopts, sizeof(fsopts), "%s,fsname=%s@%s:%u,subtype=clonefs,default_permissions%s%s%s",
+			     mt.ov ? "rw" : "ro", ep.user, ep.host, ep.port, mt.ov ? ",allow_other" : "", o.fuse_opts[0] ? "," : "",
+			     o.fuse_opts) >= sizeof(fsopts)) {
 		cfs_err_set(&err, CFS_ER_USAGE, "too many options");
 		return fail(&err);
 	}
 	char *fargv[] = { argv[0], "-o", fsopts, o.debug ? "-d" : NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(o.debug ? 4 : 3, fargv);
 	/* args may be reallocated by libfuse (args.allocated): freed on every way out once made. */
-	struct fuse_session *se = fuse_session_new(&args, &clonefs_ll_ops, sizeof(clonefs_ll_ops), &mt);
+	const struct fuse_lowlevel_ops *ops = mt.ov ? &clonefs_thin_ops : &clonefs_ll_ops;
+	struct fuse_session *se = fuse_session_new(&args, ops, sizeof(*ops), &mt);
 	if (!se) {
 		fuse_opt_free_args(&args);
 		cfs_err_set(&err, CFS_ER_MOUNT, "cannot start FUSE with options '%s'", fsopts);
@@ -361,6 +425,8 @@ static int run(int argc, char **argv)
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
+	if (mt.ov)
+		ov_close(mt.ov);
 	tree_release(&mt.tree);
 	cache_close(&mt.cache);
 	manifest_release(&mt.m);

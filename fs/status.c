@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "fs/json.h"
+#include "fs/overlay.h"
 
 static int64_t mono_ms(void)
 {
@@ -85,6 +86,9 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	json_kv_str(out, "prefetch", f->prefetch ? "on" : "off", 1);
 	json_kv_str(out, "handoff", mt->handoff ? "on" : "off", 1);
 	json_kv_str(out, "cache_dir", mt->cache.dir, 1);
+	/* A thin clone: its upper directory and the bytes the clone wrote (docs/thin-clones.md). */
+	json_kv_str(out, "upper", mt->ov ? mt->ov->dir : "", 1);
+	json_kv_u64(out, "bytes_written", mt->ov ? atomic_load(&mt->ov->bytes_written) : 0, 1);
 	json_kv_str(out, "last_error", last_error, 1);
 	json_raw(out, ",\"facts\":{");
 	for (uint32_t i = 0; i < mt->info.nfacts; i++)

@@ -35,7 +35,7 @@ enum { CLONE_RESTART_WAIT_S = 300, CLONE_STOP_WAIT_S = 300, OPTS_MAX = 4096 };
 static const char clone_usage[] =
 	"usage: clonefs clone \"CLONE INSTANCE FROM 'user'@'host':port IDENTIFIED BY 'password'\n"
 	"                      [DATA DIRECTORY [=] '/abs/dir'] [REQUIRE [NO] SSL]\" | -\n"
-	"                     [--recipient-defaults-file=F] [-o MOUNT_OPTIONS] [--owner=USER] [--no-progress]\n"
+	"                     [--recipient-defaults-file=F] [-o MOUNT_OPTIONS] [--owner=USER] [--no-progress] [--thin]\n"
 	"       clonefs clone \"CLONE LOCAL DATA DIRECTORY [=] '/abs/dir'\" | - [--defaults-file=F]\n"
 	"                     [--socket=S] [--user=U] [-p | --password[=PW]]\n"
 	"  '-' reads the statement from standard input (keeps the password off the command line).\n"
@@ -44,7 +44,11 @@ static const char clone_usage[] =
 	"  --socket, --user, -p prompting or $CLONEFS_PASSWORD) is snapshotted into the new directory by\n"
 	"  reflink (XFS, btrfs; on the datadir's filesystem), ready for mysqld_safe.\n"
 	"  Without it: the recipient instance of --recipient-defaults-file is stopped, its data replaced,\n"
-	"  and it is started again through mysqld_safe or systemd (ERROR 3707 when it has neither).\n";
+	"  and it is started again through mysqld_safe or systemd (ERROR 3707 when it has neither).\n"
+	"  --thin: after the same checks, DATA DIRECTORY becomes a writable thin clone (a clonefs mount,\n"
+	"  copy-on-write over the snapshot, hydrating in the background) instead of a copy: mysqld_safe\n"
+	"  starts on it at once. Its own writes are kept in .clonefs-upper-NAME beside it and the\n"
+	"  snapshot's cache in .clonefs-cache-NAME (docs/thin-clones.md). Needs DATA DIRECTORY.\n";
 
 static const char check_usage[] =
 	"usage: clonefs check [USER@]HOST[:PORT] [-o MOUNT_OPTIONS] [--recipient-defaults-file=F]\n"
@@ -59,7 +63,7 @@ struct clone_opts {
 	const char *statement, *defaults_file, *owner, *data_directory, *donor;
 	struct clone_local_login login; /* CLONE LOCAL: how to log in to the local server */
 	char mount_opts[OPTS_MAX];
-	bool no_progress;
+	bool no_progress, thin;
 };
 
 static int fail_with(const struct cfs_err *err)
@@ -101,6 +105,8 @@ static int parse_opts(int argc, char **argv, bool check, struct clone_opts *o)
 			o->owner = a + 8;
 		} else if (check && !strncmp(a, "--data-directory=", 17)) {
 			o->data_directory = a + 17;
+		} else if (!check && !strcmp(a, "--thin")) {
+			o->thin = true;
 		} else if (!strcmp(a, "--no-progress")) {
 			o->no_progress = true;
 		} else if (!strcmp(a, "-o") && i + 1 < argc) {
@@ -438,6 +444,80 @@ static void catch_interrupts(struct interrupt_ctx *ic, const char *target)
 		pthread_detach(t);
 }
 
+/* A thin clone's upper and cache, beside DATA DIRECTORY (D35). */
+static void thin_paths(const char *target, const char *work, char *upper, char *cache, size_t n)
+{
+	char copy[PATH_MAX];
+	snprintf(copy, sizeof(copy), "%s", target);
+	const char *name = basename(copy);
+	snprintf(cache, n, "%.2000s/.clonefs-cache-%.1000s", work, name);
+	snprintf(upper, n, "%.2000s/.clonefs-upper-%.1000s", work, name);
+}
+
+/* An earlier thin clone of the same name left its upper (its own writes) or cache: never reused or
+ * removed by a new clone. */
+static int thin_paths_free(const char *target, const char *work, struct cfs_err *err)
+{
+	char upper[PATH_MAX], cache[PATH_MAX];
+	thin_paths(target, work, upper, cache, sizeof(upper));
+	const char *both[] = { upper, cache };
+	for (int i = 0; i < 2; i++)
+		if (access(both[i], F_OK) == 0)
+			return cfs_err_set(err, CFS_ER_USAGE, "'%s' exists (left by an earlier thin clone of that name): "
+					   "remove it, or choose another DATA DIRECTORY", both[i]);
+	return 0;
+}
+
+/* clonefs clone --thin, after every check passed: the checked snapshot mounted writable at target
+ * (docs/thin-clones.md), its cache and upper beside it, kept for the clone's life. */
+static int thin_clone(struct clone_mount *cm, const struct clone_stmt *st, const struct clone_opts *o,
+		      const char *target, const char *work, const char *owner, struct clone_progress *p,
+		      struct cfs_err *err)
+{
+	char snapshot[128], opts[OPTS_MAX + 128];
+	snprintf(snapshot, sizeof(snapshot), "%s", cm->snapshot);
+	clone_mount_close(cm); /* the check's private mount and its empty cache */
+	static struct clone_mount t;
+	memset(&t, 0, sizeof(t));
+	snprintf(t.mnt, sizeof(t.mnt), "%s", target);
+	thin_paths(target, work, t.upper, t.cache, sizeof(t.upper));
+	if (thin_paths_free(target, work, err))
+		return -1;
+	snprintf(opts, sizeof(opts), "owner=%s%s%s", owner, o->mount_opts[0] ? "," : "", o->mount_opts);
+	if (mkdir(target, 0750))
+		return cfs_err_set(err, CFS_ER_IO, "cannot create '%s': %s", target, strerror(errno));
+	if (mkdir(t.cache, 0700)) {
+		cfs_err_set(err, CFS_ER_IO, "cannot create '%s': %s", t.cache, strerror(errno));
+		rmdir(target);
+		return -1;
+	}
+	clone_progress_stage(p, CS_FILE_COPY, CSS_IN_PROGRESS);
+	if (clone_mount_open(&t, work, st->user, st->host, st->port, st->password, opts, true, snapshot, true, err)) {
+		rmdir(target);
+		rm_tree(t.cache);
+		rm_tree(t.upper);
+		return -1;
+	}
+	/* The binlog position travels with the clone, as a materialized one has it. */
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/clonefs_binlog_info", target);
+	FILE *f = fopen(path, "w");
+	struct passwd *pw = getpwnam(owner);
+	if (f) {
+		pthread_mutex_lock(&p->lock);
+		fprintf(f, "%s\t%s\t%s\n", p->binlog_file, p->binlog_pos, p->gtid);
+		pthread_mutex_unlock(&p->lock);
+		if (fflush(f) || fsync(fileno(f)) || (pw && fchown(fileno(f), pw->pw_uid, pw->pw_gid)))
+			fprintf(stderr, "clonefs: [Warning] cannot write %s: %s\n", path, strerror(errno));
+		fclose(f);
+	}
+	clone_progress_stage(p, CS_FILE_COPY, CSS_COMPLETED);
+	clone_progress_stage(p, CS_FILE_SYNC, CSS_COMPLETED);
+	printf("thin clone of snapshot %s mounted at %s (its own writes in %s)\n", snapshot, target, t.upper);
+	printf("start it with: mysqld_safe --datadir=%s\n", target);
+	return 0;
+}
+
 int cmd_clone(int argc, char **argv)
 {
 	struct clone_opts o;
@@ -479,6 +559,12 @@ int cmd_clone(int argc, char **argv)
 	if (recipient_load(o.defaults_file, r, &err))
 		goto fail;
 	bool replace = st.data_dir == NULL;
+	if (replace && o.thin) {
+		cfs_err_set(&err, CFS_ER_USAGE, "a thin clone (--thin) needs DATA DIRECTORY: it is a mount at that directory, "
+			    "and without it clonefs clone would replace the running instance's own data directory, which "
+			    "a mount that lives beside the server cannot take the place of");
+		goto fail;
+	}
 	char target[PATH_MAX], work[PATH_MAX], owner[64] = "";
 	/* 1. Privileges and DATA DIRECTORY. */
 	if (replace) {
@@ -507,6 +593,8 @@ int cmd_clone(int argc, char **argv)
 	char tcopy[PATH_MAX];
 	snprintf(tcopy, sizeof(tcopy), "%s", target);
 	snprintf(work, sizeof(work), "%s", dirname(tcopy)); /* scratch beside the target, on its file system */
+	if (o.thin && thin_paths_free(target, work, &err))
+		goto fail;
 	/* 2. Donor list, 3. one clone at a time. */
 	if (check_donor_list(o.mount_opts, r, st.host, st.port, &err) || take_clone_lock(&err))
 		goto fail;
@@ -553,6 +641,10 @@ int cmd_clone(int argc, char **argv)
 		goto fail;
 	}
 	clone_progress_stage(p, CS_SNAPSHOT, CSS_COMPLETED);
+	if (o.thin) {
+		rc = thin_clone(&cm, &st, &o, target, work, owner, p, &err) ? fail_with(&err) : 0;
+		goto out;
+	}
 	/* 6. Hydrate (the same snapshot, now prefetching) and copy out. */
 	char snapshot[128];
 	snprintf(snapshot, sizeof(snapshot), "%s", cm.snapshot);

@@ -101,9 +101,11 @@ int clone_mount_open(struct clone_mount *cm, const char *workdir, const char *us
 	mount_binary(bin, sizeof(bin));
 	/* A host with ':' (IPv6) goes in brackets, as endpoint_parse reads it. */
 	snprintf(donor, sizeof(donor), strchr(host, ':') ? "%s@[%s]:%u" : "%s@%s:%u", user, host, port);
-	snprintf(opts, sizeof(opts), "password_file=/dev/fd/%d,cache_dir=%s,prefetch=%s,handoff=%s,snapshot=%s%s%s",
-		 pw[0], cm->cache, prefetch ? "on" : "off", prefetch ? "on" : "off", snapshot, extra_opts && *extra_opts ? "," : "",
-		 extra_opts ? extra_opts : "");
+	/* A staging mount hands files to materialize; a thin clone keeps them and writes over them. */
+	bool handoff = prefetch && !cm->upper[0];
+	snprintf(opts, sizeof(opts), "password_file=/dev/fd/%d,cache_dir=%s,prefetch=%s,handoff=%s,snapshot=%s%s%s%s%s",
+		 pw[0], cm->cache, prefetch ? "on" : "off", handoff ? "on" : "off", snapshot, cm->upper[0] ? ",rw,upper=" : "",
+		 cm->upper, extra_opts && *extra_opts ? "," : "", extra_opts ? extra_opts : "");
 	char *argv[] = { bin, donor, cm->mnt, "-o", opts, NULL };
 	char out[MOUNT_OUTPUT_MAX];
 	int rc = spawn_capture(argv, NULL, 1, out, sizeof(out));

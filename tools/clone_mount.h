@@ -13,6 +13,7 @@ struct clone_mount {
 	char mnt[PATH_MAX];        /* a fresh directory beside the work dir */
 	char cache[PATH_MAX];      /* its chunk cache, removed with it */
 	char snapshot[128];        /* the snapshot id, once mounted */
+	char upper[PATH_MAX];      /* set before opening: a thin clone (rw,upper=) instead of a staging mount */
 	bool mounted;
 };
 

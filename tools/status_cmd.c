@@ -85,6 +85,14 @@ int cmd_status(int argc, char **argv)
 		human_bytes((uint64_t)strtod(cmax, NULL), hm, sizeof(hm));
 		printf("cache      at most %s, %s chunks evicted\n", hm, evicted);
 	}
+	char upper[4200], written[32];
+	mountinfo_json_field(doc, "upper", upper, sizeof(upper));
+	mountinfo_json_field(doc, "bytes_written", written, sizeof(written));
+	if (upper[0]) { /* a thin clone (rw,upper=): its own writes */
+		char hw[32];
+		human_bytes((uint64_t)strtod(written, NULL), hw, sizeof(hw));
+		printf("upper      %s, %s written by the clone\n", upper, hw);
+	}
 	printf("binlog     %s:%s  gtid %s\n", bf, bp, gtid);
 	printf("tls        %s\n", tls);
 	if (err[0])

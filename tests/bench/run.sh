@@ -9,35 +9,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 for a in "$@"; do case $a in --bin=*) CLONEFS_BIN=$(cd "${a#*=}" && pwd) ;; esac; done
 . "$here/../lib/e2e.sh"
+. "$here/btrfs.sh"
 
 size_mb=${BENCH_SIZE:-2048}
 T=$(t_tmpdir)
 . "$here/bench_lib.sh"
 
-# btrfs_up: a btrfs image (sparse, room for the datadir, its binary logs and CoW snapshots)
-# loop-mounted at $T/btrfs with the subvolume $T/btrfs/sub; sets DONOR_DIR under it. Returns 1 with
-# BTRFS_WHY set when btrfs cannot be used here.
-btrfs_up() {
-	local tool img_mb=$((size_mb * 4 + 2048))
-	for tool in mkfs.btrfs btrfs losetup; do
-		command -v "$tool" >/dev/null || { BTRFS_WHY="$tool is not installed"; return 1; }
-	done
-	truncate -s "${img_mb}M" "$T/btrfs.img"
-	mkfs.btrfs -q "$T/btrfs.img" >"$T/mkfs.log" 2>&1 || { BTRFS_WHY="mkfs.btrfs: $(tail -1 "$T/mkfs.log")"; return 1; }
-	# Direct I/O on the image: without it the loop device caches every block a second time (the image
-	# file's pages under btrfs's own) and copies each read in a kernel worker, a cost a btrfs on a real
-	# disk does not have; every peer reads through this same device.
-	LOOP=$(losetup --direct-io=on --find --show "$T/btrfs.img" 2>"$T/losetup.err") ||
-		{ BTRFS_WHY="no loop device: $(cat "$T/losetup.err")"; return 1; }
-	t_on_exit "losetup -d '$LOOP'"
-	mkdir -p "$T/btrfs"
-	mount -t btrfs "$LOOP" "$T/btrfs" 2>"$T/mount.err" || { BTRFS_WHY="cannot mount btrfs: $(cat "$T/mount.err")"; return 1; }
-	t_on_exit "umount '$T/btrfs' || umount -l '$T/btrfs'"
-	chmod 755 "$T/btrfs"
-	btrfs -q subvolume create "$T/btrfs/sub" >/dev/null || { BTRFS_WHY="cannot create a subvolume"; return 1; }
-	chmod 755 "$T/btrfs/sub"
-	DONOR_DIR="$T/btrfs/sub/donor"
-}
 # The image is removed with $T, after the umount and losetup -d (registered after this, run before).
 [ "${KEEP_TMP:-0}" = 1 ] || t_on_exit "rm -rf --one-file-system '$T'"
 DONOR_DIR="$T/donor" BTRFS_WHY=
