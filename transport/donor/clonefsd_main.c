@@ -22,6 +22,7 @@
 
 #include "transport/conn.h"
 #include "transport/donor/donor.h"
+#include "transport/metrics_http.h"
 
 #define CLONEFS_VERSION "0.1.0"
 #define CONFIG_FILE "/etc/clonefs/clonefsd.conf"
@@ -37,7 +38,7 @@
 struct donor_config donor_cfg;
 static atomic_int active_sessions;
 static atomic_int refusing;
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reloading;
 
 static const char usage[] =
 	"usage: clonefsd --listen=ADDR:PORT --socket=PATH [options]\n"
@@ -66,16 +67,17 @@ static const char usage[] =
 	"  --chunk-size=BYTES        chunk size of new snapshots: 64K to 4M, a multiple of 4096\n"
 	"                            (K and M suffixes; default 64K); a snapshot keeps its own\n"
 	"  --defaults-file=F         read options from F instead of " CONFIG_FILE "\n"
+	"  --metrics=ADDR:PORT       serve Prometheus metrics over HTTP at http://ADDR:PORT/metrics\n"
 	"  --foreground              do not daemonize; log to stderr\n"
 	"  --explain-methods         say which snapshot methods this host supports (for --datadir and\n"
 	"                            --state-dir; the server is not asked), then exit\n"
 	"  --help, --version\n"
 	"\n"
 	"Every option may also be given as `name = value` in " CONFIG_FILE ";\n"
-	"the command line wins.\n";
+	"the command line wins. SIGHUP reopens the log and loads the TLS files again.\n";
 
 struct opts {
-	char *ssl_cert, *ssl_key, *ssl_ca, *method, *defaults_file;
+	char *ssl_cert, *ssl_key, *ssl_ca, *method, *defaults_file, *metrics;
 	bool require_client_cert, foreground, explain_methods;
 };
 
@@ -134,6 +136,11 @@ static int set_str(char **dst, const char *name, const char *v, struct cfs_err *
 	return *dst ? 0 : cfs_err_set(err, CFS_ER_IO, "out of memory");
 }
 
+/* Where apply() writes: donor_cfg, or a scratch copy when a reload reads the options again while
+ * sessions read donor_cfg (reload_config). */
+static struct donor_config *apply_cfg = &donor_cfg;
+#define donor_cfg (*apply_cfg)
+
 /* Apply one option "name" = "value" (value NULL for flags). */
 static int apply(struct opts *o, const char *name, const char *v, struct cfs_err *err)
 {
@@ -160,6 +167,8 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 		return set_str(&o->ssl_ca, name, v, err);
 	if (!strcmp(name, "snapshot-method"))
 		return set_str(&o->method, name, v, err);
+	if (!strcmp(name, "metrics"))
+		return set_str(&o->metrics, name, v, err);
 	if (!strcmp(name, "require-client-cert"))
 		o->require_client_cert = flag_value(v);
 	else if (!strcmp(name, "foreground"))
@@ -215,6 +224,7 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 		return cfs_err_set(err, CFS_ER_USAGE, "unknown option --%s (see clonefsd --help)", name);
 	return 0;
 }
+#undef donor_cfg
 
 /* `name = value` lines; '#' and ';' comments and [section] headers are ignored; '_' == '-'. */
 static int read_config(struct opts *o, const char *path, bool must_exist, struct cfs_err *err)
@@ -396,8 +406,10 @@ static bool spawn(void *(*fn)(void *), struct conn_arg *c)
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stopping = 1;
+	if (sig == SIGHUP)
+		reloading = 1;
+	else
+		stopping = 1;
 }
 
 static void accept_one(int lfd)
@@ -492,6 +504,89 @@ static int explain_methods(struct cfs_err *err)
 	else
 		printf("%-12s has no method here but clone, for a MySQL server that has it\n", "auto");
 	return 0;
+}
+
+static void opts_release(struct opts *o)
+{
+	free(o->ssl_cert);
+	free(o->ssl_key);
+	free(o->ssl_ca);
+	free(o->method);
+	free(o->defaults_file);
+	free(o->metrics);
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/* SIGHUP: the log reopened (daemonized: logrotate moved it), the options read again as at start.
+ * Of them the TLS files are taken at once (new sessions get the renewed certificate; sessions and
+ * snapshots carry on); every other option read by running sessions waits for the next start, and
+ * each one that changed is logged saying so (docs/decisions.md D37). */
+static void reload_config(int argc, char **argv, struct opts *o)
+{
+	donor_notify("RELOADING=1");
+	if (!o->foreground) {
+		char log[4200];
+		snprintf(log, sizeof(log), "%s/clonefsd.log", donor_cfg.state_dir);
+		donor_log_reopen(log);
+	}
+	struct donor_config *fresh = malloc(sizeof(*fresh));
+	struct opts no;
+	struct cfs_err err = { 0 };
+	memset(&no, 0, sizeof(no));
+	int rc = fresh ? 0 : cfs_err_set(&err, CFS_ER_IO, "out of memory");
+	if (rc == 0) {
+		memcpy(fresh, &donor_cfg, sizeof(*fresh));
+		apply_cfg = fresh;
+		rc = parse_args(argc, argv, &no, &err);
+		apply_cfg = &donor_cfg;
+	}
+	if (rc == 0 && no.ssl_cert && !no.ssl_key)
+		rc = cfs_err_set(&err, CFS_ER_USAGE, "--ssl-cert needs --ssl-key");
+	if (rc) {
+		donor_event("reload_failed", "configuration not reloaded, the running one stays: ERROR %d: %s", err.code,
+			    err.msg);
+	} else {
+		const struct { const char *name; bool changed; } later[] = {
+			{ "listen", strcmp(fresh->listen, donor_cfg.listen) != 0 },
+			{ "socket", strcmp(fresh->socket, donor_cfg.socket) != 0 },
+			{ "datadir", strcmp(fresh->datadir, donor_cfg.datadir) != 0 },
+			{ "state-dir", strcmp(fresh->state_dir, donor_cfg.state_dir) != 0 },
+			{ "snapshot-method", str_differs(no.method, o->method) },
+			{ "metrics", str_differs(no.metrics, o->metrics) },
+			{ "max-bandwidth", fresh->max_bandwidth != donor_cfg.max_bandwidth },
+			{ "max-connections", fresh->max_connections != donor_cfg.max_connections },
+			{ "snapshot-ttl", fresh->snapshot_ttl_s != donor_cfg.snapshot_ttl_s },
+			{ "snapshot-timeout", fresh->snapshot_timeout_s != donor_cfg.snapshot_timeout_s },
+			{ "idle-timeout", fresh->idle_timeout_s != donor_cfg.idle_timeout_s },
+			{ "parallel", fresh->parallel != donor_cfg.parallel },
+			{ "compression", fresh->compression != donor_cfg.compression ||
+						 fresh->zstd_level != donor_cfg.zstd_level },
+			{ "chunk-size", fresh->chunk_size != donor_cfg.chunk_size },
+			{ "ssl-cert", !o->ssl_cert != !no.ssl_cert }, /* TLS on or off */
+		};
+		for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+			if (later[i].changed)
+				donor_event("reload_deferred", "--%s changed; it takes effect when clonefsd is restarted",
+					    later[i].name);
+		if (o->ssl_cert && no.ssl_cert)
+			rc = donor_tls_reload(no.ssl_cert, no.ssl_key, no.ssl_ca, no.require_client_cert);
+		if (o->ssl_cert && no.ssl_cert && rc == 0) {
+			struct opts swap = *o; /* the files now in use */
+			o->ssl_cert = no.ssl_cert, o->ssl_key = no.ssl_key, o->ssl_ca = no.ssl_ca;
+			o->require_client_cert = no.require_client_cert;
+			no.ssl_cert = swap.ssl_cert, no.ssl_key = swap.ssl_key, no.ssl_ca = swap.ssl_ca;
+		}
+		if (rc == 0)
+			donor_event("reloaded", "configuration read again");
+	}
+	donor_metrics_reload(rc == 0);
+	opts_release(&no);
+	free(fresh);
+	donor_notify("READY=1");
 }
 
 /* Everything clonefsd does; main releases the options however this returns. */
@@ -597,6 +692,13 @@ static int run(int argc, char **argv, struct opts *o)
 	int lfd = listen_on(donor_cfg.listen, &err);
 	if (lfd < 0)
 		return fail(&err);
+	int mfd = o->metrics ? listen_on(o->metrics, &err) : -1; /* bound before daemonizing: errors seen */
+	if (o->metrics && mfd < 0) {
+		char why[CFS_ERR_MSG_MAX];
+		memcpy(why, err.msg, sizeof(why));
+		cfs_err_set(&err, err.code, "--metrics=%s: %.400s", o->metrics, why);
+		return fail(&err);
+	}
 	if (snap_registry_init(&err))
 		return fail(&err);
 	if (!o->foreground) {
@@ -624,36 +726,49 @@ static int run(int argc, char **argv, struct opts *o)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &block, &orig);
 	sigdelset(&orig, SIGTERM);
 	sigdelset(&orig, SIGINT);
+	sigdelset(&orig, SIGHUP);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	if (snap_reaper_start(&err))
 		return fail(&err);
+	struct metrics_http *metrics = NULL;
+	if (mfd >= 0 && metrics_http_start(mfd, donor_metrics_render, NULL, &metrics, &err))
+		return fail(&err);
 	donor_log("clonefsd %s listening on %s (TLS %s%s, method %s, state %s, max %d connections, TTL %d s, "
-		  "chunk size %u, compression %s, zstd level %d, parallel %d)",
+		  "chunk size %u, compression %s, zstd level %d, parallel %d%s%s)",
 		  CLONEFS_VERSION, donor_cfg.listen, donor_cfg.tls ? "offered" : "off",
 		  o->require_client_cert ? ", client certificate required" : "", snap_method_name(donor_cfg.method),
 		  donor_cfg.state_dir, donor_cfg.max_connections, donor_cfg.snapshot_ttl_s, donor_cfg.chunk_size,
 		  donor_cfg.compression == COMPRESS_AUTO ? "auto" : donor_cfg.compression == COMPRESS_ON ? "on" : "off",
-		  donor_cfg.zstd_level, donor_cfg.parallel);
+		  donor_cfg.zstd_level, donor_cfg.parallel, o->metrics ? ", metrics on " : "", o->metrics ? o->metrics : "");
 	if (donor_cfg.method == SNAP_AUTO && !snap_have_mariabackup())
 		donor_log("warning: mariabackup is not installed: --snapshot-method=auto has a method for MariaDB only "
 			  "where btrfs can be used (clonefsd --explain-methods)");
+	donor_notify("READY=1");
 
 	while (!stopping) {
 		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 		int r = ppoll(&pfd, 1, NULL, &orig);
+		if (reloading) {
+			reloading = 0;
+			reload_config(argc, argv, o);
+		}
 		if (r > 0)
 			accept_one(lfd);
 		else if (r < 0 && errno != EINTR)
 			donor_log("poll: %s", strerror(errno));
 	}
+	donor_notify("STOPPING=1");
 	donor_log("stopping: closing the listening socket, ending %d connections", atomic_load(&active_sessions));
 	close(lfd);
+	metrics_http_stop(metrics);
 	snap_cancel();
 	int left = donor_sessions_stop(STOP_TIMEOUT_S);
 	if (left)
@@ -677,10 +792,6 @@ int main(int argc, char **argv)
 	struct opts o;
 	memset(&o, 0, sizeof(o));
 	int rc = run(argc, argv, &o);
-	free(o.ssl_cert);
-	free(o.ssl_key);
-	free(o.ssl_ca);
-	free(o.method);
-	free(o.defaults_file);
+	opts_release(&o);
 	return rc;
 }

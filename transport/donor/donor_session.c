@@ -110,6 +110,7 @@ static void progress_cb(void *arg, const char *line)
 static int refuse(struct session *s, uint32_t req, const struct cfs_err *e, struct cfs_err *err)
 {
 	struct cfs_err ignored;
+	donor_metrics_error(e->code ? e->code : CFS_ER_PROTOCOL);
 	if (conn_send_error(&s->conn, req, e, &ignored) == 0)
 		s->refused = true;
 	*err = *e;
@@ -151,22 +152,25 @@ static int hello(struct session *s, struct cfs_err *err)
 	/* The highest version both speak. */
 	unsigned proto = m.proto_max < WIRE_PROTO_VERSION ? m.proto_max : WIRE_PROTO_VERSION;
 	s->digest = chunk_digest_of_proto(proto);
-	struct wire_hello_ok ok = { .proto = (uint16_t)proto, .tls_offered = donor_cfg.tls != NULL,
+	SSL_CTX *tls = donor_tls_get(); /* the certificate of the last reload, for the whole handshake */
+	struct wire_hello_ok ok = { .proto = (uint16_t)proto, .tls_offered = tls != NULL,
 				    .max_frame = WIRE_FRAME_MAX };
+	int rc = 0;
 	if (RAND_bytes(s->nonce, sizeof(s->nonce)) != 1)
-		return cfs_err_set(err, CFS_ER_IO, "no randomness for the nonce");
+		rc = cfs_err_set(err, CFS_ER_IO, "no randomness for the nonce");
 	memcpy(ok.nonce, s->nonce, sizeof(s->nonce));
 	snprintf(ok.rsa_pem, sizeof(ok.rsa_pem), "%s", donor_cfg.rsa_pem);
 	wbuf_reset(&s->out);
 	wire_hello_ok_encode(&s->out, &ok);
-	if (send_buf(s, WIRE_HELLO_OK, h.req_id, &s->out, err))
-		return -1;
-	if (m.tls == WIRE_TLS_YES && donor_cfg.tls && conn_tls_server(&s->conn, donor_cfg.tls, err)) {
+	if (rc == 0)
+		rc = send_buf(s, WIRE_HELLO_OK, h.req_id, &s->out, err);
+	if (rc == 0 && m.tls == WIRE_TLS_YES && tls && conn_tls_server(&s->conn, tls, err)) {
 		donor_log("%s: TLS handshake failed: ERROR %d: %s", s->peer, err->code, err->msg);
 		s->logged = true;
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	SSL_CTX_free(tls); /* the session's SSL holds its own reference */
+	return rc;
 }
 
 static int auth(struct session *s, struct cfs_err *err)
@@ -211,6 +215,7 @@ static int auth(struct session *s, struct cfs_err *err)
 reply:
 	OPENSSL_cleanse(&a, sizeof(a));
 	if (rc) {
+		donor_metrics_auth_failed();
 		donor_log("%s: authentication of '%s' refused: ERROR %d (%s): %s", s->peer, s->user, e.code, e.sqlstate, e.msg);
 		s->logged = true;
 		return refuse(s, h.req_id, &e, err);
@@ -261,6 +266,7 @@ static int do_snap_open(struct session *s, uint32_t req, struct cfs_err *err)
 	if (!snap) {
 		donor_log("%s: snapshot '%s' for '%s' refused: ERROR %d (%s): %s", s->peer, m.snap, s->user, e.code,
 			  e.sqlstate, e.msg);
+		donor_metrics_error(e.code);
 		return conn_send_error(&s->conn, req, &e, err);
 	}
 	s->snap = snap;
@@ -338,8 +344,10 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 		return refuse(s, req, &e, err);
 	}
 	int fd = snap_file_open(s->snap, f, &e);
-	if (fd < 0)
+	if (fd < 0) {
+		donor_metrics_error(e.code);
 		return conn_send_error(&s->conn, req, &e, err);
+	}
 	int rc = 0;
 	/* Compressed or raw: as configured, or (auto) as the READs before this one say pays (D15). */
 	uint64_t first_off = rd.first_chunk * cs, end_off = (rd.first_chunk + rd.count) * cs;
@@ -353,6 +361,7 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 		uint32_t len = (uint32_t)(f->size - off < cs ? f->size - off : cs);
 		if (read_chunk(s, fd, f, idx, cs, len, &e)) {
 			donor_log("%s: READ of '%s' failed: ERROR %d: %s", s->peer, f->path, e.code, e.msg);
+			donor_metrics_error(e.code);
 			rc = conn_send_error(&s->conn, req, &e, err);
 			break;
 		}
@@ -370,6 +379,8 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 		bandwidth_take(s->out.len);
 		rc = send_buf(s, WIRE_CHUNK, req, &s->out, err);
 		zs.send_ns += mono_ns() - t1;
+		if (rc == 0)
+			donor_metrics_served(s->snap->method, len, s->out.len);
 	}
 	close(fd);
 	if (rc == 0 && donor_cfg.compression == COMPRESS_AUTO) {
@@ -479,6 +490,7 @@ void donor_session_run(int fd, const char *peer)
 		session_free(s);
 		return;
 	}
+	donor_metrics_session(1);
 
 	if (!s->zctx || !s->raw) {
 		cfs_err_set(&err, CFS_ER_IO, "out of memory");
@@ -504,6 +516,7 @@ void donor_session_run(int fd, const char *peer)
 			break;
 		}
 	pthread_mutex_unlock(&sessions_lock);
+	donor_metrics_session(-1);
 	/* Everything this thread holds is released before it counts as ended: donor_sessions_stop lets
 	 * clonefsd exit once none is left, and a leak checker then sees only real leaks (OpenSSL keeps
 	 * per-thread random generators until the thread stops). */

@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "transport/buf.h"
+#include "transport/clock.h"
 
 /* snapshot.meta holds one SNAP_INFO payload and a few fields: far below this. */
 #define META_MAX (1u << 20)
@@ -279,6 +280,16 @@ int snap_reaper_start(struct cfs_err *err)
 	return 0;
 }
 
+int snap_count(void)
+{
+	int n = 0;
+	pthread_mutex_lock(&reg_lock);
+	for (struct snapshot *s = snaps; s; s = s->next)
+		n++;
+	pthread_mutex_unlock(&reg_lock);
+	return n;
+}
+
 void snap_registry_shutdown(void)
 {
 	if (!reaper_running)
@@ -400,6 +411,7 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
 		goto out;
 	}
 	donor_log("snapshot %s: making it with %s as '%s'", s->id, snap_method_name(method), user);
+	uint64_t t0 = mono_ns();
 	int rc = make(s, db, user, password, progress, arg, err);
 	char num[32];
 	snprintf(num, sizeof(num), "%lld", (long long)now);
@@ -417,6 +429,7 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
 		rc = save_meta(s, err);
 	if (rc) {
 		donor_log("snapshot %s failed: ERROR %d: %s", s->id, err->code, err->msg);
+		donor_metrics_snapshot(method, false, 0, -1);
 		remove_snap_dir(s->dir);
 		snap_free(s);
 		s = NULL;
@@ -427,6 +440,8 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password,
 	s->next = snaps;
 	snaps = s;
 	pthread_mutex_unlock(&reg_lock);
+	const char *lock_ms = wire_snap_info_get(&s->info, "lock_ms");
+	donor_metrics_snapshot(method, true, mono_ns() - t0, lock_ms ? strtoll(lock_ms, NULL, 10) : -1);
 	donor_log("snapshot %s made with %s in %lld s: %u files, %llu bytes, chunk size %u, binlog %s:%s gtid %s",
 		  s->id, snap_method_name(method), (long long)(time(NULL) - now), s->m.n,
 		  (unsigned long long)s->m.bytes_total, s->info.chunk_size,
