@@ -151,7 +151,7 @@ grep -q 'listening on' "$S2/clonefsd.log.1" || t_fail "the rotated file lost the
 grep -q 'listening on' "$S2/clonefsd.log" && t_fail "the new log file holds lines from before the reload"
 kill "$pid2"
 t_wait_for "! kill -0 $pid2 2>/dev/null" 30 || t_fail "the daemonized clonefsd did not stop"
-grep -q 'event=log msg="stopped"' "$S2/clonefsd.log" || t_fail "no clean stop in the new log file"
+grep -q 'event=stopped msg="stopped"' "$S2/clonefsd.log" || t_fail "no clean stop in the new log file"
 
 t_log "every log line is key=value: ts=... event=NAME msg=\"...\""
 for f in "$T/clonefsd.log" "$S2/clonefsd.log.1" "$S2/clonefsd.log"; do

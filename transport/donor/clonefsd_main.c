@@ -419,7 +419,7 @@ static void accept_one(int lfd)
 	int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-			donor_log("cannot accept a connection: %s", strerror(errno));
+			donor_event("accept_failed", "cannot accept a connection: %s", strerror(errno));
 			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000L }, NULL);
 		}
 		return; /* EAGAIN, ECONNABORTED, EINTR: nothing to do */
@@ -436,7 +436,7 @@ static void accept_one(int lfd)
 		 strchr(host, ':') ? "]" : "", serv);
 	if (atomic_fetch_add(&active_sessions, 1) >= donor_cfg.max_connections) {
 		atomic_fetch_sub(&active_sessions, 1);
-		donor_log("%s: refused, %d connections already (--max-connections)", c->peer, donor_cfg.max_connections);
+		donor_event("connection_refused", "%s: refused, %d connections already (--max-connections)", c->peer, donor_cfg.max_connections);
 		if (atomic_fetch_add(&refusing, 1) >= MAX_REFUSING || !spawn(refuse_main, c)) {
 			atomic_fetch_sub(&refusing, 1);
 			close(fd);
@@ -445,7 +445,7 @@ static void accept_one(int lfd)
 		return;
 	}
 	if (!spawn(conn_main, c)) {
-		donor_log("%s: cannot start a thread: %s", c->peer, strerror(errno));
+		donor_event("thread_failed", "%s: cannot start a thread: %s", c->peer, strerror(errno));
 		close(fd);
 		free(c);
 		atomic_fetch_sub(&active_sessions, 1);
@@ -741,7 +741,7 @@ static int run(int argc, char **argv, struct opts *o)
 	struct metrics_http *metrics = NULL;
 	if (mfd >= 0 && metrics_http_start(mfd, donor_metrics_render, NULL, &metrics, &err))
 		return fail(&err);
-	donor_log("clonefsd %s listening on %s (TLS %s%s, method %s, state %s, max %d connections, TTL %d s, "
+	donor_event("started", "clonefsd %s listening on %s (TLS %s%s, method %s, state %s, max %d connections, TTL %d s, "
 		  "chunk size %u, compression %s, zstd level %d, parallel %d%s%s)",
 		  CLONEFS_VERSION, donor_cfg.listen, donor_cfg.tls ? "offered" : "off",
 		  o->require_client_cert ? ", client certificate required" : "", snap_method_name(donor_cfg.method),
@@ -749,7 +749,7 @@ static int run(int argc, char **argv, struct opts *o)
 		  donor_cfg.compression == COMPRESS_AUTO ? "auto" : donor_cfg.compression == COMPRESS_ON ? "on" : "off",
 		  donor_cfg.zstd_level, donor_cfg.parallel, o->metrics ? ", metrics on " : "", o->metrics ? o->metrics : "");
 	if (donor_cfg.method == SNAP_AUTO && !snap_have_mariabackup())
-		donor_log("warning: mariabackup is not installed: --snapshot-method=auto has a method for MariaDB only "
+		donor_event("warning", "warning: mariabackup is not installed: --snapshot-method=auto has a method for MariaDB only "
 			  "where btrfs can be used (clonefsd --explain-methods)");
 	donor_notify("READY=1");
 
@@ -763,19 +763,19 @@ static int run(int argc, char **argv, struct opts *o)
 		if (r > 0)
 			accept_one(lfd);
 		else if (r < 0 && errno != EINTR)
-			donor_log("poll: %s", strerror(errno));
+			donor_event("poll_failed", "poll: %s", strerror(errno));
 	}
 	donor_notify("STOPPING=1");
-	donor_log("stopping: closing the listening socket, ending %d connections", atomic_load(&active_sessions));
+	donor_event("stopping", "stopping: closing the listening socket, ending %d connections", atomic_load(&active_sessions));
 	close(lfd);
 	metrics_http_stop(metrics);
 	snap_cancel();
 	int left = donor_sessions_stop(STOP_TIMEOUT_S);
 	if (left)
-		donor_log("%d connections did not end within %d s", left, STOP_TIMEOUT_S);
+		donor_event("stop_timeout", "%d connections did not end within %d s", left, STOP_TIMEOUT_S);
 	snap_registry_shutdown();
 	unlink(pidfile);
-	donor_log("stopped");
+	donor_event("stopped", "stopped");
 	if (!left) {
 		/* Everything released, so that a leak checker sees only real leaks. */
 		mysql_library_end();

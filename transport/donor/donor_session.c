@@ -165,7 +165,7 @@ static int hello(struct session *s, struct cfs_err *err)
 	if (rc == 0)
 		rc = send_buf(s, WIRE_HELLO_OK, h.req_id, &s->out, err);
 	if (rc == 0 && m.tls == WIRE_TLS_YES && tls && conn_tls_server(&s->conn, tls, err)) {
-		donor_log("%s: TLS handshake failed: ERROR %d: %s", s->peer, err->code, err->msg);
+		donor_event("tls_failed", "%s: TLS handshake failed: ERROR %d: %s", s->peer, err->code, err->msg);
 		s->logged = true;
 		rc = -1;
 	}
@@ -216,11 +216,11 @@ reply:
 	OPENSSL_cleanse(&a, sizeof(a));
 	if (rc) {
 		donor_metrics_auth_failed();
-		donor_log("%s: authentication of '%s' refused: ERROR %d (%s): %s", s->peer, s->user, e.code, e.sqlstate, e.msg);
+		donor_event("auth_refused", "%s: authentication of '%s' refused: ERROR %d (%s): %s", s->peer, s->user, e.code, e.sqlstate, e.msg);
 		s->logged = true;
 		return refuse(s, h.req_id, &e, err);
 	}
-	donor_log("%s: '%s' authenticated (%s)", s->peer, s->user, s->conn.ssl ? "TLS" : "no TLS, RSA password");
+	donor_event("auth_ok", "%s: '%s' authenticated (%s)", s->peer, s->user, s->conn.ssl ? "TLS" : "no TLS, RSA password");
 	return send_buf(s, WIRE_AUTH_OK, h.req_id, NULL, err);
 }
 
@@ -264,14 +264,14 @@ static int do_snap_open(struct session *s, uint32_t req, struct cfs_err *err)
 		cfs_err_set(&e, ER_CLONE_ENCRYPTION, ER_CLONE_ENCRYPTION_MSG);
 	}
 	if (!snap) {
-		donor_log("%s: snapshot '%s' for '%s' refused: ERROR %d (%s): %s", s->peer, m.snap, s->user, e.code,
+		donor_event("snapshot_refused", "%s: snapshot '%s' for '%s' refused: ERROR %d (%s): %s", s->peer, m.snap, s->user, e.code,
 			  e.sqlstate, e.msg);
 		donor_metrics_error(e.code);
 		return conn_send_error(&s->conn, req, &e, err);
 	}
 	s->snap = snap;
 	if (!is_new)
-		donor_log("%s: '%s' opened snapshot %s", s->peer, s->user, snap->id);
+		donor_event("snapshot_opened", "%s: '%s' opened snapshot %s", s->peer, s->user, snap->id);
 	wbuf_reset(&s->out);
 	wire_snap_info_encode(&s->out, &snap->info);
 	return send_buf(s, WIRE_SNAP_INFO, req, &s->out, err);
@@ -360,7 +360,7 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 		uint64_t idx = rd.first_chunk + i, off = idx * cs;
 		uint32_t len = (uint32_t)(f->size - off < cs ? f->size - off : cs);
 		if (read_chunk(s, fd, f, idx, cs, len, &e)) {
-			donor_log("%s: READ of '%s' failed: ERROR %d: %s", s->peer, f->path, e.code, e.msg);
+			donor_event("read_failed", "%s: READ of '%s' failed: ERROR %d: %s", s->peer, f->path, e.code, e.msg);
 			donor_metrics_error(e.code);
 			rc = conn_send_error(&s->conn, req, &e, err);
 			break;
@@ -387,7 +387,7 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 		bool was = s->za.compress;
 		zadapt_end(&s->za, compress, &zs);
 		if (s->za.compress != was)
-			donor_log("%s: compression %s (zstd shrank the data %.1fx at %.0f MB/s; sending took %.1f ms of %.1f)",
+			donor_event("compression_switched", "%s: compression %s (zstd shrank the data %.1fx at %.0f MB/s; sending took %.1f ms of %.1f)",
 				  s->peer, s->za.compress ? "on" : "off", s->za.ratio,
 				  s->za.zstd_ns_per_b > 0 ? 1e3 / s->za.zstd_ns_per_b : 0, (double)zs.send_ns / 1e6,
 				  (double)(zs.send_ns + zs.encode_ns) / 1e6);
@@ -505,9 +505,9 @@ void donor_session_run(int fd, const char *peer)
 		}
 	}
 	if (!s->logged && err.code && err.code != CFS_ER_NETWORK)
-		donor_log("%s: session of '%s' ended: ERROR %d: %s", s->peer, s->user, err.code, err.msg);
+		donor_event("session_error", "%s: session of '%s' ended: ERROR %d: %s", s->peer, s->user, err.code, err.msg);
 	else if (!s->logged && err.code == CFS_ER_NETWORK && !strstr(err.msg, "closed"))
-		donor_log("%s: session of '%s' ended: %s", s->peer, s->user, err.msg);
+		donor_event("session_lost", "%s: session of '%s' ended: %s", s->peer, s->user, err.msg);
 
 	pthread_mutex_lock(&sessions_lock);
 	for (struct session **p = &sessions; *p; p = &(*p)->next)
