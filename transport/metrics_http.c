@@ -3,6 +3,7 @@
  * One connection at a time on one thread; the read and the write are bounded in bytes and time, so
  * a client that sends nothing or reads nothing holds it METRICS_HTTP_TIMEOUT_MS at most. */
 #include "transport/metrics_http.h"
+#include "transport/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -102,9 +103,7 @@ struct metrics_http {
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(mono_ns() / 1000000u);
 }
 
 /* Wait for fd (events) or the stop eventfd until deadline: 1 ready, 0 timed out or stopping. */

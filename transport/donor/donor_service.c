@@ -65,7 +65,7 @@ static void describe_cert(SSL_CTX *ctx, char *out, size_t outsz)
 		snprintf(serial, sizeof(serial), "%s", s);
 	OPENSSL_free(s);
 	BN_free(bn);
-	snprintf(out, outsz, "cert_sha256=%s serial=%s", hex, serial);
+	snprintf(out, outsz, "cert_sha256=%.128s serial=%.64s", hex, serial);
 }
 
 int donor_tls_reload(const char *cert, const char *key, const char *ca, bool require_client_cert)
@@ -77,7 +77,7 @@ int donor_tls_reload(const char *cert, const char *key, const char *ca, bool req
 			    err.code, err.msg);
 		return -1;
 	}
-	char desc[256];
+	char desc[512];
 	describe_cert(ctx, desc, sizeof(desc));
 	donor_tls_set(ctx);
 	donor_event("tls_loaded", "certificate %s loaded for new connections (%s)", cert, desc);
