@@ -5,10 +5,14 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "transport/metrics.h"
 
-enum { NMETHODS = SNAP_CLONE + 1, ERROR_CODES = 64 };
+/* Room for every snapshot method, those added after clone included: the samples list each method
+ * snap_method_name knows (it says "auto" past the last). */
+enum { NMETHODS = 8, ERROR_CODES = 64 };
+_Static_assert((int)SNAP_CLONE < (int)NMETHODS, "NMETHODS must hold every snapshot method");
 
 static atomic_uint_fast64_t sessions_total, sessions_active, auth_failures;
 static atomic_uint_fast64_t bytes_raw[NMETHODS], bytes_wire[NMETHODS], chunks_served[NMETHODS];
@@ -75,7 +79,7 @@ static void per_method(struct wbuf *out, const char *name, const char *type, con
 		       atomic_uint_fast64_t *v)
 {
 	metrics_family(out, name, type, help);
-	for (int m = SNAP_MARIABACKUP; m < NMETHODS; m++) {
+	for (int m = SNAP_MARIABACKUP; m < NMETHODS && strcmp(snap_method_name((enum snap_method)m), "auto"); m++) {
 		char lb[64] = "";
 		metrics_label(lb, sizeof(lb), "method", snap_method_name((enum snap_method)m));
 		metrics_sample_u64(out, name, lb, atomic_load(&v[m]));
