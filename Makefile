@@ -177,7 +177,7 @@ $(DEB): $(shell find $(DEB_TREE) -type f 2>/dev/null)
 	@rm -rf build/deb/src && mkdir -p build/deb/src/clonefs
 	@cp -a $(DEB_TREE) build/deb/src/clonefs/
 	@echo "  DEB     $@"
-	@cd build/deb/src/clonefs && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || { tail -30 ../build.log; exit 1; }
+	@cd build/deb/src/clonefs && dpkg-buildpackage -b -us -uc -jauto >../build.log 2>&1 || { tail -30 ../build.log; exit 1; }
 	@mv build/deb/src/clonefs_$(DEB_VERSION)_$(DEB_ARCH).deb $@
 	@rm -rf build/deb/src/clonefs
 

@@ -142,6 +142,8 @@ S2=$T/state2
 P2=$(t_free_port)
 "$CLONEFS_BIN/clonefsd" --listen="127.0.0.1:$P2" --socket="$DONOR_SOCK" --state-dir="$S2" \
 	--snapshot-method=mariabackup --defaults-file="$T/clonefsd.conf"
+# The daemon writes its pid once detached, maybe after the command returned.
+t_wait_for "[ -s '$S2/clonefsd.pid' ]" 10 || t_fail "the daemonized clonefsd wrote no pid file"
 pid2=$(cat "$S2/clonefsd.pid")
 t_on_exit "kill $pid2 2>/dev/null || true"
 mv "$S2/clonefsd.log" "$S2/clonefsd.log.1"
