@@ -101,6 +101,8 @@ dpid=$!
 t_on_exit "kill $dpid 2>/dev/null; wait $dpid 2>/dev/null || true"
 t_wait_for "grep -q '^READY=1' '$T/notify.log'" 30 || { cat "$T/clonefsd.log"; t_fail "clonefsd did not notify READY=1"; }
 (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || t_fail "READY=1 before clonefsd listens on $PORT"
+grep -q "^READY=1 STATUS=listening on 127.0.0.1:$PORT, method mariabackup, TLS offered\$" "$T/notify.log" ||
+	{ cat "$T/notify.log"; t_fail "no STATUS= for systemctl status with READY=1"; }
 kill -HUP "$dpid"
 t_wait_for "grep -q '^RELOADING=1' '$T/notify.log' && [ \$(grep -c '^READY=1' '$T/notify.log') = 2 ]" 20 ||
 	{ cat "$T/notify.log"; t_fail "SIGHUP did not notify RELOADING=1 then READY=1"; }

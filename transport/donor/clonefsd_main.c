@@ -751,7 +751,10 @@ static int run(int argc, char **argv, struct opts *o)
 	if (donor_cfg.method == SNAP_AUTO && !snap_have_mariabackup())
 		donor_event("warning", "warning: mariabackup is not installed: --snapshot-method=auto has a method for MariaDB only "
 			  "where btrfs can be used (clonefsd --explain-methods)");
-	donor_notify("READY=1");
+	char ready[512];
+	snprintf(ready, sizeof(ready), "READY=1\nSTATUS=listening on %s, method %s, TLS %s", donor_cfg.listen,
+		 snap_method_name(donor_cfg.method), donor_cfg.tls ? "offered" : "off");
+	donor_notify(ready);
 
 	while (!stopping) {
 		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
