@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test_deb.sh: the Debian package as a DBA installs it. `make deb` builds it (once: make rebuilds it
 # only when a source changed); lintian reports no error; its control data, conffile and modes are
-# what a Debian service needs; clonefsd.service and the example mount unit pass systemd-analyze
-# verify. Then, unpacked into a scratch root (nothing on the host changes), the unit's ExecStart
-# line as written runs against a test donor with the shipped conffile (edited as a DBA would),
+# what a Debian service needs (every option of clonefsd --help in the conffile); clonefsd.service
+# and the example mount unit pass systemd-analyze verify. Then, unpacked into a scratch root
+# (nothing on the host changes), the unit's ExecStart line as written runs against a test donor
+# with the shipped conffile (edited as a DBA would),
 # tells systemd's notify socket READY=1, RELOADING=1 on SIGHUP and STOPPING=1; and the installed
 # mount.clonefs and clonefs alone (PATH without the build's bin/) clone the donor, which mysqld_safe
 # starts with the donor's checksums.
@@ -77,6 +78,15 @@ sed -e "s|^socket = .*|socket = $DONOR_SOCK|" -e "s|^#listen = .*|listen = 127.0
     -e "s|^#metrics = .*|metrics = 127.0.0.1:$MPORT|" "$R/etc/clonefs/clonefsd.conf" >"$T/clonefsd.conf"
 [ "$(grep -cvE '^(#|\[|$)' "$R/etc/clonefs/clonefsd.conf")" = 1 ] || t_fail "the shipped conffile sets more than socket"
 [ "$(grep -cvE '^(#|\[|$)' "$T/clonefsd.conf")" = 7 ] || t_fail "the shipped conffile lacks a commented option line"
+# Every option of clonefsd --help is in the conffile, commented with its default (or set).
+"$R/usr/sbin/clonefsd" --help | grep -o -- '--[a-z][a-z-]*' | sort -u |
+	grep -vxE -- '--(defaults-file|explain-methods|help|version)' >"$T/options"
+while read -r o; do
+	n=${o#--}
+	grep -qE "^#?${n//-/_} = " "$R/etc/clonefs/clonefsd.conf" ||
+		t_fail "clonefsd $o is not in /etc/clonefs/clonefsd.conf: add it to debian/clonefsd.conf, commented, with its default"
+done <"$T/options"
+[ "$(wc -l <"$T/options")" -ge 18 ] || t_fail "only $(wc -l <"$T/options") options found in clonefsd --help"
 export PATH="$R/usr/bin:$R/usr/sbin:$R/sbin:/usr/bin:/usr/sbin:/bin:/sbin"
 [ "$(command -v clonefs)" = "$R/usr/bin/clonefs" ] && [ "$(command -v mount.clonefs)" = "$R/sbin/mount.clonefs" ] ||
 	t_fail "PATH finds $(command -v clonefs) and $(command -v mount.clonefs)"
