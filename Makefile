@@ -171,13 +171,14 @@ install: all
 DEB_VERSION := $(shell dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null)
 DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
 DEB         := build/deb/clonefs_$(DEB_VERSION)_$(DEB_ARCH).deb
-DEB_TREE    := Makefile README.md debian docs transport fs tools
+DEB_TREE    := $(filter-out build build-% bin tests,$(wildcard *)) # all the sources but the tests
 deb: $(DEB)
 $(DEB): $(shell find $(DEB_TREE) -type f 2>/dev/null)
 	@rm -rf build/deb/src && mkdir -p build/deb/src/clonefs
 	@cp -a $(DEB_TREE) build/deb/src/clonefs/
 	@echo "  DEB     $@"
 	@cd build/deb/src/clonefs && dpkg-buildpackage -b -us -uc -jauto >../build.log 2>&1 || { tail -30 ../build.log; exit 1; }
+	@rm -f build/deb/clonefs_*.deb
 	@mv build/deb/src/clonefs_$(DEB_VERSION)_$(DEB_ARCH).deb $@
 	@rm -rf build/deb/src/clonefs
 
