@@ -472,8 +472,10 @@ int fetcher_ensure(struct fetcher *f, const struct manifest_entry *e, uint64_t f
 			int v = cache_verify(f->cache, e, idx, err);
 			if (v < 0)
 				rc = -1;
-			else if (v == 1)
+			else if (v == 1) {
+				atomic_fetch_add(&f->chunk_hits, 1);
 				idx++;
+			}
 			continue; /* v == 0: the chunk was corrupt and dropped; fetch it again */
 		}
 		uint32_t n = claim_run(f, e, idx, last, batch);
@@ -483,7 +485,10 @@ int fetcher_ensure(struct fetcher *f, const struct manifest_entry *e, uint64_t f
 		uint64_t room = run_bytes(f, e, idx, n);
 		rc = cache_reserve(f->cache, room, err);
 		if (rc == 0) {
+			uint64_t t0 = mono_ns();
 			rc = fetch_run(f, pick_slot(f), e, idx, n, err);
+			metrics_hist_observe(&f->fetch_latency, mono_ns() - t0);
+			atomic_fetch_add(&f->chunk_misses, n);
 			cache_release(f->cache, room);
 		}
 		release_run(f, e, idx, n);

@@ -10,6 +10,7 @@
 
 #include "fs/cache.h"
 #include "transport/client.h"
+#include "transport/metrics.h"
 
 struct fetch_slot {
 	pthread_mutex_t lock;   /* guards sess and open: one request at a time per connection */
@@ -64,6 +65,10 @@ struct fetcher {
 	/* Counters, updated atomically by any thread. */
 	atomic_uint_fast64_t bytes_fetched, chunks_fetched, requests, reconnects, demand_active;
 	atomic_uint_fast64_t bytes_wire;  /* CHUNK payloads as received: bytes_fetched / this = compression */
+	/* Chunks fetcher_ensure found verified in the cache, and those it fetched; how long each of its
+	 * fetches took (/.clonefs/metrics, fs/metrics.c). */
+	atomic_uint_fast64_t chunk_hits, chunk_misses;
+	struct metrics_hist fetch_latency;
 	/* Where fetching time goes, summed over all connections (status "time_s"). */
 	atomic_uint_fast64_t ns_wait, ns_decode, ns_write, ns_sync;
 	int64_t start_ms;

@@ -18,6 +18,7 @@ static fuse_ino_t ino_of(uint32_t id) { return (fuse_ino_t)id + 2; }
 static fuse_ino_t ctl_dir(const struct mount *mt) { return (fuse_ino_t)mt->m.n + 2; }
 static fuse_ino_t ctl_status(const struct mount *mt) { return (fuse_ino_t)mt->m.n + 3; }
 static fuse_ino_t ctl_facts(const struct mount *mt) { return (fuse_ino_t)mt->m.n + 4; }
+static fuse_ino_t ctl_metrics(const struct mount *mt) { return (fuse_ino_t)mt->m.n + 5; }
 
 /* The snapshot is immutable: the kernel may keep names and attributes for a day. */
 static const double CACHE_TIMEOUT_S = 86400.0;
@@ -72,7 +73,7 @@ static void fill_stat(const struct mount *mt, fuse_ino_t ino, struct stat *st)
 
 static bool valid_ino(const struct mount *mt, fuse_ino_t ino)
 {
-	return ino >= FUSE_ROOT_ID && ino <= ctl_facts(mt);
+	return ino >= FUSE_ROOT_ID && ino <= ctl_metrics(mt);
 }
 
 static void reply_entry(fuse_req_t req, struct mount *mt, fuse_ino_t ino)
@@ -97,6 +98,8 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			found = ctl_status(mt);
 		else if (strcmp(name, "facts") == 0)
 			found = ctl_facts(mt);
+		else if (strcmp(name, "metrics") == 0)
+			found = ctl_metrics(mt);
 	} else {
 		int64_t dir = dir_of(mt, parent);
 		if (dir < 0) {
@@ -157,7 +160,7 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 		kids = tree_children(&mt->tree, (uint32_t)dir, &nkids);
 	}
 	/* Positions: 0 ".", 1 "..", then children, then (root) ".clonefs" or (ctl) its files. */
-	uint64_t extra = is_root ? 1 : is_ctl ? 2 : 0;
+	uint64_t extra = is_root ? 1 : is_ctl ? 3 : 0;
 	uint64_t total = 2 + nkids + extra;
 	char *buf = malloc(size);
 	if (!buf) {
@@ -182,9 +185,10 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 			name = CTL_DIR_NAME;
 			child = ctl_dir(mt);
 		} else {
-			bool first = pos - 2 - nkids == 0;
-			name = first ? "status" : "facts";
-			child = first ? ctl_status(mt) : ctl_facts(mt);
+			static const char *const ctl_names[] = { "status", "facts", "metrics" };
+			uint64_t k = pos - 2 - nkids;
+			name = ctl_names[k];
+			child = ctl_status(mt) + k;
 		}
 		fill_stat(mt, child, &st);
 		size_t n = fuse_add_direntry(req, buf + used, size - used, name, &st, (off_t)(pos + 1));
@@ -208,7 +212,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if (ino == ctl_status(mt) || ino == ctl_facts(mt)) {
+	if (ino == ctl_status(mt) || ino == ctl_facts(mt) || ino == ctl_metrics(mt)) {
 		struct vfile *v = malloc(sizeof(*v));
 		if (!v) {
 			fuse_reply_err(req, ENOMEM);
@@ -217,6 +221,8 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		wbuf_init(&v->b, 4u << 20);
 		if (ino == ctl_status(mt))
 			mount_status_json(mt, &v->b);
+		else if (ino == ctl_metrics(mt))
+			mount_metrics_text(mt, &v->b);
 		else
 			mount_facts_text(mt, &v->b);
 		fi->fh = (uint64_t)(uintptr_t)v;

@@ -36,5 +36,7 @@ struct mount {
 void mount_status_json(struct mount *mt, struct wbuf *out);
 /* /.clonefs/facts: "key<TAB>value" lines of the donor facts plus snapshot_id, for tools. */
 void mount_facts_text(struct mount *mt, struct wbuf *out);
+/* /.clonefs/metrics: the mount's counters in the Prometheus text format (fs/metrics.c). */
+void mount_metrics_text(struct mount *mt, struct wbuf *out);
 
 #endif

@@ -83,7 +83,7 @@ void donor_auth_result(const char *peer, bool ok)
 		if (++r->failures >= AUTH_LIMIT_FAILURES) {
 			r->blocked_until = now + AUTH_LIMIT_BLOCK_S;
 			r->failures = 0;
-			donor_log("%s: blocked for %d s after %d failed logins within %d s", host, AUTH_LIMIT_BLOCK_S,
+			donor_event("host_blocked", "%s: blocked for %d s after %d failed logins within %d s", host, AUTH_LIMIT_BLOCK_S,
 				  AUTH_LIMIT_FAILURES, AUTH_LIMIT_WINDOW_S);
 		}
 	}

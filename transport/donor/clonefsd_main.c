@@ -24,6 +24,7 @@
 #include "transport/donor/donor.h"
 #include "transport/keypin.h"
 #include "transport/nofile.h"
+#include "transport/metrics_http.h"
 
 #define CLONEFS_VERSION "0.1.0"
 #define CONFIG_FILE "/etc/clonefs/clonefsd.conf"
@@ -38,7 +39,7 @@
 
 static atomic_int active_sessions;
 static atomic_int refusing;
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reloading;
 
 static const char usage[] =
 	"usage: clonefsd --listen=ADDR:PORT --socket=PATH [options]\n"
@@ -75,16 +76,17 @@ static const char usage[] =
 	"  --chunk-size=BYTES        chunk size of new snapshots: 64K to 4M, a multiple of 4096\n"
 	"                            (K and M suffixes; default 64K); a snapshot keeps its own\n"
 	"  --defaults-file=F         read options from F instead of " CONFIG_FILE "\n"
+	"  --metrics=ADDR:PORT       serve Prometheus metrics over HTTP at http://ADDR:PORT/metrics\n"
 	"  --foreground              do not daemonize; log to stderr\n"
 	"  --explain-methods         say which snapshot methods this host supports (for --datadir and\n"
 	"                            --state-dir; the server is not asked), then exit\n"
 	"  --help, --version\n"
 	"\n"
 	"Every option may also be given as `name = value` in " CONFIG_FILE ";\n"
-	"the command line wins.\n";
+	"the command line wins. SIGHUP reopens the log and loads the TLS files again.\n";
 
 struct opts {
-	char *ssl_cert, *ssl_key, *ssl_ca, *method, *defaults_file;
+	char *ssl_cert, *ssl_key, *ssl_ca, *method, *defaults_file, *metrics;
 	bool require_client_cert, foreground, explain_methods;
 };
 
@@ -143,6 +145,11 @@ static int set_str(char **dst, const char *name, const char *v, struct cfs_err *
 	return *dst ? 0 : cfs_err_set(err, CFS_ER_IO, "out of memory");
 }
 
+/* Where apply() writes: donor_cfg, or a scratch copy when a reload reads the options again while
+ * sessions read donor_cfg (reload_config). */
+static struct donor_config *apply_cfg = &donor_cfg;
+#define donor_cfg (*apply_cfg)
+
 /* Apply one option "name" = "value" (value NULL for flags). */
 static int apply(struct opts *o, const char *name, const char *v, struct cfs_err *err)
 {
@@ -170,6 +177,8 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 		return set_str(&o->ssl_ca, name, v, err);
 	if (!strcmp(name, "snapshot-method"))
 		return set_str(&o->method, name, v, err);
+	if (!strcmp(name, "metrics"))
+		return set_str(&o->metrics, name, v, err);
 	if (!strcmp(name, "require-client-cert"))
 		o->require_client_cert = flag_value(v);
 	else if (!strcmp(name, "foreground"))
@@ -232,6 +241,7 @@ static int apply(struct opts *o, const char *name, const char *v, struct cfs_err
 		return cfs_err_set(err, CFS_ER_USAGE, "unknown option --%s (see clonefsd --help)", name);
 	return 0;
 }
+#undef donor_cfg
 
 /* `name = value` lines; '#' and ';' comments and [section] headers are ignored; '_' == '-'. */
 static int read_config(struct opts *o, const char *path, bool must_exist, struct cfs_err *err)
@@ -413,8 +423,10 @@ static bool spawn(void *(*fn)(void *), struct conn_arg *c)
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stopping = 1;
+	if (sig == SIGHUP)
+		reloading = 1;
+	else
+		stopping = 1;
 }
 
 static void accept_one(int lfd)
@@ -424,7 +436,7 @@ static void accept_one(int lfd)
 	int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-			donor_log("cannot accept a connection: %s", strerror(errno));
+			donor_event("accept_failed", "cannot accept a connection: %s", strerror(errno));
 			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000L }, NULL);
 		}
 		return; /* EAGAIN, ECONNABORTED, EINTR: nothing to do */
@@ -441,7 +453,7 @@ static void accept_one(int lfd)
 		 strchr(host, ':') ? "]" : "", serv);
 	if (atomic_fetch_add(&active_sessions, 1) >= donor_cfg.max_connections) {
 		atomic_fetch_sub(&active_sessions, 1);
-		donor_log("%s: refused, %d connections already (--max-connections)", c->peer, donor_cfg.max_connections);
+		donor_event("connection_refused", "%s: refused, %d connections already (--max-connections)", c->peer, donor_cfg.max_connections);
 		if (atomic_fetch_add(&refusing, 1) >= MAX_REFUSING || !spawn(refuse_main, c)) {
 			atomic_fetch_sub(&refusing, 1);
 			close(fd);
@@ -450,7 +462,7 @@ static void accept_one(int lfd)
 		return;
 	}
 	if (!spawn(conn_main, c)) {
-		donor_log("%s: cannot start a thread: %s", c->peer, strerror(errno));
+		donor_event("thread_failed", "%s: cannot start a thread: %s", c->peer, strerror(errno));
 		close(fd);
 		free(c);
 		atomic_fetch_sub(&active_sessions, 1);
@@ -510,6 +522,89 @@ static int explain_methods(struct cfs_err *err)
 	else
 		printf("%-12s has no method here but clone, for a MySQL server that has it\n", "auto");
 	return 0;
+}
+
+static void opts_release(struct opts *o)
+{
+	free(o->ssl_cert);
+	free(o->ssl_key);
+	free(o->ssl_ca);
+	free(o->method);
+	free(o->defaults_file);
+	free(o->metrics);
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") != 0;
+}
+
+/* SIGHUP: the log reopened (daemonized: logrotate moved it), the options read again as at start.
+ * Of them the TLS files are taken at once (new sessions get the renewed certificate; sessions and
+ * snapshots carry on); every other option read by running sessions waits for the next start, and
+ * each one that changed is logged saying so (docs/decisions.md D37). */
+static void reload_config(int argc, char **argv, struct opts *o)
+{
+	donor_notify("RELOADING=1");
+	if (!o->foreground) {
+		char log[4200];
+		snprintf(log, sizeof(log), "%s/clonefsd.log", donor_cfg.state_dir);
+		donor_log_reopen(log);
+	}
+	struct donor_config *fresh = malloc(sizeof(*fresh));
+	struct opts no;
+	struct cfs_err err = { 0 };
+	memset(&no, 0, sizeof(no));
+	int rc = fresh ? 0 : cfs_err_set(&err, CFS_ER_IO, "out of memory");
+	if (rc == 0) {
+		memcpy(fresh, &donor_cfg, sizeof(*fresh));
+		apply_cfg = fresh;
+		rc = parse_args(argc, argv, &no, &err);
+		apply_cfg = &donor_cfg;
+	}
+	if (rc == 0 && no.ssl_cert && !no.ssl_key)
+		rc = cfs_err_set(&err, CFS_ER_USAGE, "--ssl-cert needs --ssl-key");
+	if (rc) {
+		donor_event("reload_failed", "configuration not reloaded, the running one stays: ERROR %d: %s", err.code,
+			    err.msg);
+	} else {
+		const struct { const char *name; bool changed; } later[] = {
+			{ "listen", strcmp(fresh->listen, donor_cfg.listen) != 0 },
+			{ "socket", strcmp(fresh->socket, donor_cfg.socket) != 0 },
+			{ "datadir", strcmp(fresh->datadir, donor_cfg.datadir) != 0 },
+			{ "state-dir", strcmp(fresh->state_dir, donor_cfg.state_dir) != 0 },
+			{ "snapshot-method", str_differs(no.method, o->method) },
+			{ "metrics", str_differs(no.metrics, o->metrics) },
+			{ "max-bandwidth", fresh->max_bandwidth != donor_cfg.max_bandwidth },
+			{ "max-connections", fresh->max_connections != donor_cfg.max_connections },
+			{ "snapshot-ttl", fresh->snapshot_ttl_s != donor_cfg.snapshot_ttl_s },
+			{ "snapshot-timeout", fresh->snapshot_timeout_s != donor_cfg.snapshot_timeout_s },
+			{ "idle-timeout", fresh->idle_timeout_s != donor_cfg.idle_timeout_s },
+			{ "parallel", fresh->parallel != donor_cfg.parallel },
+			{ "compression", fresh->compression != donor_cfg.compression ||
+						 fresh->zstd_level != donor_cfg.zstd_level },
+			{ "chunk-size", fresh->chunk_size != donor_cfg.chunk_size },
+			{ "ssl-cert", !o->ssl_cert != !no.ssl_cert }, /* TLS on or off */
+		};
+		for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+			if (later[i].changed)
+				donor_event("reload_deferred", "--%s changed; it takes effect when clonefsd is restarted",
+					    later[i].name);
+		if (o->ssl_cert && no.ssl_cert)
+			rc = donor_tls_reload(no.ssl_cert, no.ssl_key, no.ssl_ca, no.require_client_cert);
+		if (o->ssl_cert && no.ssl_cert && rc == 0) {
+			struct opts swap = *o; /* the files now in use */
+			o->ssl_cert = no.ssl_cert, o->ssl_key = no.ssl_key, o->ssl_ca = no.ssl_ca;
+			o->require_client_cert = no.require_client_cert;
+			no.ssl_cert = swap.ssl_cert, no.ssl_key = swap.ssl_key, no.ssl_ca = swap.ssl_ca;
+		}
+		if (rc == 0)
+			donor_event("reloaded", "configuration read again");
+	}
+	donor_metrics_reload(rc == 0);
+	opts_release(&no);
+	free(fresh);
+	donor_notify("READY=1");
 }
 
 /* Everything clonefsd does; main releases the options however this returns. */
@@ -623,6 +718,13 @@ static int run(int argc, char **argv, struct opts *o)
 	int lfd = listen_on(donor_cfg.listen, &err);
 	if (lfd < 0)
 		return fail(&err);
+	int mfd = o->metrics ? listen_on(o->metrics, &err) : -1; /* bound before daemonizing: errors seen */
+	if (o->metrics && mfd < 0) {
+		char why[CFS_ERR_MSG_MAX];
+		memcpy(why, err.msg, sizeof(why));
+		cfs_err_set(&err, err.code, "--metrics=%s: %.400s", o->metrics, why);
+		return fail(&err);
+	}
 	if (snap_registry_init(&err))
 		return fail(&err);
 	snap_reflink_sweep();
@@ -651,52 +753,68 @@ static int run(int argc, char **argv, struct opts *o)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &block, &orig);
 	sigdelset(&orig, SIGTERM);
 	sigdelset(&orig, SIGINT);
+	sigdelset(&orig, SIGHUP);
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	if (snap_reaper_start(&err))
 		return fail(&err);
-	donor_log("clonefsd %s listening on %s (TLS %s%s, method %s, state %s, max %d connections, TTL %d s, "
-		  "chunk size %u, compression %s, zstd level %d, parallel %d)",
+	struct metrics_http *metrics = NULL;
+	if (mfd >= 0 && metrics_http_start(mfd, donor_metrics_render, NULL, &metrics, &err))
+		return fail(&err);
+	donor_event("started", "clonefsd %s listening on %s (TLS %s%s, method %s, state %s, max %d connections, TTL %d s, "
+		  "chunk size %u, compression %s, zstd level %d, parallel %d%s%s)",
 		  CLONEFS_VERSION, donor_cfg.listen, donor_cfg.tls ? "offered" : "off",
 		  o->require_client_cert ? ", client certificate required" : "", snap_method_name(donor_cfg.method),
 		  donor_cfg.state_dir, donor_cfg.max_connections, donor_cfg.snapshot_ttl_s, donor_cfg.chunk_size,
 		  donor_cfg.compression == COMPRESS_AUTO ? "auto" : donor_cfg.compression == COMPRESS_ON ? "on" : "off",
-		  donor_cfg.zstd_level, donor_cfg.parallel);
+		  donor_cfg.zstd_level, donor_cfg.parallel, o->metrics ? ", metrics on " : "", o->metrics ? o->metrics : "");
 	char key_fp[KEYPIN_FP_MAX];
 	if (keypin_fingerprint(donor_cfg.rsa, key_fp) == 0)
 		donor_log("RSA key %s (%s/rsa-public.pem): what recipients without ssl_ca= pin", key_fp, donor_cfg.state_dir);
 	if (!donor_cfg.proxy_protocol)
-		donor_log("warning: --proxy-protocol=off: the server sees every recipient as 'user'@'localhost', "
+		donor_event("warning", "warning: --proxy-protocol=off: the server sees every recipient as 'user'@'localhost', "
 			  "whatever its address; accounts' host patterns do not apply");
 	else if (proxy > 0)
-		donor_log("warning: the server on %s cannot be reached now: whether it takes the PROXY protocol "
+		donor_event("warning", "warning: the server on %s cannot be reached now: whether it takes the PROXY protocol "
 			  "header (proxy_protocol_networks=localhost) is checked at each login", donor_cfg.socket);
 	if (donor_cfg.method == SNAP_AUTO && !snap_have_mariabackup())
-		donor_log("warning: mariabackup is not installed: --snapshot-method=auto has a method for MariaDB only "
+		donor_event("warning", "warning: mariabackup is not installed: --snapshot-method=auto has a method for MariaDB only "
 			  "where btrfs can be used (clonefsd --explain-methods)");
+	char ready[512];
+	snprintf(ready, sizeof(ready), "READY=1\nSTATUS=listening on %s, method %s, TLS %s", donor_cfg.listen,
+		 snap_method_name(donor_cfg.method), donor_cfg.tls ? "offered" : "off");
+	donor_notify(ready);
 
 	while (!stopping) {
 		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 		int r = ppoll(&pfd, 1, NULL, &orig);
+		if (reloading) {
+			reloading = 0;
+			reload_config(argc, argv, o);
+		}
 		if (r > 0)
 			accept_one(lfd);
 		else if (r < 0 && errno != EINTR)
-			donor_log("poll: %s", strerror(errno));
+			donor_event("poll_failed", "poll: %s", strerror(errno));
 	}
-	donor_log("stopping: closing the listening socket, ending %d connections", atomic_load(&active_sessions));
+	donor_notify("STOPPING=1");
+	donor_event("stopping", "stopping: closing the listening socket, ending %d connections", atomic_load(&active_sessions));
 	close(lfd);
+	metrics_http_stop(metrics);
 	snap_cancel();
 	int left = donor_sessions_stop(STOP_TIMEOUT_S);
 	if (left)
-		donor_log("%d connections did not end within %d s", left, STOP_TIMEOUT_S);
+		donor_event("stop_timeout", "%d connections did not end within %d s", left, STOP_TIMEOUT_S);
 	snap_registry_shutdown();
 	unlink(pidfile);
-	donor_log("stopped");
+	donor_event("stopped", "stopped");
 	if (!left) {
 		/* Everything released, so that a leak checker sees only real leaks. */
 		mysql_library_end();
@@ -714,10 +832,6 @@ int main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	cfs_nofile_raise(); /* mariabackup, a child, inherits it: a file per table */
 	int rc = run(argc, argv, &o);
-	free(o.ssl_cert);
-	free(o.ssl_key);
-	free(o.ssl_ca);
-	free(o.method);
-	free(o.defaults_file);
+	opts_release(&o);
 	return rc;
 }

@@ -37,7 +37,7 @@ struct donor_config {
 	char state_dir[3800];        /* short enough that <state_dir>/<id>/data/... fits PATH_MAX */
 	char snapshot_dir[3800];     /* where the reflink method puts snapshot data; "" = beside the datadir */
 	enum snap_method method;
-	SSL_CTX *tls;               /* NULL: no TLS offered */
+	SSL_CTX *tls;               /* NULL: no TLS offered; replaced on reload: take it with donor_tls_get */
 	EVP_PKEY *rsa;              /* for passwords sent without TLS */
 	char rsa_pem[WIRE_RSA_PEM_MAX];
 	uint64_t max_bandwidth;     /* bytes/s over all sessions; 0 = unlimited */
@@ -56,8 +56,37 @@ struct donor_config {
 
 extern struct donor_config donor_cfg;
 
-/* donor_log.c: one line with a UTC timestamp on stderr (the log file when daemonized). Never a password. */
+/* donor_log.c: one line per event, `ts=... event=NAME msg="..."`, on stderr (the journal under systemd,
+ * the log file when daemonized). Never a password. donor_log is event "log". */
+void donor_event(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void donor_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void donor_log_lock(void);
+void donor_log_unlock(void);
+
+/* donor_metrics.c: counters for clonefsd --metrics (Prometheus text format). */
+void donor_metrics_session(int delta);                 /* +1 a session starts, -1 it ends */
+void donor_metrics_auth_failed(void);
+void donor_metrics_served(enum snap_method m, uint64_t raw, uint64_t wire); /* one chunk sent */
+void donor_metrics_error(int code);                    /* an ERROR frame sent to a recipient */
+/* A snapshot made (ok) or failed after ns; lock_ms: how long the server's lock was held, or -1. */
+void donor_metrics_snapshot(enum snap_method m, bool ok, uint64_t ns, long long lock_ms);
+void donor_metrics_reload(bool ok);
+/* Everything above in the text format; arg unused (a metrics_render_fn). */
+struct wbuf;
+void donor_metrics_render(struct wbuf *out, void *arg);
+
+/* donor_service.c: clonefsd as a service. */
+/* sd_notify(state) under systemd with libsystemd; nothing otherwise. */
+void donor_notify(const char *state);
+/* The TLS context for a new session, referenced (SSL_CTX_free it), or NULL: no TLS offered. */
+SSL_CTX *donor_tls_get(void);
+/* Replace it (taking ctx's reference); sessions holding the previous one keep it. */
+void donor_tls_set(SSL_CTX *ctx);
+/* A new context from these files for new sessions, logged with the certificate's serial and
+ * fingerprint; on failure the previous one stays (logged). */
+int donor_tls_reload(const char *cert, const char *key, const char *ca, bool require_client_cert);
+/* SIGHUP of a daemonized clonefsd: stderr onto path again (after logrotate moved it). */
+int donor_log_reopen(const char *path);
 
 /* donor_auth.c: the donor server's own accounts. */
 /* A recipient as the server must judge it (D20): its address, and the PROXY protocol line that tells
@@ -163,6 +192,7 @@ struct snapshot {
 int snap_registry_init(struct cfs_err *err);   /* loads snapshots left in state_dir; no thread yet */
 int snap_reaper_start(struct cfs_err *err);    /* the TTL reaper (after daemonizing: threads do not fork) */
 void snap_registry_shutdown(void);
+int snap_count(void);                          /* snapshots held now */
 /* While a snapshot is being made: a line for the PROGRESS frames (the method's latest step). */
 void snap_set_status(const char *line);
 /* Stop the snapshot being made (shutdown): its tool is killed, the make fails. */

@@ -116,7 +116,7 @@ void donor_external_paths(MYSQL *db, char *out, size_t n)
 static void set_fact(struct wire_snap_info *info, const char *key, const char *val)
 {
 	if (wire_snap_info_set(info, key, val))
-		donor_log("fact %s (%zu bytes) exceeds the protocol's %u bytes: not sent", key, strlen(val),
+		donor_event("fact_too_long", "fact %s (%zu bytes) exceeds the protocol's %u bytes: not sent", key, strlen(val),
 			  WIRE_FACT_VALUE_MAX);
 }
 

@@ -111,6 +111,7 @@ static void progress_cb(void *arg, const char *line)
 static int refuse(struct session *s, uint32_t req, const struct cfs_err *e, struct cfs_err *err)
 {
 	struct cfs_err ignored;
+	donor_metrics_error(e->code ? e->code : CFS_ER_PROTOCOL);
 	if (conn_send_error(&s->conn, req, e, &ignored) == 0)
 		s->refused = true;
 	*err = *e;
@@ -152,22 +153,25 @@ static int hello(struct session *s, struct cfs_err *err)
 	/* The highest version both speak. */
 	unsigned proto = m.proto_max < WIRE_PROTO_VERSION ? m.proto_max : WIRE_PROTO_VERSION;
 	s->digest = chunk_digest_of_proto(proto);
-	struct wire_hello_ok ok = { .proto = (uint16_t)proto, .tls_offered = donor_cfg.tls != NULL,
+	SSL_CTX *tls = donor_tls_get(); /* the certificate of the last reload, for the whole handshake */
+	struct wire_hello_ok ok = { .proto = (uint16_t)proto, .tls_offered = tls != NULL,
 				    .max_frame = WIRE_FRAME_MAX };
+	int rc = 0;
 	if (RAND_bytes(s->nonce, sizeof(s->nonce)) != 1)
-		return cfs_err_set(err, CFS_ER_IO, "no randomness for the nonce");
+		rc = cfs_err_set(err, CFS_ER_IO, "no randomness for the nonce");
 	memcpy(ok.nonce, s->nonce, sizeof(s->nonce));
 	snprintf(ok.rsa_pem, sizeof(ok.rsa_pem), "%s", donor_cfg.rsa_pem);
 	wbuf_reset(&s->out);
 	wire_hello_ok_encode(&s->out, &ok);
-	if (send_buf(s, WIRE_HELLO_OK, h.req_id, &s->out, err))
-		return -1;
-	if (m.tls == WIRE_TLS_YES && donor_cfg.tls && conn_tls_server(&s->conn, donor_cfg.tls, err)) {
-		donor_log("%s: TLS handshake failed: ERROR %d: %s", s->peer, err->code, err->msg);
+	if (rc == 0)
+		rc = send_buf(s, WIRE_HELLO_OK, h.req_id, &s->out, err);
+	if (rc == 0 && m.tls == WIRE_TLS_YES && tls && conn_tls_server(&s->conn, tls, err)) {
+		donor_event("tls_failed", "%s: TLS handshake failed: ERROR %d: %s", s->peer, err->code, err->msg);
 		s->logged = true;
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	SSL_CTX_free(tls); /* the session's SSL holds its own reference */
+	return rc;
 }
 
 static int auth(struct session *s, struct cfs_err *err)
@@ -212,11 +216,12 @@ static int auth(struct session *s, struct cfs_err *err)
 reply:
 	OPENSSL_cleanse(&a, sizeof(a));
 	if (rc) {
-		donor_log("%s: authentication of '%s' refused: ERROR %d (%s): %s", s->peer, s->user, e.code, e.sqlstate, e.msg);
+		donor_metrics_auth_failed();
+		donor_event("auth_refused", "%s: authentication of '%s' refused: ERROR %d (%s): %s", s->peer, s->user, e.code, e.sqlstate, e.msg);
 		s->logged = true;
 		return refuse(s, h.req_id, &e, err);
 	}
-	donor_log("%s: '%s' authenticated (%s)", s->peer, s->user, s->conn.ssl ? "TLS" : "no TLS, RSA password");
+	donor_event("auth_ok", "%s: '%s' authenticated (%s)", s->peer, s->user, s->conn.ssl ? "TLS" : "no TLS, RSA password");
 	return send_buf(s, WIRE_AUTH_OK, h.req_id, NULL, err);
 }
 
@@ -260,13 +265,14 @@ static int do_snap_open(struct session *s, uint32_t req, struct cfs_err *err)
 		cfs_err_set(&e, ER_CLONE_ENCRYPTION, ER_CLONE_ENCRYPTION_MSG);
 	}
 	if (!snap) {
-		donor_log("%s: snapshot '%s' for '%s' refused: ERROR %d (%s): %s", s->peer, m.snap, s->user, e.code,
+		donor_event("snapshot_refused", "%s: snapshot '%s' for '%s' refused: ERROR %d (%s): %s", s->peer, m.snap, s->user, e.code,
 			  e.sqlstate, e.msg);
+		donor_metrics_error(e.code);
 		return conn_send_error(&s->conn, req, &e, err);
 	}
 	s->snap = snap;
 	if (!is_new)
-		donor_log("%s: '%s' opened snapshot %s", s->peer, s->user, snap->id);
+		donor_event("snapshot_opened", "%s: '%s' opened snapshot %s", s->peer, s->user, snap->id);
 	wbuf_reset(&s->out);
 	wire_snap_info_encode(&s->out, &snap->info);
 	return send_buf(s, WIRE_SNAP_INFO, req, &s->out, err);
@@ -339,8 +345,10 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 		return refuse(s, req, &e, err);
 	}
 	int fd = snap_file_open(s->snap, f, &e);
-	if (fd < 0)
+	if (fd < 0) {
+		donor_metrics_error(e.code);
 		return conn_send_error(&s->conn, req, &e, err);
+	}
 	int rc = 0;
 	/* Compressed or raw: as configured, or (auto) as the READs before this one say pays (D15). */
 	uint64_t first_off = rd.first_chunk * cs, end_off = (rd.first_chunk + rd.count) * cs;
@@ -353,7 +361,8 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 		uint64_t idx = rd.first_chunk + i, off = idx * cs;
 		uint32_t len = (uint32_t)(f->size - off < cs ? f->size - off : cs);
 		if (read_chunk(s, fd, f, idx, cs, len, &e)) {
-			donor_log("%s: READ of '%s' failed: ERROR %d: %s", s->peer, f->path, e.code, e.msg);
+			donor_event("read_failed", "%s: READ of '%s' failed: ERROR %d: %s", s->peer, f->path, e.code, e.msg);
+			donor_metrics_error(e.code);
 			rc = conn_send_error(&s->conn, req, &e, err);
 			break;
 		}
@@ -371,13 +380,15 @@ static int do_read(struct session *s, uint32_t req, struct cfs_err *err)
 		bandwidth_take(s->out.len);
 		rc = send_buf(s, WIRE_CHUNK, req, &s->out, err);
 		zs.send_ns += mono_ns() - t1;
+		if (rc == 0)
+			donor_metrics_served(s->snap->method, len, s->out.len);
 	}
 	close(fd);
 	if (rc == 0 && donor_cfg.compression == COMPRESS_AUTO) {
 		bool was = s->za.compress;
 		zadapt_end(&s->za, compress, &zs);
 		if (s->za.compress != was)
-			donor_log("%s: compression %s (zstd shrank the data %.1fx at %.0f MB/s; sending took %.1f ms of %.1f)",
+			donor_event("compression_switched", "%s: compression %s (zstd shrank the data %.1fx at %.0f MB/s; sending took %.1f ms of %.1f)",
 				  s->peer, s->za.compress ? "on" : "off", s->za.ratio,
 				  s->za.zstd_ns_per_b > 0 ? 1e3 / s->za.zstd_ns_per_b : 0, (double)zs.send_ns / 1e6,
 				  (double)(zs.send_ns + zs.encode_ns) / 1e6);
@@ -483,6 +494,7 @@ void donor_session_run(int fd, const char *peer)
 		session_free(s);
 		return;
 	}
+	donor_metrics_session(1);
 
 	if (!s->zctx || !s->raw) {
 		cfs_err_set(&err, CFS_ER_IO, "out of memory");
@@ -497,9 +509,9 @@ void donor_session_run(int fd, const char *peer)
 		}
 	}
 	if (!s->logged && err.code && err.code != CFS_ER_NETWORK)
-		donor_log("%s: session of '%s' ended: ERROR %d: %s", s->peer, s->user, err.code, err.msg);
+		donor_event("session_error", "%s: session of '%s' ended: ERROR %d: %s", s->peer, s->user, err.code, err.msg);
 	else if (!s->logged && err.code == CFS_ER_NETWORK && !strstr(err.msg, "closed"))
-		donor_log("%s: session of '%s' ended: %s", s->peer, s->user, err.msg);
+		donor_event("session_lost", "%s: session of '%s' ended: %s", s->peer, s->user, err.msg);
 
 	pthread_mutex_lock(&sessions_lock);
 	for (struct session **p = &sessions; *p; p = &(*p)->next)
@@ -508,6 +520,7 @@ void donor_session_run(int fd, const char *peer)
 			break;
 		}
 	pthread_mutex_unlock(&sessions_lock);
+	donor_metrics_session(-1);
 	/* Everything this thread holds is released before it counts as ended: donor_sessions_stop lets
 	 * clonefsd exit once none is left, and a leak checker then sees only real leaks (OpenSSL keeps
 	 * per-thread random generators until the thread stops). */

@@ -217,7 +217,7 @@ static void release_all(MYSQL *db, const char *const *sql, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (mysql_query(db, sql[i]))
-			donor_log("%s failed: ERROR %u: %s", sql[i], mysql_errno(db), mysql_error(db));
+			donor_event("snapshot_sql_failed", "%s failed: ERROR %u: %s", sql[i], mysql_errno(db), mysql_error(db));
 		else
 			mysql_free_result(mysql_store_result(db));
 	}
@@ -300,14 +300,14 @@ int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 		held = elapsed_ms(&locked);
 	snprintf(sql, sizeof(sql), "SET SESSION lock_wait_timeout = %.20s", old_wait);
 	if (mysql_query(db, sql))
-		donor_log("cannot restore lock_wait_timeout: ERROR %u: %s", mysql_errno(db), mysql_error(db));
+		donor_event("snapshot_sql_failed", "cannot restore lock_wait_timeout: ERROR %u: %s", mysql_errno(db), mysql_error(db));
 	if (rc)
 		return -1;
 	char num[32];
 	snprintf(num, sizeof(num), "%lld", held);
 	wire_snap_info_set(&s->info, "lock_ms", num);
 	wire_snap_info_set(&s->info, "btrfs_subvolume", subvol);
-	donor_log("snapshot %s: %s held for %lld ms (%s to %s); read-only snapshot of subvolume %s, serving %s",
+	donor_event("snapshot_lock_held", "snapshot %s: %s held for %lld ms (%s to %s); read-only snapshot of subvolume %s, serving %s",
 		  s->id, mariadb ? "backup lock" : "instance and read lock", held, block[0], release[nrelease - 1],
 		  subvol, *rel ? rel : "its root");
 	return 0;
@@ -322,7 +322,7 @@ int snap_btrfs_remove(const char *dir)
 		return 0; /* no subvolume here: nothing to do */
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		donor_log("cannot delete subvolume %s: %s", path, strerror(errno));
+		donor_event("snapshot_remove_failed", "cannot delete subvolume %s: %s", path, strerror(errno));
 		return -1;
 	}
 	struct btrfs_ioctl_vol_args args;
@@ -330,7 +330,7 @@ int snap_btrfs_remove(const char *dir)
 	snprintf(args.name, sizeof(args.name), "%s", SUBVOL_NAME);
 	int rc = ioctl(fd, BTRFS_IOC_SNAP_DESTROY, &args);
 	if (rc)
-		donor_log("cannot delete subvolume %s (btrfs subvolume delete): %s", path, strerror(errno));
+		donor_event("snapshot_remove_failed", "cannot delete subvolume %s (btrfs subvolume delete): %s", path, strerror(errno));
 	close(fd);
 	return rc ? -1 : 0;
 }

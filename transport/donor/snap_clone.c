@@ -251,7 +251,7 @@ static void give_to_server(MYSQL *db, const char *dir)
 	    stat(datadir, &st) || st.st_uid == 0)
 		return;
 	if (chown(dir, st.st_uid, st.st_gid))
-		donor_log("cannot give '%s' to the server's user (uid %u): %s", dir, (unsigned)st.st_uid, strerror(errno));
+		donor_event("snapshot_chown_failed", "cannot give '%s' to the server's user (uid %u): %s", dir, (unsigned)st.st_uid, strerror(errno));
 }
 
 /* End the running CLONE from a second connection as the same account (KILL QUERY needs no more for
@@ -261,13 +261,13 @@ static void kill_clone(unsigned long thread, const char *user, const char *passw
 	struct cfs_err e = { 0 };
 	MYSQL *k = donor_login(user, password, peer, &e);
 	if (!k) {
-		donor_log("cannot stop CLONE LOCAL (thread %lu): ERROR %d: %s", thread, e.code, e.msg);
+		donor_event("snapshot_cancel_failed", "cannot stop CLONE LOCAL (thread %lu): ERROR %d: %s", thread, e.code, e.msg);
 		return;
 	}
 	char sql[64];
 	snprintf(sql, sizeof(sql), "KILL QUERY %lu", thread);
 	if (mysql_query(k, sql))
-		donor_log("%s failed: ERROR %u: %s", sql, mysql_errno(k), mysql_error(k));
+		donor_event("snapshot_sql_failed", "%s failed: ERROR %u: %s", sql, mysql_errno(k), mysql_error(k));
 	mysql_close(k);
 }
 
@@ -293,7 +293,7 @@ static int run_clone(MYSQL *db, const char *sql, const char *user, const char *p
 			kill_clone(mysql_thread_id(db), user, password, peer);
 			grace = time(NULL) + KILL_GRACE_S;
 		} else if (why && time(NULL) >= grace) {
-			donor_log("CLONE LOCAL did not end %d s after KILL QUERY: cutting the connection", KILL_GRACE_S);
+			donor_event("snapshot_cancel_cut", "CLONE LOCAL did not end %d s after KILL QUERY: cutting the connection", KILL_GRACE_S);
 			shutdown(fd, SHUT_RDWR);
 			break;
 		}
@@ -305,7 +305,7 @@ static int run_clone(MYSQL *db, const char *sql, const char *user, const char *p
 		return snap_clone_map_error(mysql_errno(db), mysql_sqlstate(db), mysql_error(db), err);
 	}
 	if (why)
-		donor_log("CLONE LOCAL DATA DIRECTORY completed although %s", why);
+		donor_event("snapshot_cancel_late", "CLONE LOCAL DATA DIRECTORY completed although %s", why);
 	return 0;
 }
 
@@ -364,7 +364,7 @@ int snap_clone_take(struct snapshot *s, MYSQL *db, const char *user, const char 
 	mysql_free_result(res);
 	if (rc)
 		return -1;
-	donor_log("snapshot %s: CLONE LOCAL DATA DIRECTORY '%s' in %lld s, consistent with binlog %s:%s gtid %s", s->id,
+	donor_event("snapshot_clone_done", "snapshot %s: CLONE LOCAL DATA DIRECTORY '%s' in %lld s, consistent with binlog %s:%s gtid %s", s->id,
 		  target, (long long)(time(NULL) - start), wire_snap_info_get(&s->info, "binlog_file"),
 		  wire_snap_info_get(&s->info, "binlog_pos"), wire_snap_info_get(&s->info, "gtid_pos"));
 	return 0;

@@ -149,7 +149,7 @@ static int map_isl(struct tree_walk *w, const char *rel)
 	char mpath[WIRE_PATH_MAX + 16];
 	if ((size_t)snprintf(mpath, sizeof(mpath), "%s/%s", MANIFEST_EXTERNAL_DIR, abs + 1) >= sizeof(mpath) ||
 	    !manifest_path_ok(mpath, strlen(mpath))) {
-		donor_log("snapshot %s: %s names '%s', which cannot be served; the tablespace is left out",
+		donor_event("snapshot_file_left_out", "snapshot %s: %s names '%s', which cannot be served; the tablespace is left out",
 			  w->s->id, rel, abs);
 		return 0;
 	}
@@ -161,7 +161,7 @@ static int map_isl(struct tree_walk *w, const char *rel)
 	bool beside = lstat(sib, &st) == 0 && S_ISREG(st.st_mode);
 	const char *src = beside ? sib : abs;
 	if (!beside && (lstat(abs, &st) || !S_ISREG(st.st_mode))) {
-		donor_log("snapshot %s: %s names '%s', which is not a regular file here; left out", w->s->id, rel, abs);
+		donor_event("snapshot_file_left_out", "snapshot %s: %s names '%s', which is not a regular file here; left out", w->s->id, rel, abs);
 		return 0;
 	}
 	if (add_ext_dirs(w, mpath, st.st_mtim.tv_sec) ||
@@ -313,7 +313,7 @@ static int walk(struct tree_walk *w, const char *rel)
 				continue;
 			target[tn] = 0;
 			if (!manifest_symlink_inside(r, target)) {
-				donor_log("snapshot %s: symlink %s -> %s leaves the tree; left out", s->id, r, target);
+				donor_event("snapshot_file_left_out", "snapshot %s: symlink %s -> %s leaves the tree; left out", s->id, r, target);
 				continue;
 			}
 			added = manifest_add(&s->m, MANIFEST_SYMLINK, r, target, 0777, 0, st.st_mtim.tv_sec,
@@ -357,7 +357,7 @@ static void set_list_fact(struct snapshot *s, const char *key, const char *const
 	if (!b.over)
 		wire_snap_info_set(&s->info, key, (const char *)b.p);
 	else
-		donor_log("snapshot %s: fact %s is longer than %u bytes; not sent", s->id, key, WIRE_FACT_VALUE_MAX);
+		donor_event("fact_too_long", "snapshot %s: fact %s is longer than %u bytes; not sent", s->id, key, WIRE_FACT_VALUE_MAX);
 	wbuf_release(&b);
 }
 

@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "transport/buf.h"
+#include "transport/clock.h"
 
 /* snapshot.meta holds one SNAP_INFO payload and a few fields: far below this. */
 #define META_MAX (1u << 20)
@@ -89,7 +90,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 {
 	(void)st; (void)flag; (void)ftw;
 	if (remove(path))
-		donor_log("cannot remove %s: %s", path, strerror(errno));
+		donor_event("snapshot_remove_failed", "cannot remove %s: %s", path, strerror(errno));
 	return 0; /* go on with the rest */
 }
 
@@ -98,7 +99,7 @@ static void remove_snap_dir(const char *dir)
 {
 	size_t n = strlen(donor_cfg.state_dir);
 	if (strncmp(dir, donor_cfg.state_dir, n) != 0 || dir[n] != '/' || !is_snap_id(dir + n + 1)) {
-		donor_log("not removing %s: not a snapshot directory of %s", dir, donor_cfg.state_dir);
+		donor_event("snapshot_remove_refused", "not removing %s: not a snapshot directory of %s", dir, donor_cfg.state_dir);
 		return;
 	}
 	snap_btrfs_remove(dir); /* method btrfs: its subvolume first (nftw does not cross into it) */
@@ -236,7 +237,7 @@ static void *reaper_main(void *arg)
 		while (expired) {
 			struct snapshot *s = expired;
 			expired = s->next;
-			donor_log("snapshot %s expired (TTL %d s): removed", s->id, donor_cfg.snapshot_ttl_s);
+			donor_event("snapshot_expired", "snapshot %s expired (TTL %d s): removed", s->id, donor_cfg.snapshot_ttl_s);
 			remove_snap_dir(s->dir);
 			snap_free(s);
 		}
@@ -261,12 +262,12 @@ int snap_registry_init(struct cfs_err *err)
 		if (s) {
 			s->next = snaps;
 			snaps = s;
-			donor_log("snapshot %s reloaded from %s (%u files, %s bytes, chunk size %u)", s->id, s->dir,
+			donor_event("snapshot_reloaded", "snapshot %s reloaded from %s (%u files, %s bytes, chunk size %u)", s->id, s->dir,
 				  s->m.n, wire_snap_info_get(&s->info, "bytes_total"), s->info.chunk_size);
 		} else {
 			char dir[4200];
 			snprintf(dir, sizeof(dir), "%s/%s", donor_cfg.state_dir, de->d_name);
-			donor_log("removing unfinished or unreadable snapshot %s: %s", dir, why.msg);
+			donor_event("snapshot_discarded", "removing unfinished or unreadable snapshot %s: %s", dir, why.msg);
 			remove_snap_dir(dir);
 		}
 	}
@@ -280,6 +281,16 @@ int snap_reaper_start(struct cfs_err *err)
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot start the snapshot reaper");
 	reaper_running = true;
 	return 0;
+}
+
+int snap_count(void)
+{
+	int n = 0;
+	pthread_mutex_lock(&reg_lock);
+	for (struct snapshot *s = snaps; s; s = s->next)
+		n++;
+	pthread_mutex_unlock(&reg_lock);
+	return n;
 }
 
 void snap_registry_shutdown(void)
@@ -409,8 +420,9 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password, 
 		s = NULL;
 		goto out;
 	}
-	donor_log("snapshot %s: making it with %s as '%s' from %s", s->id, snap_method_name(method), user,
-		  peer->ip[0] ? peer->ip : "an unknown address");
+	donor_event("snapshot_making", "snapshot %s: making it with %s as '%s' from %s", s->id, snap_method_name(method), user,
+		    peer->ip[0] ? peer->ip : "an unknown address");
+	uint64_t t0 = mono_ns();
 	int rc = make(s, db, user, password, progress, arg, err);
 	char num[32];
 	snprintf(num, sizeof(num), "%lld", (long long)now);
@@ -427,7 +439,8 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password, 
 	if (rc == 0)
 		rc = save_meta(s, err);
 	if (rc) {
-		donor_log("snapshot %s failed: ERROR %d: %s", s->id, err->code, err->msg);
+		donor_event("snapshot_failed", "snapshot %s failed: ERROR %d: %s", s->id, err->code, err->msg);
+		donor_metrics_snapshot(method, false, 0, -1);
 		remove_snap_dir(s->dir);
 		snap_free(s);
 		s = NULL;
@@ -438,7 +451,9 @@ struct snapshot *snap_create(MYSQL *db, const char *user, const char *password, 
 	s->next = snaps;
 	snaps = s;
 	pthread_mutex_unlock(&reg_lock);
-	donor_log("snapshot %s made with %s in %lld s: %u files, %llu bytes, chunk size %u, binlog %s:%s gtid %s",
+	const char *lock_ms = wire_snap_info_get(&s->info, "lock_ms");
+	donor_metrics_snapshot(method, true, mono_ns() - t0, lock_ms ? strtoll(lock_ms, NULL, 10) : -1);
+	donor_event("snapshot_made", "snapshot %s made with %s in %lld s: %u files, %llu bytes, chunk size %u, binlog %s:%s gtid %s",
 		  s->id, snap_method_name(method), (long long)(time(NULL) - now), s->m.n,
 		  (unsigned long long)s->m.bytes_total, s->info.chunk_size,
 		  wire_snap_info_get(&s->info, "binlog_file"), wire_snap_info_get(&s->info, "binlog_pos"),
