@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "fs/ctl.h"
 #include "fs/mount.h"
 
 /* Inodes: 1 the root, 2 + id a manifest entry, then the virtual /.clonefs directory and files. */
-#define CTL_DIR_NAME ".clonefs"
 static fuse_ino_t ino_of(uint32_t id) { return (fuse_ino_t)id + 2; }
 static fuse_ino_t ctl_dir(const struct mount *mt) { return (fuse_ino_t)mt->m.n + 2; }
 static fuse_ino_t ctl_status(const struct mount *mt) { return (fuse_ino_t)mt->m.n + 3; }
@@ -88,9 +88,9 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (parent == FUSE_ROOT_ID && strcmp(name, CTL_DIR_NAME) == 0) {
 		found = ctl_dir(mt);
 	} else if (parent == ctl_dir(mt)) {
-		if (strcmp(name, "status") == 0)
+		if (strcmp(name, CTL_STATUS) == 0)
 			found = ctl_status(mt);
-		else if (strcmp(name, "facts") == 0)
+		else if (strcmp(name, CTL_FACTS) == 0)
 			found = ctl_facts(mt);
 	} else {
 		int64_t dir = dir_of(mt, parent);
@@ -178,7 +178,7 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 			child = ctl_dir(mt);
 		} else {
 			bool first = pos - 2 - nkids == 0;
-			name = first ? "status" : "facts";
+			name = first ? CTL_STATUS : CTL_FACTS;
 			child = first ? ctl_status(mt) : ctl_facts(mt);
 		}
 		fill_stat(mt, child, &st);
@@ -364,15 +364,12 @@ static void ll_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m, str
  * mount (cache_max=) does not answer cache_file: the copy is made after the answer, when nothing
  * pins the file any more and eviction could punch what is being copied, so the materializer reads
  * through the mount instead (D14). A handed-off file leaves the cache, so handoff stays. */
-#define XATTR_CACHE_FILE "user.clonefs.cache_file"
-#define XATTR_HANDOFF "user.clonefs.handoff"
-
 static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct mount *mt = mt_of(req);
 	const struct manifest_entry *e = entry_of(mt, ino);
-	bool handoff = !strcmp(name, XATTR_HANDOFF);
-	if (!e || e->type != MANIFEST_REG || (!handoff && strcmp(name, XATTR_CACHE_FILE)) || (handoff && !mt->handoff) ||
+	bool handoff = !strcmp(name, CTL_XATTR_HANDOFF);
+	if (!e || e->type != MANIFEST_REG || (!handoff && strcmp(name, CTL_XATTR_CACHE_FILE)) || (handoff && !mt->handoff) ||
 	    (!handoff && mt->cache.max_bytes)) {
 		fuse_reply_err(req, ENODATA);
 		return;

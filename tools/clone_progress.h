@@ -7,8 +7,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
+#include "fs/json.h"
 #include "transport/errors.h"
 
 /* MySQL's stages, with SNAPSHOT (the donor's snapshot and every check) ahead of them. */
@@ -42,5 +44,7 @@ void clone_progress_fail(struct clone_progress *p, const struct cfs_err *err);
 void clone_progress_interrupted(struct clone_progress *p, const struct cfs_err *err);
 /* clonefs status --clone [--json]: print the last clone's progress. */
 int clone_progress_show(int json);
+/* The progress document as clonefs status --clone prints it: one line per stage, then the error. */
+void clone_progress_print(const json_t *doc, FILE *out);
 
 #endif
