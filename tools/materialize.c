@@ -16,15 +16,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs/ctl.h"
 #include "fs/json.h"
 #include "tools/cache_copy.h"
 #include "tools/human.h"
 #include "tools/commands.h"
+#include "tools/materialize.h"
 #include "tools/mountinfo.h"
 #include "tools/rmtree.h"
+#include "transport/path.h"
 
 /* Files are made durable in groups (one syncfs) before the journal records them: one sync per
  * group instead of one fsync per file, which on a datadir of many small files is most of the time. */
+/* In the partial directory while it is built: which snapshot it holds, and the files complete. */
+#define SNAPSHOT_MARKER_NAME ".clonefs-snapshot"
+#define JOURNAL_NAME ".clonefs-journal"
+
 enum { COPY_BLOCK = 1 << 20, SPARSE_BLOCK = 4096, SYNC_GROUP_FILES = 512, SYNC_GROUP_BYTES = 256 << 20 };
 
 struct mat {
@@ -50,6 +57,8 @@ struct mat {
 	char **completed;
 	size_t ncompleted;
 	uint8_t *buf;
+	const char *clone_dir_arg;  /* as given: check_clone_dir makes clone_dir of it */
+	const char *owner;
 	struct cfs_err err;
 };
 
@@ -102,19 +111,28 @@ static int check_clone_dir(struct mat *m, const char *dir)
 	struct stat st;
 	if (lstat(m->clone_dir, &st) == 0)
 		return cfs_err_set(&m->err, ER_DB_CREATE_EXISTS, ER_DB_CREATE_EXISTS_MSG, m->clone_dir);
-	char tmp[PATH_MAX], tmp2[PATH_MAX];
+	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof(tmp), "%s", m->clone_dir);
-	snprintf(tmp2, sizeof(tmp2), "%s", m->clone_dir);
 	snprintf(m->parent, sizeof(m->parent), "%s", dirname(tmp));
-	const char *base = basename(tmp2);
 	if (stat(m->parent, &st) != 0 || !S_ISDIR(st.st_mode) || access(m->parent, W_OK | X_OK) != 0) {
 		int e = errno ? errno : ENOTDIR;
 		return cfs_err_set(&m->err, ER_CANT_CREATE_DB, ER_CANT_CREATE_DB_MSG, m->clone_dir, e, strerror(e));
 	}
-	if ((size_t)snprintf(m->partial, sizeof(m->partial), "%s/.%s.clonefs-partial", m->parent, base) >=
-	    sizeof(m->partial))
+	if (materialize_partial_path(m->clone_dir, m->partial, sizeof(m->partial)))
 		return cfs_err_set(&m->err, ER_PATH_LENGTH, ER_PATH_LENGTH_MSG);
 	return 0;
+}
+
+int materialize_partial_path(const char *clone_dir, char *out, size_t n)
+{
+	char dir[PATH_MAX], base[PATH_MAX];
+	if (path_fmt(dir, sizeof(dir), "%s", clone_dir))
+		return -ENAMETOOLONG;
+	size_t len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		dir[--len] = 0;
+	snprintf(base, sizeof(base), "%s", dir);
+	return path_fmt(out, n, "%s/.%s.clonefs-partial", dirname(dir), basename(base));
 }
 
 
@@ -140,8 +158,8 @@ static int open_partial(struct mat *m)
 {
 	char marker[PATH_MAX + 32], jpath[PATH_MAX + 32];
 	const char *snap = mountinfo_get(&m->mi, "snapshot_id");
-	snprintf(marker, sizeof(marker), "%s/.clonefs-snapshot", m->partial);
-	snprintf(jpath, sizeof(jpath), "%s/.clonefs-journal", m->partial);
+	snprintf(marker, sizeof(marker), "%s/" SNAPSHOT_MARKER_NAME, m->partial);
+	snprintf(jpath, sizeof(jpath), "%s/" JOURNAL_NAME, m->partial);
 	char *old = mountinfo_slurp(marker, 256, NULL);
 	bool resume = old && !strcmp(old, snap);
 	free(old);
@@ -327,7 +345,7 @@ static int copy_tree(struct mat *m, const char *src, const char *dst, const char
 		const char *name = de->d_name;
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
-		if (top && (!strcmp(name, ".clonefs") || !strcmp(name, ".external")))
+		if (top && (!strcmp(name, CTL_DIR_NAME) || !strcmp(name, CTL_EXTERNAL_NAME)))
 			continue;
 		char s[PATH_MAX], t[PATH_MAX], r[PATH_MAX];
 		if ((size_t)snprintf(s, sizeof(s), "%s/%s", src, name) >= sizeof(s) ||
@@ -467,6 +485,123 @@ static int write_info(struct mat *m)
 	return rc;
 }
 
+/* The whole run on m (m->mount, the options and m->clone_dir_arg set): 0, or -1 with m->err. */
+static int materialize_run(struct mat *m)
+{
+	const char *o_owner = m->owner;
+	/* Every check before any byte is written. bytes_total counts external tablespaces too. */
+	if (check_clone_dir(m, m->clone_dir_arg) || mountinfo_read(m->mount, &m->mi, &m->err))
+		return -1;
+	struct passwd *pw = getpwnam(o_owner ? o_owner : "mysql");
+	if (o_owner && !pw) {
+		cfs_err_set(&m->err, CFS_ER_USAGE, "--owner=%s: no such user", o_owner);
+		return -1;
+	}
+	if (pw && (pw->pw_uid != getuid() || pw->pw_gid != getgid())) {
+		if (geteuid() != 0) {
+			if (o_owner) {
+				cfs_err_set(&m->err, CFS_ER_USAGE, "--owner=%s needs root", o_owner);
+				return -1;
+			}
+		} else {
+			m->chown = true;
+			m->uid = pw->pw_uid;
+			m->gid = pw->pw_gid;
+		}
+	}
+	char ext[PATH_MAX];
+	if (path_join(ext, sizeof(ext), m->mount, CTL_EXTERNAL_NAME))
+		return cfs_err_set(&m->err, ER_PATH_LENGTH, ER_PATH_LENGTH_MSG);
+	struct statvfs sv;
+	char *endp;
+	m->total = strtoull(mountinfo_get(&m->mi, CTL_FACT_BYTES_TOTAL), &endp, 10);
+	if (externals(m, ext, "", true))
+		return -1;
+	if (statvfs(m->parent, &sv) == 0) {
+		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		if (avail < m->total) {
+			char need[32], have[32];
+			human_bytes(m->total, need, sizeof(need));
+			human_bytes(avail, have, sizeof(have));
+			cfs_err_set(&m->err, ER_CLONE_DISK_SPACE, ER_CLONE_DISK_SPACE_MSG, need, have);
+			return -1;
+		}
+	}
+	m->buf = malloc(COPY_BLOCK);
+	if (!m->buf) {
+		cfs_err_set(&m->err, CFS_ER_IO, "out of memory");
+		return -1;
+	}
+	m->start_ms = now_ms();
+
+	if (open_partial(m) || copy_tree(m, m->mount, m->partial, "", true) || externals(m, ext, "", false) ||
+	    write_info(m) || sync_group(m))
+		return -1;
+	fclose(m->journal);
+	m->journal = NULL;
+	char path[PATH_MAX];
+	if (path_join(path, sizeof(path), m->partial, JOURNAL_NAME) == 0)
+		unlink(path);
+	if (path_join(path, sizeof(path), m->partial, SNAPSHOT_MARKER_NAME) == 0)
+		unlink(path);
+	chmod(m->partial, 0750);
+	/* Everything in it durable (directories, times, owners too: one syncfs), then the rename. */
+	int pfd = open(m->partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool synced = pfd >= 0 && syncfs(pfd) == 0;
+	if (pfd >= 0)
+		close(pfd);
+	if (!synced || (m->chown && chown(m->partial, m->uid, m->gid)) || fsync_path(m->partial) ||
+	    rename(m->partial, m->clone_dir) || fsync_path(m->parent)) {
+		io_fail(m, "finish", m->clone_dir);
+		return -1;
+	}
+	draw(m, true);
+	char size[32];
+	human_bytes(m->done, size, sizeof(size));
+	printf("materialized %llu files, %s, from snapshot %s into %s\n", (unsigned long long)m->files, size,
+	       mountinfo_get(&m->mi, "snapshot_id"), m->clone_dir);
+	printf("binlog position: %s:%s  gtid: %s\n", mountinfo_get(&m->mi, "binlog_file"),
+	       mountinfo_get(&m->mi, "binlog_pos"), mountinfo_get(&m->mi, "gtid_pos"));
+	printf("time: reading through the mount %.2f s, writing %.2f s, syncing %.2f s\n", (double)m->read_ms / 1000,
+	       (double)m->write_ms / 1000, (double)m->sync_ms / 1000);
+	printf("from the mount's cache: %llu files handed off, %llu copied with copy_file_range, %llu read through the mount\n",
+	       (unsigned long long)m->files_handed_off, (unsigned long long)m->files_range_copied,
+	       (unsigned long long)(m->files - m->files_handed_off - m->files_range_copied));
+	printf("start it with: mysqld_safe --datadir=%s\n", m->clone_dir);
+	return 0;
+}
+
+int materialize(const struct materialize_opts *o, struct cfs_err *err)
+{
+	struct mat *mp = calloc(1, sizeof(*mp));
+	if (!mp)
+		return cfs_err_set(err, CFS_ER_IO, "out of memory");
+	struct mat *m = mp;
+	m->mount = o->mount;
+	m->clone_dir_arg = o->clone_dir;
+	m->owner = o->owner;
+	m->progress = o->progress;
+	m->through_mount = o->through_mount;
+	m->group_files = o->sync_group_files ? o->sync_group_files : SYNC_GROUP_FILES;
+	int rc = materialize_run(m);
+	if (rc)
+		*err = m->err;
+	for (size_t i = 0; i < m->npending; i++)
+		free(m->pending[i]);
+	free(m->pending);
+	for (size_t i = 0; i < m->ncompleted; i++)
+		free(m->completed[i]);
+	free(m->completed);
+	if (rc && m->progress && m->done)
+		fputc('\n', stderr);
+	if (m->journal)
+		fclose(m->journal);
+	mountinfo_release(&m->mi);
+	free(m->buf);
+	free(mp);
+	return rc;
+}
+
 static int usage_err(const char *msg)
 {
 	fprintf(stderr, "ERROR %d (HY000): %s\nusage: clonefs materialize MOUNTPOINT CLONE_DIR [--owner=USER] [--no-progress] [--through-mount]\n",
@@ -476,18 +611,17 @@ static int usage_err(const char *msg)
 
 int cmd_materialize(int argc, char **argv)
 {
-	static struct mat m;
-	const char *args[2] = { NULL, NULL }, *owner = NULL;
+	struct materialize_opts o = { 0 };
+	const char *args[2] = { NULL, NULL };
 	int nargs = 0;
 	bool no_progress = false;
-	memset(&m, 0, sizeof(m));
 	for (int i = 1; i < argc; i++) {
 		if (!strncmp(argv[i], "--owner=", 8))
-			owner = argv[i] + 8;
+			o.owner = argv[i] + 8;
 		else if (!strcmp(argv[i], "--no-progress"))
 			no_progress = true;
 		else if (!strcmp(argv[i], "--through-mount"))
-			m.through_mount = true;
+			o.through_mount = true;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			printf("usage: clonefs materialize MOUNTPOINT CLONE_DIR [--owner=USER] [--no-progress] [--through-mount]\n"
 			       "  --through-mount  read every file through the mount, as any program would, instead of\n"
@@ -500,103 +634,17 @@ int cmd_materialize(int argc, char **argv)
 	}
 	if (nargs != 2)
 		return usage_err("materialize needs a mount point and a CLONE_DIR");
-	m.mount = args[0];
-	m.progress = !no_progress && isatty(2);
+	o.mount = args[0];
+	o.clone_dir = args[1];
+	o.progress = !no_progress && isatty(2);
+	/* A test's knob: a smaller sync group. Not a number, or 0: the default. */
 	const char *group = getenv("CLONEFS_SYNC_GROUP_FILES");
-	m.group_files = group && atoi(group) > 0 ? (size_t)atoi(group) : SYNC_GROUP_FILES;
-
-	/* Every check before any byte is written. bytes_total counts external tablespaces too. */
-	if (check_clone_dir(&m, args[1]) || mountinfo_read(m.mount, &m.mi, &m.err))
-		goto fail;
-	struct passwd *pw = getpwnam(owner ? owner : "mysql");
-	if (owner && !pw) {
-		cfs_err_set(&m.err, CFS_ER_USAGE, "--owner=%s: no such user", owner);
-		goto fail;
-	}
-	if (pw && (pw->pw_uid != getuid() || pw->pw_gid != getgid())) {
-		if (geteuid() != 0) {
-			if (owner) {
-				cfs_err_set(&m.err, CFS_ER_USAGE, "--owner=%s needs root", owner);
-				goto fail;
-			}
-		} else {
-			m.chown = true;
-			m.uid = pw->pw_uid;
-			m.gid = pw->pw_gid;
-		}
-	}
-	char ext[PATH_MAX];
-	snprintf(ext, sizeof(ext), "%s/.external", m.mount);
-	struct statvfs sv;
-	char *endp;
-	m.total = strtoull(mountinfo_get(&m.mi, "bytes_total"), &endp, 10);
-	if (externals(&m, ext, "", true))
-		goto fail;
-	if (statvfs(m.parent, &sv) == 0) {
-		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-		if (avail < m.total) {
-			char need[32], have[32];
-			human_bytes(m.total, need, sizeof(need));
-			human_bytes(avail, have, sizeof(have));
-			cfs_err_set(&m.err, ER_CLONE_DISK_SPACE, ER_CLONE_DISK_SPACE_MSG, need, have);
-			goto fail;
-		}
-	}
-	m.buf = malloc(COPY_BLOCK);
-	if (!m.buf) {
-		cfs_err_set(&m.err, CFS_ER_IO, "out of memory");
-		goto fail;
-	}
-	m.start_ms = now_ms();
-
-	if (open_partial(&m) || copy_tree(&m, m.mount, m.partial, "", true) || externals(&m, ext, "", false) ||
-	    write_info(&m) || sync_group(&m))
-		goto fail;
-	fclose(m.journal);
-	m.journal = NULL;
-	char path[PATH_MAX + 32];
-	snprintf(path, sizeof(path), "%s/.clonefs-journal", m.partial);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/.clonefs-snapshot", m.partial);
-	unlink(path);
-	chmod(m.partial, 0750);
-	/* Everything in it durable (directories, times, owners too: one syncfs), then the rename. */
-	int pfd = open(m.partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	bool synced = pfd >= 0 && syncfs(pfd) == 0;
-	if (pfd >= 0)
-		close(pfd);
-	if (!synced || (m.chown && chown(m.partial, m.uid, m.gid)) || fsync_path(m.partial) ||
-	    rename(m.partial, m.clone_dir) || fsync_path(m.parent)) {
-		io_fail(&m, "finish", m.clone_dir);
-		goto fail;
-	}
-	draw(&m, true);
-	char size[32];
-	human_bytes(m.done, size, sizeof(size));
-	printf("materialized %llu files, %s, from snapshot %s into %s\n", (unsigned long long)m.files, size,
-	       mountinfo_get(&m.mi, "snapshot_id"), m.clone_dir);
-	printf("binlog position: %s:%s  gtid: %s\n", mountinfo_get(&m.mi, "binlog_file"),
-	       mountinfo_get(&m.mi, "binlog_pos"), mountinfo_get(&m.mi, "gtid_pos"));
-	printf("time: reading through the mount %.2f s, writing %.2f s, syncing %.2f s\n", (double)m.read_ms / 1000,
-	       (double)m.write_ms / 1000, (double)m.sync_ms / 1000);
-	printf("from the mount's cache: %llu files handed off, %llu copied with copy_file_range, %llu read through the mount\n",
-	       (unsigned long long)m.files_handed_off, (unsigned long long)m.files_range_copied,
-	       (unsigned long long)(m.files - m.files_handed_off - m.files_range_copied));
-	printf("start it with: mysqld_safe --datadir=%s\n", m.clone_dir);
-	mountinfo_release(&m.mi);
-	free(m.pending);
-	free(m.buf);
-	return 0;
-fail:
-	for (size_t i = 0; i < m.npending; i++)
-		free(m.pending[i]);
-	free(m.pending);
-	if (m.progress && m.done)
-		fputc('\n', stderr);
-	if (m.journal)
-		fclose(m.journal);
-	cfs_err_print(&m.err, stderr);
-	mountinfo_release(&m.mi);
-	free(m.buf);
+	char *end;
+	unsigned long g = group ? strtoul(group, &end, 10) : 0;
+	o.sync_group_files = group && *group && !*end && g < SIZE_MAX ? (size_t)g : 0;
+	struct cfs_err err = { 0 };
+	if (materialize(&o, &err) == 0)
+		return 0;
+	cfs_err_print(&err, stderr);
 	return 1;
 }
