@@ -1,7 +1,6 @@
 /* fetch.c: fetches chunks into the cache: connection pool, single-flight per chunk, reconnect with
  * backoff within network_timeout, and the background hydrator (InnoDB's own files first). */
 #include "fs/fetch.h"
-#include "transport/clock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -11,6 +10,8 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+
+#include "transport/clock.h"
 
 /* Bytes per READ: the hydrator (and a whole-file ensure) batches to keep the pipe full; demand
  * reads ask for what the reader needs (a FUSE read is at most 1 MiB). Each READ is also one cache
@@ -26,20 +27,6 @@ static uint32_t batch_chunks(const struct fetcher *f, uint32_t bytes, uint32_t m
 	if (n < min)
 		n = min;
 	return n > RUN_MAX_CHUNKS ? RUN_MAX_CHUNKS : n;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
 }
 
 int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_session *first,
@@ -71,7 +58,7 @@ int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_
 	f->nslots = nslots < 1 ? 1 : nslots;
 	f->network_timeout_s = network_timeout_s;
 	f->prefetch = prefetch;
-	f->start_ms = now_ms();
+	f->start_ms = mono_ms();
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
 	f->slots = calloc((size_t)f->nslots, sizeof(*f->slots));
@@ -252,9 +239,9 @@ static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e
 			return -1;
 		}
 		if (deadline < 0)
-			deadline = now_ms() + (int64_t)f->network_timeout_s * 1000;
+			deadline = mono_ms() + (int64_t)f->network_timeout_s * 1000;
 		set_disconnected(f, true, err);
-		if (now_ms() + backoff > deadline) {
+		if (mono_ms() + backoff > deadline) {
 			char cause[CFS_ERR_MSG_MAX]; /* err->msg is the destination too: copy it first */
 			snprintf(cause, sizeof(cause), "%s", err->msg);
 			cfs_err_set(err, CFS_ER_NETWORK, "donor %s:%u unreachable for network_timeout=%d s: %.300s", f->host,

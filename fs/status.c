@@ -7,13 +7,7 @@
 
 #include "fs/ctl.h"
 #include "fs/json.h"
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "transport/clock.h"
 
 static const char *fact(struct mount *mt, const char *k)
 {

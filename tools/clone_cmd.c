@@ -28,6 +28,7 @@
 #include "tools/recipient.h"
 #include "tools/rmtree.h"
 #include "tools/supervisor.h"
+#include "transport/clock.h"
 #include "transport/endpoint.h"
 
 enum { CLONE_RESTART_WAIT_S = 300, CLONE_STOP_WAIT_S = 300, OPTS_MAX = 4096 };
@@ -308,8 +309,7 @@ static int wait_server(const struct recipient *r, int timeout_s)
 		mysql_close(db);
 		if (ok)
 			return 0;
-		struct timespec ts = { 0, 500 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		sleep_ms(500);
 	}
 	return -1;
 }

@@ -25,6 +25,7 @@
 #include "tools/mountinfo.h"
 #include "tools/rmtree.h"
 #include "transport/path.h"
+#include "transport/clock.h"
 
 /* Files are made durable in groups (one syncfs) before the journal records them: one sync per
  * group instead of one fsync per file, which on a datadir of many small files is most of the time. */
@@ -62,18 +63,11 @@ struct mat {
 	struct cfs_err err;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void draw(struct mat *m, bool final)
 {
 	if (!m->progress)
 		return;
-	int64_t t = now_ms();
+	int64_t t = mono_ms();
 	if (!final && t - m->last_draw_ms < 200)
 		return;
 	m->last_draw_ms = t;
@@ -209,12 +203,12 @@ static int sync_group(struct mat *m)
 {
 	if (m->npending == 0)
 		return 0;
-	int64_t t0 = now_ms();
+	int64_t t0 = mono_ms();
 	int fd = open(m->partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc = fd < 0 || syncfs(fd) ? io_fail(m, "sync", m->partial) : 0;
 	if (fd >= 0)
 		close(fd);
-	m->sync_ms += now_ms() - t0;
+	m->sync_ms += mono_ms() - t0;
 	for (size_t i = 0; i < m->npending; i++) {
 		if (rc == 0 && fprintf(m->journal, "%s\n", m->pending[i]) < 0)
 			rc = io_fail(m, "write the journal of", m->partial);
@@ -262,9 +256,9 @@ static int copy_through_mount(struct mat *m, const char *src, const char *dst, i
 	uint64_t off = 0;
 	int rc = 0;
 	for (;;) {
-		int64_t t0 = now_ms();
+		int64_t t0 = mono_ms();
 		ssize_t n = pread(in, m->buf, COPY_BLOCK, (off_t)off);
-		int64_t t1 = now_ms();
+		int64_t t1 = mono_ms();
 		m->read_ms += t1 - t0;
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -282,7 +276,7 @@ static int copy_through_mount(struct mat *m, const char *src, const char *dst, i
 			if (pwrite(out, p, len, (off_t)(off + (uint64_t)b)) != (ssize_t)len)
 				rc = io_fail(m, "write", dst);
 		}
-		m->write_ms += now_ms() - t1;
+		m->write_ms += mono_ms() - t1;
 		off += (uint64_t)n;
 		m->done += (uint64_t)n;
 		draw(m, false);
@@ -299,9 +293,9 @@ static int copy_through_mount(struct mat *m, const char *src, const char *dst, i
 static int copy_file(struct mat *m, const char *src, const char *dst, const struct stat *st)
 {
 	enum cache_copy_how how = CACHE_COPY_NONE;
-	int64_t t0 = now_ms();
+	int64_t t0 = mono_ms();
 	int out = m->through_mount ? -2 : cache_copy(src, dst, (uint64_t)st->st_size, st->st_mode, &how);
-	m->read_ms += now_ms() - t0; /* mostly waiting for the file's chunks to arrive */
+	m->read_ms += mono_ms() - t0; /* mostly waiting for the file's chunks to arrive */
 	if (out == -1)
 		return how == CACHE_COPY_NONE ? mount_read_failed(m, src, errno) : io_fail(m, "copy from the mount's cache to", dst);
 	uint64_t off = (uint64_t)st->st_size;
@@ -532,7 +526,7 @@ static int materialize_run(struct mat *m)
 		cfs_err_set(&m->err, CFS_ER_IO, "out of memory");
 		return -1;
 	}
-	m->start_ms = now_ms();
+	m->start_ms = mono_ms();
 
 	if (open_partial(m) || copy_tree(m, m->mount, m->partial, "", true) || externals(m, ext, "", false) ||
 	    write_info(m) || sync_group(m))

@@ -14,6 +14,7 @@
 
 #include "tools/mycnf.h"
 #include "tools/spawn.h"
+#include "transport/clock.h"
 
 const char *const recipient_key_name[RK_COUNT] = {
 	[RK_VERSION] = "version", [RK_OS] = "version_compile_os", [RK_MACHINE] = "version_compile_machine",
@@ -255,8 +256,7 @@ int recipient_shutdown(const struct recipient *r, int timeout_s, struct cfs_err 
 	for (int i = 0; i < timeout_s * 10; i++) {
 		if (stat(r->socket, &st) != 0 && (!r->pid_file[0] || stat(r->pid_file, &st) != 0))
 			return 0;
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		sleep_ms(100);
 	}
 	return cfs_err_set(err, CFS_ER_IO, "the recipient server did not stop within %d s (socket %s)", timeout_s, r->socket);
 }

@@ -15,12 +15,7 @@
 
 #include "tools/mountinfo.h"
 #include "tools/spawn.h"
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
+#include "transport/clock.h"
 
 static int read_small(const char *path, char *out, size_t n)
 {
