@@ -14,8 +14,7 @@
 #include "fs/fuse_ll.h"
 #include "fs/mount.h"
 #include "transport/endpoint.h"
-
-#define CLONEFS_VERSION "0.1.0"
+#include "transport/version.h"
 
 static const char usage[] =
 	"usage: mount.clonefs [USER@]HOST[:PORT] MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"

@@ -5,8 +5,7 @@
 #include <string.h>
 
 #include "tools/commands.h"
-
-#define CLONEFS_VERSION "0.1.0"
+#include "transport/version.h"
 
 static const char usage[] =
 	"usage: clonefs COMMAND [ARGS]\n"

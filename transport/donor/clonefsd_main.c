@@ -22,8 +22,7 @@
 
 #include "transport/conn.h"
 #include "transport/donor/donor.h"
-
-#define CLONEFS_VERSION "0.1.0"
+#include "transport/version.h"
 #define CONFIG_FILE "/etc/clonefs/clonefsd.conf"
 /* Connections refused over --max-connections are answered by short-lived threads; past this many
  * at once (a flood) they are closed without an answer. */
