@@ -14,6 +14,7 @@
 #include "fs/fuse_ll.h"
 #include "fs/mount.h"
 #include "transport/endpoint.h"
+#include "transport/units.h"
 #include "transport/version.h"
 
 static const char usage[] =
@@ -116,20 +117,9 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi, const c
 /* A size in bytes with an optional K, M or G suffix (powers of 1024). */
 static int parse_size(const char *s, const char *what, uint64_t *out, struct cfs_err *err)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	unsigned shift = 0;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: break;
-	}
-	if (errno || end == s || *end || s[0] == '-' || v > (UINT64_MAX >> shift))
-		return cfs_err_set(err, CFS_ER_USAGE, "%s=%s: expected a size in bytes, with an optional K, M or G suffix",
+	if (units_parse_size(s, out))
+		return cfs_err_set(err, CFS_ER_USAGE, "%s=%s: expected a size in bytes, with an optional K, M, G or T suffix",
 				   what, s);
-	*out = (uint64_t)v << shift;
 	return 0;
 }
 

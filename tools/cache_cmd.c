@@ -16,6 +16,7 @@
 #include "tools/human.h"
 #include "tools/commands.h"
 #include "tools/rmtree.h"
+#include "transport/units.h"
 
 enum { CACHE_LIST_MAX = 4096 };
 
@@ -46,25 +47,6 @@ static int by_age(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
 	return (x->used > y->used) - (x->used < y->used);
-}
-
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	uint64_t mult = 1;
-	switch (*end) {
-	case 'k': case 'K': mult = 1ull << 10; end++; break;
-	case 'm': case 'M': mult = 1ull << 20; end++; break;
-	case 'g': case 'G': mult = 1ull << 30; end++; break;
-	case 't': case 'T': mult = 1ull << 40; end++; break;
-	default: break;
-	}
-	if (errno || end == s || *end || v < 0)
-		return -1;
-	*out = (uint64_t)(v * (double)mult);
-	return 0;
 }
 
 /* The caches under dir, oldest first. */
@@ -116,7 +98,7 @@ int cmd_cache(int argc, char **argv)
 		} else if (!strncmp(a, "--cache-dir=", 12)) {
 			snprintf(dir, sizeof(dir), "%s", a + 12);
 		} else if (!strncmp(a, "--max-size=", 11)) {
-			if (parse_size(a + 11, &max_size))
+			if (units_parse_size(a + 11, &max_size))
 				return usage_err("--max-size: expected a size such as 500M or 20G");
 		} else if (!strncmp(a, "--older-than=", 13)) {
 			char *end;
