@@ -53,7 +53,7 @@ t_on_exit "fusermount3 -u '$T/mnt' 2>/dev/null || true"
 db_write_load_stop
 
 status=$(cat "$T/mnt/.clonefs/status")
-field() { echo "$status" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+field() { echo "$status" | cfs_status_field - "$1"; }
 id=$(field snapshot_id)
 method=$(echo "$status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["donor"]["method"])')
 [ "$method" = btrfs ] || t_fail "the snapshot's method is '$method', not btrfs"
@@ -82,11 +82,8 @@ grep -Eq "Starting crash recovery|crash recovery" "$T/clone-run/error.log" &&
 	t_log "the clone's error log: $(grep -Em1 "crash recovery" "$T/clone-run/error.log" | sed 's/^.*\[Note\] //')"
 
 t_log "replay the donor's binary log from $binlog_file:$binlog_pos into the clone"
-cfs_replay_binlog "$MNT/sub/donor" "$binlog_file" "$binlog_pos" "$CLONE_SOCK"
-diff <(db_checksums "$DONOR_SOCK") <(db_checksums "$CLONE_SOCK") >"$T/diff" ||
-	{ cat "$T/diff"; t_fail "checksums differ after replaying the binlog from the recorded position"; }
-n=$(db_checksums "$DONOR_SOCK" | wc -l)
-t_log "$n checksums equal (donor vs clone + binlog replay from the snapshot position)"
+cfs_replay_and_compare "$MNT/sub/donor" "$binlog_file" "$binlog_pos" "$DONOR_SOCK" "$CLONE_SOCK"
+t_log "$CFS_NSUMS checksums equal (donor vs clone + binlog replay from the snapshot position)"
 
 t_log "kill -9 clonefsd, restart it: the snapshot is reloaded as a btrfs one and expires after the TTL"
 kill -9 "$CFS_DONOR_PID"

@@ -18,7 +18,7 @@ PW='Pass-Word-7f3e9c'
 cfs_make_clone_user "$DONOR_SOCK" cloner "$PW"
 tls_make "$T/tls"
 mkdir -p "$T/mnt"
-field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/mnt/.clonefs/status" "$1"; }
+field() { cfs_status_field "$T/mnt" "$1"; }
 mnt() { CLONEFS_PASSWORD="$PW" "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$1" "$T/mnt" -o "prefetch=off,cache_dir=$T/cache,$2"; }
 t_on_exit "fusermount3 -u '$T/mnt' 2>/dev/null || true"
 
