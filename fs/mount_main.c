@@ -1,12 +1,15 @@
 /* mount_main.c: mount.clonefs: parses the mount-helper command line and -o options, connects and
  * authenticates, opens the snapshot, then mounts, daemonizes and serves FUSE until unmounted. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -14,6 +17,7 @@
 #include "fs/fuse_ll.h"
 #include "fs/mount.h"
 #include "transport/endpoint.h"
+#include "transport/path.h"
 #include "transport/units.h"
 #include "transport/version.h"
 
@@ -42,6 +46,8 @@ static const char usage[] =
 	"                       or SHA-256 (protocol 1, which every clonefsd speaks)\n"
 	"  handoff=on|off       let materialize take complete files out of the cache instead of copying\n"
 	"                       them (a staging mount, unmounted after one materialize; default off)\n"
+	"  log_file=F           once it runs in the background, what it reports (failed reads, a lost donor)\n"
+	"                       is appended to F (default: mount.log in the snapshot's cache directory)\n"
 	"  and FUSE options (allow_other, default_permissions, ...)\n"
 	"  -f  stay in the foreground     -d  FUSE debug output\n"
 	"\n"
@@ -50,6 +56,7 @@ static const char usage[] =
 struct mount_opts {
 	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot;
 	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max, *digest;
+	char *log_file;
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
 	bool foreground, debug;
 };
@@ -72,7 +79,7 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		{ "prefetch", &o->prefetch }, { "snapshot", &o->snapshot },
 		{ "network_timeout", &o->network_timeout }, { "connections", &o->connections },
 		{ "valid_donor_list", &o->valid_donor_list }, { "handoff", &o->handoff }, { "digest", &o->digest },
-		{ "cache_max", &o->cache_max },
+		{ "cache_max", &o->cache_max }, { "log_file", &o->log_file },
 	};
 	char *save = NULL;
 	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
@@ -121,6 +128,33 @@ static int parse_size(const char *s, const char *what, uint64_t *out, struct cfs
 		return cfs_err_set(err, CFS_ER_USAGE, "%s=%s: expected a size in bytes, with an optional K, M, G or T suffix",
 				   what, s);
 	return 0;
+}
+
+/* The log a daemonized mount writes its stderr to: log_file=, else mount.log in its cache directory.
+ * Opened before the mount so a bad path is an error the DBA sees. */
+static int open_log(const char *log_file, const char *cache_dir, struct cfs_err *err)
+{
+	char path[PATH_MAX];
+	if (!log_file && path_join(path, sizeof(path), cache_dir, "mount.log"))
+		return cfs_err_set(err, CFS_ER_USAGE, "cache_dir=%s: path too long", cache_dir);
+	const char *p = log_file ? log_file : path;
+	int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return cfs_err_set(err, CFS_ER_USAGE, "log_file=%s: %s", p, strerror(errno));
+	return fd;
+}
+
+/* After fuse_daemonize: stderr (every report of the mount's threads) goes to the log from now on. */
+static void log_to(int fd, const struct mount *mt, const char *mountpoint)
+{
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (dup2(fd, 2) >= 0)
+		fprintf(stderr, "%s mount.clonefs: snapshot %s of %s:%u mounted on %s (pid %d)\n", ts, mt->info.id,
+			mt->host, mt->port, mountpoint, (int)getpid());
 }
 
 static void on_progress(void *arg, const char *line)
@@ -275,6 +309,11 @@ static int run(int argc, char **argv)
 			cfs_err_set(&err, CFS_ER_IO, "out of memory");
 		return fail(&err);
 	}
+	int logfd = open_log(o.log_file, mt.cache.dir, &err);
+	if (logfd < 0) {
+		cfs_session_close(&first);
+		return fail(&err);
+	}
 	if (fetcher_init(&mt.fetch, &co, &first, mt.info.id, &mt.m, &mt.cache, (int)nconn, (int)timeout_s,
 			 prefetch, &err)) {
 		cfs_session_close(&first);
@@ -313,6 +352,9 @@ static int run(int argc, char **argv)
 		fuse_opt_free_args(&args);
 		return 1;
 	}
+	if (!o.foreground)
+		log_to(logfd, &mt, mountpoint);
+	close(logfd);
 	fetcher_start(&mt.fetch);
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(lc, 16);

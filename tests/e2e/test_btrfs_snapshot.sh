@@ -94,7 +94,6 @@ grep -q "snapshot $id reloaded" "$T/d/clonefsd.log" || { cat "$T/d/clonefsd.log"
 t_wait_for "[ ! -e '$STATE/$id' ]" 30 || { cat "$T/d/clonefsd.log"; t_fail "snapshot $id still on the donor after its TTL"; }
 btrfs subvolume list "$MNT" >"$T/subvols.txt"
 grep -q "$id" "$T/subvols.txt" && { cat "$T/subvols.txt"; t_fail "the subvolume of $id is still listed"; }
-grep -i "error\|cannot" "$T/d/clonefsd.log" && t_fail "clonefsd logged an error"
 
 t_log "--explain-methods sees btrfs; --snapshot-method=btrfs with a state dir off btrfs refuses to start"
 "$CLONEFS_BIN/clonefsd" --explain-methods --datadir="$MNT/sub/donor/data" --state-dir="$STATE" >"$T/explain"

