@@ -287,10 +287,12 @@ static int run(int argc, char **argv)
 	}
 	first.conn.timeout_ms = co.timeout_ms;
 
-	char cache_dir[4096];
-	if (o.cache_dir)
-		snprintf(cache_dir, sizeof(cache_dir), "%s", o.cache_dir);
-	else
+	char cache_dir[PATH_MAX - 256]; /* room for the snapshot's directory and its files */
+	if (o.cache_dir && path_fmt(cache_dir, sizeof(cache_dir), "%s", o.cache_dir)) {
+		cfs_session_close(&first);
+		cfs_err_set(&err, CFS_ER_USAGE, "cache_dir=%s: path too long", o.cache_dir);
+		return fail(&err);
+	} else if (!o.cache_dir)
 		cache_default_dir(cache_dir, sizeof(cache_dir));
 	struct wbuf blob;
 	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);

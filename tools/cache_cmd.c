@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "tools/human.h"
 #include "tools/commands.h"
 #include "tools/rmtree.h"
+#include "transport/path.h"
 #include "transport/units.h"
 
 enum { CACHE_LIST_MAX = 4096 };
@@ -56,14 +58,14 @@ static size_t scan(const char *dir, struct entry *e, size_t max)
 	size_t n = 0;
 	struct dirent *de;
 	while (d && (de = readdir(d)) && n < max) {
-		char path[4096 + 300];
+		char path[PATH_MAX];
 		struct stat st;
-		snprintf(path, sizeof(path), "%s/%s/chunks.idx", dir, de->d_name);
-		if (de->d_name[0] == '.' || stat(path, &st))
+		if (de->d_name[0] == '.' || path_fmt(path, sizeof(path), "%s/%s/chunks.idx", dir, de->d_name) ||
+		    stat(path, &st))
 			continue;
 		snprintf(e[n].id, sizeof(e[n].id), "%s", de->d_name);
 		e[n].used = st.st_mtime;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		path_join(path, sizeof(path), dir, de->d_name); /* shorter than the path above */
 		e[n].mounted = cache_in_use(path);
 		tree_bytes = 0;
 		nftw(path, add_blocks, 16, FTW_PHYS);
@@ -84,7 +86,7 @@ static int usage_err(const char *msg)
 
 int cmd_cache(int argc, char **argv)
 {
-	char dir[4096];
+	char dir[PATH_MAX - 256]; /* room for a cache's name and its files under it */
 	cache_default_dir(dir, sizeof(dir));
 	const char *verb = NULL;
 	uint64_t max_size = UINT64_MAX;
@@ -96,7 +98,8 @@ int cmd_cache(int argc, char **argv)
 			fputs(cache_usage, stdout);
 			return 0;
 		} else if (!strncmp(a, "--cache-dir=", 12)) {
-			snprintf(dir, sizeof(dir), "%s", a + 12);
+			if (path_fmt(dir, sizeof(dir), "%s", a + 12))
+				return usage_err("--cache-dir: path too long");
 		} else if (!strncmp(a, "--max-size=", 11)) {
 			if (units_parse_size(a + 11, &max_size))
 				return usage_err("--max-size: expected a size such as 500M or 20G");
@@ -143,8 +146,8 @@ int cmd_cache(int argc, char **argv)
 		bool over = max_size != UINT64_MAX && total > max_size;
 		if (e[i].mounted || !(all || old || over))
 			continue;
-		char path[4096 + 300];
-		snprintf(path, sizeof(path), "%.4000s/%.255s", dir, e[i].id);
+		char path[PATH_MAX];
+		path_join(path, sizeof(path), dir, e[i].id); /* dir and a name fit: dir is PATH_MAX - 256 at most */
 		human_bytes(e[i].bytes, h, sizeof(h));
 		if (!dry && rm_tree(path)) {
 			struct cfs_err err;

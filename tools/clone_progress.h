@@ -4,6 +4,7 @@
 #ifndef CLONEFS_CLONE_PROGRESS_H
 #define CLONEFS_CLONE_PROGRESS_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,8 +20,8 @@ enum clone_stage_state { CSS_NOT_STARTED, CSS_IN_PROGRESS, CSS_COMPLETED, CSS_FA
 
 struct clone_progress {
 	pthread_mutex_t lock;          /* the interrupt thread fails it while the clone runs: init it */
-	char path[4096];               /* the JSON file; "" writes nothing */
-	char source[300], destination[4096];
+	char path[PATH_MAX];           /* the JSON file; "" writes nothing */
+	char source[300], destination[PATH_MAX];
 	struct {
 		enum clone_stage_state state;
 		time_t begin, end;

@@ -4,17 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz_text.h"
 #include "tools/mycnf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text = malloc(size + 1);
+	char *text = fuzz_text(data, size);
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = 0;
 	struct mycnf c;
 	struct cfs_err err;
 	if (mycnf_parse(text, &c, &err) == 0) {

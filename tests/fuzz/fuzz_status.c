@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fs/json.h"
+#include "tests/fuzz/fuzz_text.h"
 #include "tools/clone_progress.h"
 #include "tools/mountinfo.h"
 
@@ -29,11 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(doc);
 	}
 	/* The input as a fact's key and value: the document parses and holds one member. */
-	char *s = malloc(size + 1);
+	char *s = fuzz_text(data, size);
 	if (!s)
 		return 0;
-	memcpy(s, data, size);
-	s[size] = 0;
 	struct wbuf b;
 	wbuf_init(&b, 16 * size + 64);
 	json_raw(&b, "{");
