@@ -151,7 +151,7 @@ static bool is_completed(const struct mat *m, const char *rel)
 static int open_partial(struct mat *m)
 {
 	char marker[PATH_MAX + 32], jpath[PATH_MAX + 32];
-	const char *snap = mountinfo_get(&m->mi, "snapshot_id");
+	const char *snap = mountinfo_get(&m->mi, CTL_FACT_SNAPSHOT_ID);
 	snprintf(marker, sizeof(marker), "%s/" SNAPSHOT_MARKER_NAME, m->partial);
 	snprintf(jpath, sizeof(jpath), "%s/" JOURNAL_NAME, m->partial);
 	char *old = mountinfo_slurp(marker, 256, NULL);
@@ -435,18 +435,18 @@ static int write_info(struct mat *m)
 	struct wbuf b;
 	wbuf_init(&b, 1u << 20);
 	json_raw(&b, "{");
-	json_kv_str(&b, "snapshot_id", mountinfo_get(mi, "snapshot_id"), 0);
+	json_kv_str(&b, "snapshot_id", mountinfo_get(mi, CTL_FACT_SNAPSHOT_ID), 0);
 	json_raw(&b, ",\"donor\":{");
-	json_kv_str(&b, "host", mountinfo_get(mi, "donor_host"), 0);
-	json_kv_str(&b, "port", mountinfo_get(mi, "donor_port"), 1);
+	json_kv_str(&b, "host", mountinfo_get(mi, CTL_FACT_DONOR_HOST), 0);
+	json_kv_str(&b, "port", mountinfo_get(mi, CTL_FACT_DONOR_PORT), 1);
 	json_kv_str(&b, "hostname", mountinfo_get(mi, "hostname"), 1);
 	json_kv_str(&b, "version", mountinfo_get(mi, "version"), 1);
 	json_kv_str(&b, "version_comment", mountinfo_get(mi, "version_comment"), 1);
 	json_kv_str(&b, "datadir", mountinfo_get(mi, "datadir"), 1);
 	json_raw(&b, "}");
-	json_kv_str(&b, "binlog_file", mountinfo_get(mi, "binlog_file"), 1);
-	json_kv_str(&b, "binlog_pos", mountinfo_get(mi, "binlog_pos"), 1);
-	json_kv_str(&b, "gtid_pos", mountinfo_get(mi, "gtid_pos"), 1);
+	json_kv_str(&b, "binlog_file", mountinfo_get(mi, CTL_FACT_BINLOG_FILE), 1);
+	json_kv_str(&b, "binlog_pos", mountinfo_get(mi, CTL_FACT_BINLOG_POS), 1);
+	json_kv_str(&b, "gtid_pos", mountinfo_get(mi, CTL_FACT_GTID_POS), 1);
 	json_kv_str(&b, "method", mountinfo_get(mi, "method"), 1);
 	json_kv_str(&b, "created_at", mountinfo_get(mi, "created_at"), 1);
 	json_kv_u64(&b, "bytes", m->total, 1);
@@ -457,8 +457,8 @@ static int write_info(struct mat *m)
 	json_raw(&b, "}}\n");
 	struct { const char *name; const char *text; size_t len; } files[2];
 	char line[1024];
-	int ln = snprintf(line, sizeof(line), "%s\t%s\t%s\n", mountinfo_get(mi, "binlog_file"),
-			  mountinfo_get(mi, "binlog_pos"), mountinfo_get(mi, "gtid_pos"));
+	int ln = snprintf(line, sizeof(line), "%s\t%s\t%s\n", mountinfo_get(mi, CTL_FACT_BINLOG_FILE),
+			  mountinfo_get(mi, CTL_FACT_BINLOG_POS), mountinfo_get(mi, CTL_FACT_GTID_POS));
 	files[0].name = "clonefs_info.json";
 	files[0].text = (const char *)b.p;
 	files[0].len = b.len;
@@ -553,9 +553,9 @@ static int materialize_run(struct mat *m)
 	char size[32];
 	human_bytes(m->done, size, sizeof(size));
 	printf("materialized %llu files, %s, from snapshot %s into %s\n", (unsigned long long)m->files, size,
-	       mountinfo_get(&m->mi, "snapshot_id"), m->clone_dir);
-	printf("binlog position: %s:%s  gtid: %s\n", mountinfo_get(&m->mi, "binlog_file"),
-	       mountinfo_get(&m->mi, "binlog_pos"), mountinfo_get(&m->mi, "gtid_pos"));
+	       mountinfo_get(&m->mi, CTL_FACT_SNAPSHOT_ID), m->clone_dir);
+	printf("binlog position: %s:%s  gtid: %s\n", mountinfo_get(&m->mi, CTL_FACT_BINLOG_FILE),
+	       mountinfo_get(&m->mi, CTL_FACT_BINLOG_POS), mountinfo_get(&m->mi, CTL_FACT_GTID_POS));
 	printf("time: reading through the mount %.2f s, writing %.2f s, syncing %.2f s\n", (double)m->read_ms / 1000,
 	       (double)m->write_ms / 1000, (double)m->sync_ms / 1000);
 	printf("from the mount's cache: %llu files handed off, %llu copied with copy_file_range, %llu read through the mount\n",
