@@ -482,19 +482,18 @@ static int write_info(struct mat *m)
 /* The whole run on m (m->mount, the options and m->clone_dir_arg set): 0, or -1 with m->err. */
 static int materialize_run(struct mat *m)
 {
-	const char *o_owner = m->owner;
 	/* Every check before any byte is written. bytes_total counts external tablespaces too. */
 	if (check_clone_dir(m, m->clone_dir_arg) || mountinfo_read(m->mount, &m->mi, &m->err))
 		return -1;
-	struct passwd *pw = getpwnam(o_owner ? o_owner : "mysql");
-	if (o_owner && !pw) {
-		cfs_err_set(&m->err, CFS_ER_USAGE, "--owner=%s: no such user", o_owner);
+	struct passwd *pw = getpwnam(m->owner ? m->owner : "mysql");
+	if (m->owner && !pw) {
+		cfs_err_set(&m->err, CFS_ER_USAGE, "--owner=%s: no such user", m->owner);
 		return -1;
 	}
 	if (pw && (pw->pw_uid != getuid() || pw->pw_gid != getgid())) {
 		if (geteuid() != 0) {
-			if (o_owner) {
-				cfs_err_set(&m->err, CFS_ER_USAGE, "--owner=%s needs root", o_owner);
+			if (m->owner) {
+				cfs_err_set(&m->err, CFS_ER_USAGE, "--owner=%s needs root", m->owner);
 				return -1;
 			}
 		} else {
@@ -565,18 +564,26 @@ static int materialize_run(struct mat *m)
 	return 0;
 }
 
+/* A test's knob, CLONEFS_SYNC_GROUP_FILES: a smaller sync group. Not a number, or 0: the default. */
+static size_t env_group_files(void)
+{
+	const char *group = getenv("CLONEFS_SYNC_GROUP_FILES");
+	char *end;
+	unsigned long g = group ? strtoul(group, &end, 10) : 0;
+	return group && *group && !*end && g > 0 && g < SIZE_MAX ? (size_t)g : SYNC_GROUP_FILES;
+}
+
 int materialize(const struct materialize_opts *o, struct cfs_err *err)
 {
-	struct mat *mp = calloc(1, sizeof(*mp));
-	if (!mp)
+	struct mat *m = calloc(1, sizeof(*m));
+	if (!m)
 		return cfs_err_set(err, CFS_ER_IO, "out of memory");
-	struct mat *m = mp;
 	m->mount = o->mount;
 	m->clone_dir_arg = o->clone_dir;
 	m->owner = o->owner;
 	m->progress = o->progress;
 	m->through_mount = o->through_mount;
-	m->group_files = o->sync_group_files ? o->sync_group_files : SYNC_GROUP_FILES;
+	m->group_files = o->sync_group_files ? o->sync_group_files : env_group_files();
 	int rc = materialize_run(m);
 	if (rc)
 		*err = m->err;
@@ -592,7 +599,7 @@ int materialize(const struct materialize_opts *o, struct cfs_err *err)
 		fclose(m->journal);
 	mountinfo_release(&m->mi);
 	free(m->buf);
-	free(mp);
+	free(m);
 	return rc;
 }
 
@@ -631,11 +638,6 @@ int cmd_materialize(int argc, char **argv)
 	o.mount = args[0];
 	o.clone_dir = args[1];
 	o.progress = !no_progress && isatty(2);
-	/* A test's knob: a smaller sync group. Not a number, or 0: the default. */
-	const char *group = getenv("CLONEFS_SYNC_GROUP_FILES");
-	char *end;
-	unsigned long g = group ? strtoul(group, &end, 10) : 0;
-	o.sync_group_files = group && *group && !*end && g < SIZE_MAX ? (size_t)g : 0;
 	struct cfs_err err = { 0 };
 	if (materialize(&o, &err) == 0)
 		return 0;

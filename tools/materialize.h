@@ -14,7 +14,7 @@ struct materialize_opts {
 	const char *owner;          /* files owned by this user; NULL: mysql when it exists (root only) */
 	bool progress;              /* draw a progress bar on stderr */
 	bool through_mount;         /* read every file through the mount, never from its cache */
-	size_t sync_group_files;    /* files made durable per syncfs; 0: the default */
+	size_t sync_group_files;    /* files made durable per syncfs; 0: $CLONEFS_SYNC_GROUP_FILES or 512 */
 };
 
 /* Copy o->mount into o->clone_dir; prints its summary on stdout. 0, or -1 with err: the seed's
