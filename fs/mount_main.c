@@ -34,7 +34,7 @@ static const char usage[] =
 	"  ssl_cert=F,ssl_key=F present a client certificate\n"
 	"  cache_dir=D          persistent chunk cache (default /var/cache/clonefs, or ~/.cache/clonefs)\n"
 	"  prefetch=on|off      hydrate the whole snapshot in the background (default on)\n"
-	"  cache_max=SIZE       keep the cache under SIZE bytes (K, M, G suffixes; at least 4M) while mounted:\n"
+	"  cache_max=SIZE       keep the cache under SIZE bytes (K, M, G, T suffixes; at least 4M) while mounted:\n"
 	"                       least recently used chunks are evicted, hydration stops at 90% of SIZE and\n"
 	"                       the mount is then a lazy one with a warm set (state \"bounded\"); materialize\n"
 	"                       reads such a mount through FUSE (default: no bound, the whole snapshot)\n"
