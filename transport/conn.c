@@ -332,6 +332,9 @@ int conn_read_full(struct cfs_conn *c, void *buf, size_t n, struct cfs_err *err)
 					return io_failed(c, err, "read from", 0);
 				if (e == SSL_ERROR_SYSCALL && errno == 0)
 					return io_failed(c, err, "read from", 0);
+				/* OpenSSL 3 reports a peer gone without close_notify so: a closed connection. */
+				if (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+					return io_failed(c, err, "read from", 0);
 				if (e == SSL_ERROR_SSL) {
 					char why[256];
 					return cfs_err_set(err, CR_SSL_CONNECTION_ERROR, "SSL connection error: %s",

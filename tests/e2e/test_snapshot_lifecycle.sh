@@ -42,6 +42,7 @@ fusermount3 -u "$T/a"
 fusermount3 -u "$T/b"
 t_wait_for "[ ! -d '$T/state/$id' ]" 30 || t_fail "snapshot $id still on the donor after its TTL"
 rc=0
+t_log_expect "snapshot '$id' for 'cloner' refused: ERROR 7005 \(HY000\): the donor has no snapshot '$id'"
 mnt "$T/a" -o "ssl_mode=disabled,snapshot=$id,cache_dir=$T/cache-a" 2>"$T/err" || rc=$?
 [ $rc = 1 ] || t_fail "reopening an expired snapshot: exit $rc"
 cfs_assert_one_error "$T/err" 7005
