@@ -92,10 +92,53 @@ static void test_my_print_defaults(void)
 	CHECK(system(text) == 0);
 }
 
+/* MySQL's my_print_defaults refuses --mysqld: the groups are named from the server's version. A
+ * stand-in my_print_defaults (first in PATH) prints the groups it is asked for as options. */
+static void test_mysql_groups(void)
+{
+	char dir[] = "/tmp/clonefs-test-mycnf.XXXXXX", path[256], text[512];
+	if (!mkdtemp(dir)) {
+		CHECK(0);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/my_print_defaults", dir);
+	put(path, "#!/bin/sh\nfor a; do case $a in --mysqld) echo \"unknown option '--mysqld'\" >&2; exit 1;; "
+		  "--defaults-file=*) ;; *) echo \"--group-$a\";; esac; done\n");
+	chmod(path, 0755);
+	char mysqld[256], mariadbd[256];
+	snprintf(mysqld, sizeof(mysqld), "%s/mysqld", dir);
+	put(mysqld, "#!/bin/sh\necho 'mysqld  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)'\n");
+	chmod(mysqld, 0755);
+	snprintf(mariadbd, sizeof(mariadbd), "%s/mariadbd", dir);
+	put(mariadbd, "#!/bin/sh\necho 'mariadbd  Ver 10.11.6-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64'\n");
+	chmod(mariadbd, 0755);
+	const char *old = getenv("PATH");
+	char *saved = old ? strdup(old) : NULL;
+	snprintf(text, sizeof(text), "%s:%s", dir, old ? old : "/usr/bin:/bin");
+	setenv("PATH", text, 1);
+	struct mycnf c;
+	struct cfs_err err;
+	CHECK(mycnf_load("/etc/my.cnf", MYCNF_SERVER_GROUPS, mysqld, &c, &err) == 0);
+	CHECK(c.n == 3 && mycnf_get(&c, "group_mysqld") && mycnf_get(&c, "group_server") &&
+	      mycnf_get(&c, "group_mysqld_8.0"));
+	mycnf_release(&c);
+	CHECK(mycnf_load("/etc/my.cnf", MYCNF_SERVER_GROUPS, mariadbd, &c, &err) == 0);
+	CHECK(c.n == 8 && mycnf_get(&c, "group_mysqld_10.11") && mycnf_get(&c, "group_mariadb") &&
+	      mycnf_get(&c, "group_mariadbd") && mycnf_get(&c, "group_client_server") &&
+	      mycnf_get(&c, "group_mariadb_10.11") && mycnf_get(&c, "group_mariadbd_10.11"));
+	mycnf_release(&c);
+	if (saved)
+		setenv("PATH", saved, 1);
+	free(saved);
+	snprintf(text, sizeof(text), "rm -rf '%s'", dir);
+	CHECK(system(text) == 0);
+}
+
 int main(void)
 {
 	test_parse();
 	if (access("/usr/bin/my_print_defaults", X_OK) == 0)
 		test_my_print_defaults();
+	test_mysql_groups();
 	return tap_done();
 }
