@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -194,7 +195,30 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 /* A virtual file's content, made at open and freed at release. */
 struct vfile {
 	struct wbuf b;
+	struct vfile *prev, *next; /* in open_vfiles until released */
 };
+
+/* The open /.clonefs files: a RELEASE still queued when the mount ends (a lazy unmount, the reader
+ * killed) never arrives, so what is left is freed at the session's end (ll_destroy). */
+static pthread_mutex_t vfiles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct vfile open_vfiles = { .prev = &open_vfiles, .next = &open_vfiles };
+
+static void vfile_free(struct vfile *v)
+{
+	pthread_mutex_lock(&vfiles_lock);
+	v->prev->next = v->next;
+	v->next->prev = v->prev;
+	pthread_mutex_unlock(&vfiles_lock);
+	wbuf_release(&v->b);
+	free(v);
+}
+
+static void ll_destroy(void *userdata)
+{
+	(void)userdata;
+	while (open_vfiles.next != &open_vfiles)
+		vfile_free(open_vfiles.next);
+}
 
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -214,6 +238,12 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			mount_status_json(mt, &v->b);
 		else
 			mount_facts_text(mt, &v->b);
+		pthread_mutex_lock(&vfiles_lock);
+		v->next = open_vfiles.next;
+		v->prev = &open_vfiles;
+		open_vfiles.next->prev = v;
+		open_vfiles.next = v;
+		pthread_mutex_unlock(&vfiles_lock);
 		fi->fh = (uint64_t)(uintptr_t)v;
 		fi->direct_io = 1;
 		fuse_reply_open(req, fi);
@@ -233,10 +263,8 @@ static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	(void)ino;
 	struct vfile *v = (struct vfile *)(uintptr_t)fi->fh;
-	if (v) {
-		wbuf_release(&v->b);
-		free(v);
-	}
+	if (v)
+		vfile_free(v);
 	fuse_reply_err(req, 0);
 }
 
@@ -437,6 +465,7 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 
 const struct fuse_lowlevel_ops clonefs_ll_ops = {
 	.init = ll_init,
+	.destroy = ll_destroy,
 	.lookup = ll_lookup,
 	.getattr = ll_getattr,
 	.readlink = ll_readlink,
