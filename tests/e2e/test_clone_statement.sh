@@ -16,7 +16,7 @@ T=$(t_tmpdir)
 export CLONEFS_LOCK_DIR=$T
 # What the donors log about the refusals and interruptions below.
 t_log_expect "authentication of '(cloner|weak)' refused: ERROR (1045|1227) "
-t_log_expect "session of '[a-z]*' ended: (ERROR 7000: expected AUTH, got CLOSE|write to [0-9.:]+ failed: (Broken pipe|Connection reset by peer))"
+t_log_expect "session of '' ended: ERROR 7000: expected AUTH, got CLOSE"
 db_start "$T/donor"
 SOCK="$T/donor/mysql.sock"
 db_load_sample "$SOCK" 5
