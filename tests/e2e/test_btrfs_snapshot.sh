@@ -73,7 +73,6 @@ t_log "materialize"
 read -r f p g <"$T/clone/clonefs_binlog_info" || true
 [ "$f" = "$binlog_file" ] && [ "$p" = "$binlog_pos" ] ||
 	t_fail "clonefs_binlog_info '$f $p' disagrees with the status '$binlog_file $binlog_pos'"
-fusermount3 -u "$T/mnt"
 
 t_log "start the clone with mysqld_safe --datadir (InnoDB crash recovery)"
 db_start_safe "$T/clone" "$T/clone-run"
@@ -88,6 +87,9 @@ t_log "$CFS_NSUMS checksums equal (donor vs clone + binlog replay from the snaps
 t_log "kill -9 clonefsd, restart it: the snapshot is reloaded as a btrfs one and expires after the TTL"
 kill -9 "$CFS_DONOR_PID"
 wait "$CFS_DONOR_PID" 2>/dev/null || true
+# Unmounted only now: a snapshot nobody reads expires after its 3 s TTL, which the steps above
+# (a server start, a replay) outlast; the restart gives it its TTL again.
+fusermount3 -u "$T/mnt"
 cfs_start_donor "$T/d" "$PORT" "$DONOR_SOCK" "$MNT/sub/donor/data" \
 	--snapshot-method=btrfs --state-dir="$STATE" --snapshot-ttl=3
 grep -q "snapshot $id reloaded" "$T/d/clonefsd.log" || { cat "$T/d/clonefsd.log"; t_fail "snapshot $id was not reloaded"; }
@@ -133,6 +135,9 @@ t_log "ok: .external$live read through the mount equals the snapshot's copy, not
 fusermount3 -u "$T/mnt2"
 kill -9 "$CFS_DONOR_PID"
 wait "$CFS_DONOR_PID" 2>/dev/null || true
+# Unmounted only now: a snapshot nobody reads expires after its 3 s TTL, which the steps above
+# (a server start, a replay) outlast; the restart gives it its TTL again.
+fusermount3 -u "$T/mnt"
 cfs_start_donor "$T/d" "$PORT" "$DONOR_SOCK" "$MNT/sub/donor/data" \
 	--snapshot-method=auto --state-dir="$STATE" --snapshot-ttl=3
 CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt2" \

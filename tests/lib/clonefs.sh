@@ -19,7 +19,8 @@ cfs_start_donor() {
 		>"$dir/clonefsd.log" 2>&1 &
 	CFS_DONOR_PID=$!
 	t_on_exit "kill $CFS_DONOR_PID 2>/dev/null; wait $CFS_DONOR_PID 2>/dev/null || true"
-	t_wait_for "(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null" 30 ||
+	# The port accepts before clonefsd has reloaded its snapshots; its "listening" line comes after.
+	t_wait_for "(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && grep -q ' listening on ' '$dir/clonefsd.log'" 30 ||
 		{ cat "$dir/clonefsd.log"; t_fail "clonefsd did not start listening on port $port"; }
 }
 
