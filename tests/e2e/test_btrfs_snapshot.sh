@@ -135,9 +135,6 @@ t_log "ok: .external$live read through the mount equals the snapshot's copy, not
 fusermount3 -u "$T/mnt2"
 kill -9 "$CFS_DONOR_PID"
 wait "$CFS_DONOR_PID" 2>/dev/null || true
-# Unmounted only now: a snapshot nobody reads expires after its 3 s TTL, which the steps above
-# (a server start, a replay) outlast; the restart gives it its TTL again.
-fusermount3 -u "$T/mnt"
 cfs_start_donor "$T/d" "$PORT" "$DONOR_SOCK" "$MNT/sub/donor/data" \
 	--snapshot-method=auto --state-dir="$STATE" --snapshot-ttl=3
 CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt2" \
