@@ -63,11 +63,15 @@ int mycnf_parse(const char *text, struct mycnf *c, struct cfs_err *err)
 }
 
 
-/* Run my_print_defaults [--defaults-file=F] ARGS...: its exit status, its output in out. */
+/* MySQL's my_print_defaults (it refused --mysqld) masks passwords unless given --show, which
+ * MariaDB's refuses: set once the server's groups have been read. */
+static bool mysql_tool;
+
+/* Run my_print_defaults [--defaults-file=F] [--show] ARGS...: its exit status, its output in out. */
 static int print_defaults(const char *defaults_file, const char *const *args, size_t nargs, char *out, size_t cap)
 {
-	char buf[GROUPS_MAX + 1][PATH_MAX + 32];
-	char *argv[GROUPS_MAX + 3];
+	char buf[GROUPS_MAX + 2][PATH_MAX + 32];
+	char *argv[GROUPS_MAX + 4];
 	size_t k = 0;
 	snprintf(buf[k], sizeof(buf[k]), "my_print_defaults");
 	argv[k] = buf[k];
@@ -77,6 +81,11 @@ static int print_defaults(const char *defaults_file, const char *const *args, si
 			errno = ENAMETOOLONG;
 			return -1;
 		}
+		argv[k] = buf[k];
+		k++;
+	}
+	if (mysql_tool) {
+		snprintf(buf[k], sizeof(buf[k]), "--show");
 		argv[k] = buf[k];
 		k++;
 	}
@@ -137,8 +146,10 @@ int mycnf_load(const char *defaults_file, const char *const *groups, const char 
 		/* MariaDB's my_print_defaults knows the server's groups (its version groups too). */
 		args[0] = "--mysqld";
 		rc = print_defaults(defaults_file, args, 1, out, MYCNF_OUTPUT_MAX);
-		if (rc > 0 && strstr(out, "--mysqld") && server_binary) /* MySQL's refuses --mysqld: name the groups */
+		if (rc > 0 && strstr(out, "--mysqld") && server_binary) { /* MySQL's: name the groups */
+			mysql_tool = true;
 			rc = server_groups(defaults_file, server_binary, out);
+		}
 	}
 	if (rc != 0) {
 		int e = errno;

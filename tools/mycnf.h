@@ -26,8 +26,9 @@ extern const char *const mycnf_clonefs_groups[]; /* [clonefs] alone */
  * my_print_defaults. For MYCNF_SERVER_GROUPS, my_print_defaults --mysqld (MariaDB's knows the
  * server's groups, its version groups too); when it refuses --mysqld (MySQL's), the groups are
  * named from `server_binary --version`: mysqld, server, mysqld-X.Y (MariaDB: also mariadb,
- * mariadbd, client-server, mariadb-X.Y, mariadbd-X.Y). 0, or -1 with err: 7006 naming the file
- * and my_print_defaults's own words. */
+ * mariadbd, client-server, mariadb-X.Y, mariadbd-X.Y), and later calls pass --show (MySQL's masks
+ * passwords without it): read the server's groups before a client's. 0, or -1 with err: 7006
+ * naming the file and my_print_defaults's own words. */
 int mycnf_load(const char *defaults_file, const char *const *groups, const char *server_binary, struct mycnf *c,
 	       struct cfs_err *err);
 /* my_print_defaults's output ("--name=value" lines; others ignored) into c. 0, or -1 with err

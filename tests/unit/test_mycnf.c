@@ -102,8 +102,9 @@ static void test_mysql_groups(void)
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/my_print_defaults", dir);
-	put(path, "#!/bin/sh\nfor a; do case $a in --mysqld) echo \"unknown option '--mysqld'\" >&2; exit 1;; "
-		  "--defaults-file=*) ;; *) echo \"--group-$a\";; esac; done\n");
+	put(path, "#!/bin/sh\npw='*****'\nfor a; do case $a in --mysqld) echo \"unknown option '--mysqld'\" >&2; exit 1;; "
+		  "--show) pw=secret;; --defaults-file=*) ;; client) echo \"--password=$pw\";; *) echo \"--group-$a\";; "
+		  "esac; done\n");
 	chmod(path, 0755);
 	char mysqld[256], mariadbd[256];
 	snprintf(mysqld, sizeof(mysqld), "%s/mysqld", dir);
@@ -126,6 +127,10 @@ static void test_mysql_groups(void)
 	CHECK(c.n == 8 && mycnf_get(&c, "group_mysqld_10.11") && mycnf_get(&c, "group_mariadb") &&
 	      mycnf_get(&c, "group_mariadbd") && mycnf_get(&c, "group_client_server") &&
 	      mycnf_get(&c, "group_mariadb_10.11") && mycnf_get(&c, "group_mariadbd_10.11"));
+	mycnf_release(&c);
+	/* After the server's groups, a client's password is asked for in clear (--show). */
+	CHECK(mycnf_load("/etc/my.cnf", mycnf_client_groups, NULL, &c, &err) == 0);
+	CHECK(mycnf_get(&c, "password") && !strcmp(mycnf_get(&c, "password"), "secret"));
 	mycnf_release(&c);
 	if (saved)
 		setenv("PATH", saved, 1);
