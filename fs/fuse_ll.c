@@ -200,7 +200,7 @@ struct vfile {
 
 /* The open /.clonefs files: a RELEASE still queued when the mount ends (a lazy unmount, the reader
  * killed) never arrives, so what is left is freed at the session's end (ll_destroy). */
-static pthread_mutex_t vfiles_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t vfiles_lock = PTHREAD_MUTEX_INITIALIZER; /* guards open_vfiles */
 static struct vfile open_vfiles = { .prev = &open_vfiles, .next = &open_vfiles };
 
 static void vfile_free(struct vfile *v)
