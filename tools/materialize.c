@@ -150,10 +150,11 @@ static bool is_completed(const struct mat *m, const char *rel)
 /* Prepare the partial directory: fresh, or resumed when it belongs to the same snapshot. */
 static int open_partial(struct mat *m)
 {
-	char marker[PATH_MAX + 32], jpath[PATH_MAX + 32];
+	char marker[PATH_MAX], jpath[PATH_MAX];
 	const char *snap = mountinfo_get(&m->mi, CTL_FACT_SNAPSHOT_ID);
-	snprintf(marker, sizeof(marker), "%s/" SNAPSHOT_MARKER_NAME, m->partial);
-	snprintf(jpath, sizeof(jpath), "%s/" JOURNAL_NAME, m->partial);
+	if (path_join(marker, sizeof(marker), m->partial, SNAPSHOT_MARKER_NAME) ||
+	    path_join(jpath, sizeof(jpath), m->partial, JOURNAL_NAME))
+		return cfs_err_set(&m->err, ER_PATH_LENGTH, ER_PATH_LENGTH_MSG);
 	char *old = mountinfo_slurp(marker, 256, NULL);
 	bool resume = old && !strcmp(old, snap);
 	free(old);
@@ -342,9 +343,8 @@ static int copy_tree(struct mat *m, const char *src, const char *dst, const char
 		if (top && (!strcmp(name, CTL_DIR_NAME) || !strcmp(name, CTL_EXTERNAL_NAME)))
 			continue;
 		char s[PATH_MAX], t[PATH_MAX], r[PATH_MAX];
-		if ((size_t)snprintf(s, sizeof(s), "%s/%s", src, name) >= sizeof(s) ||
-		    (size_t)snprintf(t, sizeof(t), "%s/%s", dst, name) >= sizeof(t) ||
-		    (size_t)snprintf(r, sizeof(r), "%s%s%s", rel, *rel ? "/" : "", name) >= sizeof(r)) {
+		if (path_join(s, sizeof(s), src, name) || path_join(t, sizeof(t), dst, name) ||
+		    path_fmt(r, sizeof(r), "%s%s%s", rel, *rel ? "/" : "", name)) {
 			rc = cfs_err_set(&m->err, CFS_ER_IO, "path too long under '%s'", dst);
 			break;
 		}
@@ -403,10 +403,12 @@ static int externals(struct mat *m, const char *srcdir, const char *abs, bool ch
 	while (rc == 0 && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		char s[PATH_MAX], t[PATH_MAX], tp[PATH_MAX + 32];
-		snprintf(s, sizeof(s), "%s/%s", srcdir, de->d_name);
-		snprintf(t, sizeof(t), "%s/%s", abs, de->d_name);
-		snprintf(tp, sizeof(tp), "%s.clonefs-partial", t);
+		char s[PATH_MAX], t[PATH_MAX], tp[PATH_MAX];
+		if (path_join(s, sizeof(s), srcdir, de->d_name) || path_join(t, sizeof(t), abs, de->d_name) ||
+		    path_fmt(tp, sizeof(tp), "%s.clonefs-partial", t)) {
+			rc = cfs_err_set(&m->err, CFS_ER_IO, "path too long under '%s'", abs);
+			break;
+		}
 		struct stat st, ts;
 		if (lstat(s, &st)) {
 			rc = io_fail(m, "stat (through the mount)", s);
@@ -431,7 +433,7 @@ static int externals(struct mat *m, const char *srcdir, const char *abs, bool ch
 static int write_info(struct mat *m)
 {
 	const struct mountinfo *mi = &m->mi;
-	char path[PATH_MAX + 64];
+	char path[PATH_MAX];
 	struct wbuf b;
 	wbuf_init(&b, 1u << 20);
 	json_raw(&b, "{");
@@ -467,8 +469,8 @@ static int write_info(struct mat *m)
 	files[1].len = (size_t)ln;
 	int rc = 0;
 	for (int i = 0; i < 2 && rc == 0; i++) {
-		snprintf(path, sizeof(path), "%s/%s", m->partial, files[i].name);
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		int fd = path_join(path, sizeof(path), m->partial, files[i].name) ? -1
+			 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 		if (fd < 0 || write(fd, files[i].text, files[i].len) != (ssize_t)files[i].len || fsync(fd) ||
 		    (m->chown && fchown(fd, m->uid, m->gid)))
 			rc = io_fail(m, "write", path);
