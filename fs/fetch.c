@@ -1,7 +1,6 @@
 /* fetch.c: fetches chunks into the cache: connection pool, single-flight per chunk, reconnect with
  * backoff within network_timeout, and the background hydrator (InnoDB's own files first). */
 #include "fs/fetch.h"
-#include "transport/clock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +12,8 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+
+#include "transport/clock.h"
 
 /* Bytes per READ: the hydrator (and a whole-file ensure) batches to keep the pipe full; demand
  * reads ask for what the reader needs (a FUSE read is at most 1 MiB). Each READ is also one cache
@@ -28,20 +29,6 @@ static uint32_t batch_chunks(const struct fetcher *f, uint32_t bytes, uint32_t m
 	if (n < min)
 		n = min;
 	return n > RUN_MAX_CHUNKS ? RUN_MAX_CHUNKS : n;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
 }
 
 int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_session *first,
@@ -75,7 +62,7 @@ int fetcher_init(struct fetcher *f, const struct cfs_client_opts *o, struct cfs_
 	f->nslots = nslots < 1 ? 1 : nslots;
 	f->network_timeout_s = network_timeout_s;
 	f->prefetch = prefetch;
-	f->start_ms = now_ms();
+	f->start_ms = mono_ms();
 	f->down_since_ms = -1;
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->cond, NULL);
@@ -153,7 +140,7 @@ static int outage_bound(struct fetcher *f, int *wait_ms, struct cfs_err *err)
 		*err = f->down_err;
 		rc = -1;
 	} else if (f->down_since_ms >= 0) {
-		int64_t left = f->down_since_ms + (int64_t)f->network_timeout_s * 1000 - now_ms();
+		int64_t left = f->down_since_ms + (int64_t)f->network_timeout_s * 1000 - mono_ms();
 		if (left < *wait_ms)
 			*wait_ms = left < 100 ? 100 : (int)left;
 	}
@@ -167,7 +154,7 @@ static int outage_bound(struct fetcher *f, int *wait_ms, struct cfs_err *err)
  * starts, unless one is under way. Returns the outage's deadline (start + network_timeout). */
 static int64_t outage_note(struct fetcher *f, int64_t attempt_ms, int wait_ms, const struct cfs_err *e)
 {
-	int64_t now = now_ms(), silent = now - wait_ms > attempt_ms ? now - wait_ms : attempt_ms;
+	int64_t now = mono_ms(), silent = now - wait_ms > attempt_ms ? now - wait_ms : attempt_ms;
 	pthread_mutex_lock(&f->lock);
 	if (f->down_since_ms < 0)
 		f->down_since_ms = silent;
@@ -374,7 +361,7 @@ static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e
 		int wait_ms;
 		if ((rc = outage_bound(f, &wait_ms, err)) != 0)
 			break;
-		int64_t t0 = now_ms();
+		int64_t t0 = mono_ms();
 		sc.cache_rc = 0;
 		rc = run_attempt(f, sl, e, first, count, wait_ms, &sc, err);
 		if (rc == 0) {
@@ -392,7 +379,7 @@ static int fetch_run(struct fetcher *f, int slot, const struct manifest_entry *e
 			break;
 		}
 		int64_t deadline = outage_note(f, t0, wait_ms, err);
-		if (now_ms() + backoff >= deadline) {
+		if (mono_ms() + backoff >= deadline) {
 			outage_give_up(f, err);
 			rc = -1;
 			break;
@@ -563,7 +550,7 @@ static int hrun_finish(struct fetcher *f, int slot, const struct manifest_entry 
 			 * be waiting for these chunks (single-flight). Given up: fetch_run says so at once. */
 			if (outage_bound(f, &wait_ms, &err) == 0) {
 				struct store_ctx sc = { .f = f, .e = e };
-				int64_t t0 = now_ms();
+				int64_t t0 = mono_ms();
 				sl->sess.conn.timeout_ms = wait_ms;
 				rc = slot_recv(f, sl, e, r->idx, r->n, r->req, r->nreq, &sc, &err);
 				sl->sess.conn.timeout_ms = f->opts.timeout_ms;

@@ -5,15 +5,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "fs/ctl.h"
 #include "fs/mount.h"
 
 /* Inodes: 1 the root, 2 + id a manifest entry, then the virtual /.clonefs directory and files. */
-#define CTL_DIR_NAME ".clonefs"
 static fuse_ino_t ino_of(uint32_t id) { return (fuse_ino_t)id + 2; }
 static fuse_ino_t ctl_dir(const struct mount *mt) { return (fuse_ino_t)mt->m.n + 2; }
 static fuse_ino_t ctl_status(const struct mount *mt) { return (fuse_ino_t)mt->m.n + 3; }
@@ -94,11 +95,11 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (parent == FUSE_ROOT_ID && strcmp(name, CTL_DIR_NAME) == 0) {
 		found = ctl_dir(mt);
 	} else if (parent == ctl_dir(mt)) {
-		if (strcmp(name, "status") == 0)
+		if (strcmp(name, CTL_STATUS) == 0)
 			found = ctl_status(mt);
-		else if (strcmp(name, "facts") == 0)
+		else if (strcmp(name, CTL_FACTS) == 0)
 			found = ctl_facts(mt);
-		else if (strcmp(name, "metrics") == 0)
+		else if (strcmp(name, CTL_METRICS) == 0)
 			found = ctl_metrics(mt);
 	} else {
 		int64_t dir = dir_of(mt, parent);
@@ -185,7 +186,7 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 			name = CTL_DIR_NAME;
 			child = ctl_dir(mt);
 		} else {
-			static const char *const ctl_names[] = { "status", "facts", "metrics" };
+			static const char *const ctl_names[] = { CTL_STATUS, CTL_FACTS, CTL_METRICS };
 			uint64_t k = pos - 2 - nkids;
 			name = ctl_names[k];
 			child = ctl_status(mt) + k;
@@ -203,7 +204,30 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 /* A virtual file's content, made at open and freed at release. */
 struct vfile {
 	struct wbuf b;
+	struct vfile *prev, *next; /* in open_vfiles until released */
 };
+
+/* The open /.clonefs files: a RELEASE still queued when the mount ends (a lazy unmount, the reader
+ * killed) never arrives, so what is left is freed at the session's end (ll_destroy). */
+static pthread_mutex_t vfiles_lock = PTHREAD_MUTEX_INITIALIZER; /* guards open_vfiles */
+static struct vfile open_vfiles = { .prev = &open_vfiles, .next = &open_vfiles };
+
+static void vfile_free(struct vfile *v)
+{
+	pthread_mutex_lock(&vfiles_lock);
+	v->prev->next = v->next;
+	v->next->prev = v->prev;
+	pthread_mutex_unlock(&vfiles_lock);
+	wbuf_release(&v->b);
+	free(v);
+}
+
+static void ll_destroy(void *userdata)
+{
+	(void)userdata;
+	while (open_vfiles.next != &open_vfiles)
+		vfile_free(open_vfiles.next);
+}
 
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -225,6 +249,12 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			mount_metrics_text(mt, &v->b);
 		else
 			mount_facts_text(mt, &v->b);
+		pthread_mutex_lock(&vfiles_lock);
+		v->next = open_vfiles.next;
+		v->prev = &open_vfiles;
+		open_vfiles.next->prev = v;
+		open_vfiles.next = v;
+		pthread_mutex_unlock(&vfiles_lock);
 		fi->fh = (uint64_t)(uintptr_t)v;
 		fi->direct_io = 1;
 		fuse_reply_open(req, fi);
@@ -244,10 +274,8 @@ static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	(void)ino;
 	struct vfile *v = (struct vfile *)(uintptr_t)fi->fh;
-	if (v) {
-		wbuf_release(&v->b);
-		free(v);
-	}
+	if (v)
+		vfile_free(v);
 	fuse_reply_err(req, 0);
 }
 
@@ -375,15 +403,12 @@ static void ll_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t m, str
  * mount (cache_max=) does not answer cache_file: the copy is made after the answer, when nothing
  * pins the file any more and eviction could punch what is being copied, so the materializer reads
  * through the mount instead (D14). A handed-off file leaves the cache, so handoff stays. */
-#define XATTR_CACHE_FILE "user.clonefs.cache_file"
-#define XATTR_HANDOFF "user.clonefs.handoff"
-
 static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct mount *mt = mt_of(req);
 	const struct manifest_entry *e = entry_of(mt, ino);
-	bool handoff = !strcmp(name, XATTR_HANDOFF);
-	if (!e || e->type != MANIFEST_REG || (!handoff && strcmp(name, XATTR_CACHE_FILE)) || (handoff && !mt->handoff) ||
+	bool handoff = !strcmp(name, CTL_XATTR_HANDOFF);
+	if (!e || e->type != MANIFEST_REG || (!handoff && strcmp(name, CTL_XATTR_CACHE_FILE)) || (handoff && !mt->handoff) ||
 	    (!handoff && mt->cache.max_bytes)) {
 		fuse_reply_err(req, ENODATA);
 		return;
@@ -451,6 +476,7 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 
 const struct fuse_lowlevel_ops clonefs_ll_ops = {
 	.init = ll_init,
+	.destroy = ll_destroy,
 	.lookup = ll_lookup,
 	.getattr = ll_getattr,
 	.readlink = ll_readlink,

@@ -1,12 +1,15 @@
 /* mount_main.c: mount.clonefs: parses the mount-helper command line and -o options, connects and
  * authenticates, opens the snapshot, then mounts, daemonizes and serves FUSE until unmounted. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -16,8 +19,9 @@
 #include "fs/overlay.h"
 #include "transport/endpoint.h"
 #include "transport/nofile.h"
-
-#define CLONEFS_VERSION "0.1.0"
+#include "transport/path.h"
+#include "transport/units.h"
+#include "transport/version.h"
 
 static const char usage[] =
 	"usage: mount.clonefs [USER@]HOST[:PORT] MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
@@ -40,7 +44,7 @@ static const char usage[] =
 	"                       server judges the account's host by the address it sees\n"
 	"  cache_dir=D          persistent chunk cache (default /var/cache/clonefs, or ~/.cache/clonefs)\n"
 	"  prefetch=on|off      hydrate the whole snapshot in the background (default on)\n"
-	"  cache_max=SIZE       keep the cache under SIZE bytes (K, M, G suffixes; at least 4M) while mounted:\n"
+	"  cache_max=SIZE       keep the cache under SIZE bytes (K, M, G, T suffixes; at least 4M) while mounted:\n"
 	"                       least recently used chunks are evicted, hydration stops at 90% of SIZE and\n"
 	"                       the mount is then a lazy one with a warm set (state \"bounded\"); materialize\n"
 	"                       reads such a mount through FUSE (default: no bound, the whole snapshot)\n"
@@ -62,6 +66,8 @@ static const char usage[] =
 	"  owner=USER           owner of the snapshot's files (default: mysql on a thin clone when that user\n"
 	"                       exists, else the mounting user); a thin clone also sets allow_other, for\n"
 	"                       mysqld runs as that user\n"
+	"  log_file=F           once it runs in the background, what it reports (failed reads, a lost donor)\n"
+	"                       is appended to F (default: mount.log in the snapshot's cache directory)\n"
 	"  and other FUSE options\n"
 	"  -f  stay in the foreground     -d  FUSE debug output\n"
 	"\n"
@@ -72,6 +78,7 @@ struct mount_opts {
 	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max, *digest;
 	char *server_public_key, *known_donors;
 	char *upper, *owner;       /* a thin clone: rw,upper=DIR[,owner=USER] */
+	char *log_file;
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
 	bool foreground, debug;
 };
@@ -97,6 +104,7 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		{ "cache_max", &o->cache_max }, { "server_public_key", &o->server_public_key },
 		{ "known_donors", &o->known_donors }, { "bind_address", &o->bind_address },
 		{ "upper", &o->upper }, { "owner", &o->owner },
+		{ "log_file", &o->log_file },
 	};
 	char *save = NULL;
 	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
@@ -141,20 +149,9 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi, const c
 /* A size in bytes with an optional K, M or G suffix (powers of 1024). */
 static int parse_size(const char *s, const char *what, uint64_t *out, struct cfs_err *err)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	unsigned shift = 0;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: break;
-	}
-	if (errno || end == s || *end || s[0] == '-' || v > (UINT64_MAX >> shift))
-		return cfs_err_set(err, CFS_ER_USAGE, "%s=%s: expected a size in bytes, with an optional K, M or G suffix",
+	if (units_parse_size(s, out))
+		return cfs_err_set(err, CFS_ER_USAGE, "%s=%s: expected a size in bytes, with an optional K, M, G or T suffix",
 				   what, s);
-	*out = (uint64_t)v << shift;
 	return 0;
 }
 
@@ -174,6 +171,33 @@ static int thin_owner(const struct mount_opts *o, struct mount *mt, struct cfs_e
 	mt->uid = pw->pw_uid;
 	mt->gid = pw->pw_gid;
 	return 0;
+}
+
+/* The log a daemonized mount writes its stderr to: log_file=, else mount.log in its cache directory.
+ * Opened before the mount so a bad path is an error the DBA sees. */
+static int open_log(const char *log_file, const char *cache_dir, struct cfs_err *err)
+{
+	char path[PATH_MAX];
+	if (!log_file && path_join(path, sizeof(path), cache_dir, "mount.log"))
+		return cfs_err_set(err, CFS_ER_USAGE, "cache_dir=%s: path too long", cache_dir);
+	const char *p = log_file ? log_file : path;
+	int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return cfs_err_set(err, CFS_ER_USAGE, "log_file=%s: %s", p, strerror(errno));
+	return fd;
+}
+
+/* After fuse_daemonize: stderr (every report of the mount's threads) goes to the log from now on. */
+static void log_to(int fd, const struct mount *mt, const char *mountpoint)
+{
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (dup2(fd, 2) >= 0)
+		fprintf(stderr, "%s mount.clonefs: snapshot %s of %s:%u mounted on %s (pid %d)\n", ts, mt->info.id,
+			mt->host, mt->port, mountpoint, (int)getpid());
 }
 
 static void on_progress(void *arg, const char *line)
@@ -334,10 +358,12 @@ static int run(int argc, char **argv)
 	}
 	first.conn.timeout_ms = co.timeout_ms;
 
-	char cache_dir[4096];
-	if (o.cache_dir)
-		snprintf(cache_dir, sizeof(cache_dir), "%s", o.cache_dir);
-	else
+	char cache_dir[PATH_MAX - 256]; /* room for the snapshot's directory and its files */
+	if (o.cache_dir && path_fmt(cache_dir, sizeof(cache_dir), "%s", o.cache_dir)) {
+		cfs_session_close(&first);
+		cfs_err_set(&err, CFS_ER_USAGE, "cache_dir=%s: path too long", o.cache_dir);
+		return fail(&err);
+	} else if (!o.cache_dir)
 		cache_default_dir(cache_dir, sizeof(cache_dir));
 	struct wbuf blob;
 	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);
@@ -355,6 +381,11 @@ static int run(int argc, char **argv)
 		cfs_session_close(&first);
 		if (!rc)
 			cfs_err_set(&err, CFS_ER_IO, "out of memory");
+		return fail(&err);
+	}
+	int logfd = open_log(o.log_file, mt.cache.dir, &err);
+	if (logfd < 0) {
+		cfs_session_close(&first);
 		return fail(&err);
 	}
 	if (fetcher_init(&mt.fetch, &co, &first, mt.info.id, &mt.m, &mt.cache, (int)nconn, (int)timeout_s,
@@ -414,6 +445,9 @@ static int run(int argc, char **argv)
 		fuse_opt_free_args(&args);
 		return 1;
 	}
+	if (!o.foreground)
+		log_to(logfd, &mt, mountpoint);
+	close(logfd);
 	fetcher_start(&mt.fetch);
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(lc, 16);

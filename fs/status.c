@@ -5,15 +5,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "fs/ctl.h"
 #include "fs/json.h"
 #include "fs/overlay.h"
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "transport/clock.h"
 
 static const char *fact(struct mount *mt, const char *k)
 {
@@ -38,27 +33,27 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	snprintf(port, sizeof(port), "%u", mt->port);
 
 	json_raw(out, "{");
-	json_kv_str(out, "snapshot_id", mt->info.id, 0);
-	json_raw(out, ",\"donor\":{");
-	json_kv_str(out, "version", fact(mt, "version"), 0);
+	json_kv_str(out, CTL_ST_SNAPSHOT_ID, mt->info.id, 0);
+	json_raw(out, ",\"" CTL_ST_DONOR "\":{");
+	json_kv_str(out, CTL_ST_DONOR_VERSION, fact(mt, "version"), 0);
 	json_kv_str(out, "version_comment", fact(mt, "version_comment"), 1);
-	json_kv_str(out, "host", mt->host, 1);
-	json_kv_u64(out, "port", mt->port, 1);
+	json_kv_str(out, CTL_ST_DONOR_HOST, mt->host, 1);
+	json_kv_u64(out, CTL_ST_DONOR_PORT, mt->port, 1);
 	json_kv_str(out, "hostname", fact(mt, "hostname"), 1);
 	json_kv_str(out, "method", fact(mt, "method"), 1);
 	json_raw(out, "}");
 	enum fetch_state state = fetcher_state(f);
-	json_kv_str(out, "state", fetch_state_name(state), 1);
-	json_kv_u64(out, "bytes_total", total, 1);
-	json_kv_u64(out, "bytes_cached", cached, 1);
-	json_kv_u64(out, "bytes_fetched", fetched, 1);
-	json_kv_u64(out, "bytes_wire", atomic_load(&f->bytes_wire), 1); /* as received: zstd or raw (D15) */
+	json_kv_str(out, CTL_ST_STATE, fetch_state_name(state), 1);
+	json_kv_u64(out, CTL_ST_BYTES_TOTAL, total, 1);
+	json_kv_u64(out, CTL_ST_BYTES_CACHED, cached, 1);
+	json_kv_u64(out, CTL_ST_BYTES_FETCHED, fetched, 1);
+	json_kv_u64(out, CTL_ST_BYTES_WIRE, atomic_load(&f->bytes_wire), 1); /* as received: zstd or raw (D15) */
 	json_kv_u64(out, "chunks_total", mt->cache.nchunks, 1);
 	json_kv_u64(out, "chunks_cached", chunks_cached, 1);
 	json_kv_u64(out, "chunks_fetched", atomic_load(&f->chunks_fetched), 1);
 	json_kv_u64(out, "chunks_resumed", mt->cache.chunks_at_open, 1);
-	json_kv_u64(out, "cache_max", mt->cache.max_bytes, 1); /* 0: no bound */
-	json_kv_u64(out, "chunks_evicted", cs.chunks_evicted, 1);
+	json_kv_u64(out, CTL_ST_CACHE_MAX, mt->cache.max_bytes, 1); /* 0: no bound */
+	json_kv_u64(out, CTL_ST_CHUNKS_EVICTED, cs.chunks_evicted, 1);
 	json_kv_u64(out, "bytes_evicted", cs.bytes_evicted, 1);
 	json_kv_u64(out, "requests", atomic_load(&f->requests), 1);
 	json_kv_u64(out, "reconnects", atomic_load(&f->reconnects), 1);
@@ -72,25 +67,25 @@ void mount_status_json(struct mount *mt, struct wbuf *out)
 	json_kv_u64(out, "chunk_size", mt->cache.chunk_size, 1);
 	json_kv_u64(out, "protocol", f->opts.proto, 1);
 	json_kv_str(out, "digest", chunk_digest_name(mt->cache.digest), 1);
-	json_kv_dbl(out, "rate_bytes_per_s", rate, 1);
+	json_kv_dbl(out, CTL_ST_RATE, rate, 1);
 	/* A bounded mount stopped hydrating at its cache_max: nothing to estimate. */
-	json_kv_dbl(out, "eta_s", rate > 0 && state != FETCH_BOUNDED && state != FETCH_NO_SPACE ? (double)(total - cached) / rate : -1, 1);
+	json_kv_dbl(out, CTL_ST_ETA, rate > 0 && state != FETCH_BOUNDED && state != FETCH_NO_SPACE ? (double)(total - cached) / rate : -1, 1);
 	json_kv_u64(out, "space_needed", fetcher_space_needed(f), 1); /* state "no space": bytes to free */
-	json_kv_str(out, "binlog_file", fact(mt, "binlog_file"), 1);
-	json_kv_str(out, "binlog_pos", fact(mt, "binlog_pos"), 1);
-	json_kv_str(out, "gtid_pos", fact(mt, "gtid_pos"), 1);
+	json_kv_str(out, CTL_ST_BINLOG_FILE, fact(mt, CTL_FACT_BINLOG_FILE), 1);
+	json_kv_str(out, CTL_ST_BINLOG_POS, fact(mt, CTL_FACT_BINLOG_POS), 1);
+	json_kv_str(out, CTL_ST_GTID_POS, fact(mt, CTL_FACT_GTID_POS), 1);
 	json_kv_str(out, "ssl_mode", cfs_ssl_mode_name(mt->ssl_mode), 1);
-	json_kv_str(out, "tls", f->tls, 1);
+	json_kv_str(out, CTL_ST_TLS, f->tls, 1);
 	json_kv_u64(out, "connections", (uint64_t)f->nslots, 1);
 	json_kv_u64(out, "hydrators", (uint64_t)f->nhyd, 1);
 	json_kv_str(out, "prefetch", f->prefetch ? "on" : "off", 1);
 	json_kv_str(out, "handoff", mt->handoff ? "on" : "off", 1);
 	json_kv_str(out, "cache_dir", mt->cache.dir, 1);
 	/* A thin clone: its upper directory and the bytes the clone wrote (docs/thin-clones.md). */
-	json_kv_str(out, "upper", mt->ov ? mt->ov->dir : "", 1);
-	json_kv_u64(out, "bytes_written", mt->ov ? atomic_load(&mt->ov->bytes_written) : 0, 1);
-	json_kv_str(out, "last_error", last_error, 1);
-	json_raw(out, ",\"facts\":{");
+	json_kv_str(out, CTL_ST_UPPER, mt->ov ? mt->ov->dir : "", 1);
+	json_kv_u64(out, CTL_ST_BYTES_WRITTEN, mt->ov ? atomic_load(&mt->ov->bytes_written) : 0, 1);
+	json_kv_str(out, CTL_ST_LAST_ERROR, last_error, 1);
+	json_raw(out, ",\"" CTL_ST_FACTS "\":{");
 	for (uint32_t i = 0; i < mt->info.nfacts; i++)
 		json_kv_str(out, mt->info.facts[i].key, mt->info.facts[i].value, i > 0);
 	json_raw(out, "}}\n");
@@ -108,7 +103,7 @@ void mount_facts_text(struct mount *mt, struct wbuf *out)
 	char port[16];
 	snprintf(port, sizeof(port), "%u", mt->port);
 	const char *fixed[][2] = {
-		{ "snapshot_id", mt->info.id }, { "donor_host", mt->host }, { "donor_port", port },
+		{ CTL_FACT_SNAPSHOT_ID, mt->info.id }, { CTL_FACT_DONOR_HOST, mt->host }, { CTL_FACT_DONOR_PORT, port },
 	};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
 		put_clean(out, fixed[i][0]);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,9 @@
 #include "fs/cache.h"
 #include "tools/human.h"
 #include "tools/commands.h"
+#include "tools/rmtree.h"
+#include "transport/path.h"
+#include "transport/units.h"
 
 enum { CACHE_LIST_MAX = 4096 };
 
@@ -47,25 +51,6 @@ static int by_age(const void *a, const void *b)
 	return (x->used > y->used) - (x->used < y->used);
 }
 
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	uint64_t mult = 1;
-	switch (*end) {
-	case 'k': case 'K': mult = 1ull << 10; end++; break;
-	case 'm': case 'M': mult = 1ull << 20; end++; break;
-	case 'g': case 'G': mult = 1ull << 30; end++; break;
-	case 't': case 'T': mult = 1ull << 40; end++; break;
-	default: break;
-	}
-	if (errno || end == s || *end || v < 0)
-		return -1;
-	*out = (uint64_t)(v * (double)mult);
-	return 0;
-}
-
 /* The caches under dir, oldest first. */
 static size_t scan(const char *dir, struct entry *e, size_t max)
 {
@@ -73,9 +58,9 @@ static size_t scan(const char *dir, struct entry *e, size_t max)
 	size_t n = 0;
 	struct dirent *de;
 	while (d && (de = readdir(d)) && n < max) {
-		char path[4096 + 300];
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (de->d_name[0] == '.' || !cache_last_used(path, &e[n].used))
+		char path[PATH_MAX];
+		if (de->d_name[0] == '.' || path_join(path, sizeof(path), dir, de->d_name) ||
+		    !cache_last_used(path, &e[n].used))
 			continue;
 		snprintf(e[n].id, sizeof(e[n].id), "%s", de->d_name);
 		e[n].mounted = cache_in_use(path);
@@ -98,7 +83,7 @@ static int usage_err(const char *msg)
 
 int cmd_cache(int argc, char **argv)
 {
-	char dir[4096];
+	char dir[PATH_MAX - 256]; /* room for a cache's name and its files under it */
 	cache_default_dir(dir, sizeof(dir));
 	const char *verb = NULL;
 	uint64_t max_size = UINT64_MAX;
@@ -110,9 +95,10 @@ int cmd_cache(int argc, char **argv)
 			fputs(cache_usage, stdout);
 			return 0;
 		} else if (!strncmp(a, "--cache-dir=", 12)) {
-			snprintf(dir, sizeof(dir), "%s", a + 12);
+			if (path_fmt(dir, sizeof(dir), "%s", a + 12))
+				return usage_err("--cache-dir: path too long");
 		} else if (!strncmp(a, "--max-size=", 11)) {
-			if (parse_size(a + 11, &max_size))
+			if (units_parse_size(a + 11, &max_size))
 				return usage_err("--max-size: expected a size such as 500M or 20G");
 		} else if (!strncmp(a, "--older-than=", 13)) {
 			char *end;
@@ -157,8 +143,8 @@ int cmd_cache(int argc, char **argv)
 		bool over = max_size != UINT64_MAX && total > max_size;
 		if (e[i].mounted || !(all || old || over))
 			continue;
-		char path[4096 + 300];
-		snprintf(path, sizeof(path), "%.4000s/%.255s", dir, e[i].id);
+		char path[PATH_MAX];
+		path_join(path, sizeof(path), dir, e[i].id); /* dir and a name fit: dir is PATH_MAX - 256 at most */
 		human_bytes(e[i].bytes, h, sizeof(h));
 		struct cfs_err err = { 0 };
 		int rc = dry ? 0 : cache_remove(path, &err);

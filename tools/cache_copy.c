@@ -12,8 +12,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#define XATTR_CACHE_FILE "user.clonefs.cache_file"
-#define XATTR_HANDOFF "user.clonefs.handoff"
+#include "fs/ctl.h"
 
 /* How one file is copied: copy_file_range until the kernel refuses it for these two files, then
  * read and write through one buffer. */
@@ -84,10 +83,10 @@ int cache_copy(const char *src, const char *dst, uint64_t size, mode_t mode, enu
 {
 	char path[PATH_MAX];
 	bool handoff = true;
-	ssize_t n = getxattr(src, XATTR_HANDOFF, path, sizeof(path) - 1);
+	ssize_t n = getxattr(src, CTL_XATTR_HANDOFF, path, sizeof(path) - 1);
 	if (n < 0 && errno == ENODATA) {
 		handoff = false;
-		n = getxattr(src, XATTR_CACHE_FILE, path, sizeof(path) - 1);
+		n = getxattr(src, CTL_XATTR_CACHE_FILE, path, sizeof(path) - 1);
 	}
 	if (n < 0)
 		return errno == EIO ? -1 : -2;

@@ -24,10 +24,12 @@
 #include "tools/clone_progress.h"
 #include "tools/clone_stmt.h"
 #include "tools/commands.h"
+#include "tools/materialize.h"
 #include "tools/mountinfo.h"
 #include "tools/recipient.h"
 #include "tools/rmtree.h"
 #include "tools/supervisor.h"
+#include "transport/clock.h"
 #include "transport/endpoint.h"
 
 enum { CLONE_RESTART_WAIT_S = 300, CLONE_STOP_WAIT_S = 300, OPTS_MAX = 4096 };
@@ -331,8 +333,7 @@ static int wait_server(const struct recipient *r, int timeout_s)
 		mysql_close(db);
 		if (ok)
 			return 0;
-		struct timespec ts = { 0, 500 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		sleep_ms(500);
 	}
 	return -1;
 }
@@ -429,11 +430,8 @@ static void *interrupt_main(void *arg)
 
 static void catch_interrupts(struct interrupt_ctx *ic, const char *target)
 {
-	char copy[PATH_MAX], copy2[PATH_MAX];
-	snprintf(copy, sizeof(copy), "%s", target);
-	snprintf(copy2, sizeof(copy2), "%s", target);
-	/* materialize's hidden partial directory beside the target (see materialize.c) */
-	snprintf(ic->partial, sizeof(ic->partial), "%s/.%s.clonefs-partial", dirname(copy), basename(copy2));
+	if (materialize_partial_path(target, ic->partial, sizeof(ic->partial)))
+		ic->partial[0] = 0; /* target is shorter than PATH_MAX - 64 (check_data_directory) */
 	sigemptyset(&ic->set);
 	sigaddset(&ic->set, SIGINT);
 	sigaddset(&ic->set, SIGTERM);
@@ -652,17 +650,13 @@ int cmd_clone(int argc, char **argv)
 	if (clone_mount_open(&cm, work, st.user, st.host, st.port, st.password, o.mount_opts, true, snapshot, true, &err))
 		goto fail;
 	clone_progress_stage(p, CS_FILE_COPY, CSS_IN_PROGRESS);
-	char owner_opt[96];
-	snprintf(owner_opt, sizeof(owner_opt), "--owner=%s", owner);
-	char *margv[] = { "materialize", cm.mnt, target, owner_opt, o.no_progress ? "--no-progress" : NULL, NULL };
-	int mrc = cmd_materialize(o.no_progress ? 5 : 4, margv);
+	struct materialize_opts mo = { .mount = cm.mnt, .clone_dir = target, .owner = owner,
+				       .progress = !o.no_progress && isatty(2) };
+	int mrc = materialize(&mo, &err);
 	clone_mount_close(&cm);
 	if (mrc) {
-		cfs_err_set(&err, CFS_ER_INCOMPLETE, "materialize failed (its error is above)");
-		clone_progress_fail(p, &err);
 		rm_tree(ic.partial); /* a clone starts over from a new snapshot: its partial copy is of no use */
-		rc = mrc;
-		goto out; /* materialize printed its error; nothing complete was left */
+		goto fail;
 	}
 	pthread_mutex_lock(&p->lock);
 	p->stage[CS_FILE_COPY].data = p->stage[CS_FILE_COPY].estimate;

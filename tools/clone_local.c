@@ -56,13 +56,13 @@ static void set(char *dst, size_t n, const char *v)
 int clone_local_login(const char *defaults_file, const struct clone_local_login *l, struct recipient *r,
 		      struct cfs_err *err)
 {
-	if (defaults_file) {
+	{ /* as the mysql client: its groups of defaults_file, else of the default option files */
 		struct mycnf c = { 0 };
-		if (mycnf_read(defaults_file, &c, err))
+		if (mycnf_load(defaults_file, client_groups, NULL, &c, err))
 			return -1;
-		set(r->socket, sizeof(r->socket), mycnf_get(&c, client_groups, "socket"));
-		set(r->user, sizeof(r->user), mycnf_get(&c, client_groups, "user"));
-		set(r->password, sizeof(r->password), mycnf_get(&c, client_groups, "password"));
+		set(r->socket, sizeof(r->socket), mycnf_get(&c, "socket"));
+		set(r->user, sizeof(r->user), mycnf_get(&c, "user"));
+		set(r->password, sizeof(r->password), mycnf_get(&c, "password"));
 		mycnf_release(&c);
 	}
 	set(r->socket, sizeof(r->socket), l->socket);

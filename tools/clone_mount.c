@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs/ctl.h"
 #include "tools/mountinfo.h"
 #include "tools/rmtree.h"
 #include "tools/spawn.h"
@@ -50,25 +51,19 @@ static bool donor_side(int code)
 
 void clone_mount_relay_error(const char *line, bool wrap, struct cfs_err *err)
 {
-	int code = 0;
-	char state[8] = "HY000";
-	int used = 0;
-	if (sscanf(line, "ERROR %d (%5[0-9A-Z]): %n", &code, state, &used) < 2 || !used) {
+	struct cfs_err e;
+	if (mountinfo_parse_error(line, &e)) {
 		cfs_err_set(err, CFS_ER_MOUNT, "mount.clonefs failed: %.400s", line);
 		return;
 	}
-	char msg[CFS_ERR_MSG_MAX];
-	snprintf(msg, sizeof(msg), "%s", line + used);
-	msg[strcspn(msg, "\n")] = 0;
-	if (wrap && donor_side(code)) {
+	if (wrap && donor_side(e.code)) {
 		char inner[CFS_ERR_MSG_MAX];
-		bool connect = code == ER_ACCESS_DENIED_ERROR || code == CR_CONN_HOST_ERROR;
-		snprintf(inner, sizeof(inner), "%s%d : %.440s", connect ? "Connect failed: " : "", code, msg);
+		bool connect = e.code == ER_ACCESS_DENIED_ERROR || e.code == CR_CONN_HOST_ERROR;
+		snprintf(inner, sizeof(inner), "%s%d : %.440s", connect ? "Connect failed: " : "", e.code, e.msg);
 		cfs_err_set(err, ER_CLONE_DONOR, ER_CLONE_DONOR_MSG, inner);
 		return;
 	}
-	cfs_err_set(err, code, "%s", msg);
-	snprintf(err->sqlstate, sizeof(err->sqlstate), "%.5s", state);
+	*err = e;
 }
 
 static int make_dir(char *out, size_t n, const char *workdir, const char *name, struct cfs_err *err)
@@ -127,7 +122,7 @@ int clone_mount_open(struct clone_mount *cm, const char *workdir, const char *us
 		clone_mount_unmount(cm);
 		return -1;
 	}
-	snprintf(cm->snapshot, sizeof(cm->snapshot), "%s", mountinfo_get(&mi, "snapshot_id"));
+	snprintf(cm->snapshot, sizeof(cm->snapshot), "%s", mountinfo_get(&mi, CTL_FACT_SNAPSHOT_ID));
 	mountinfo_release(&mi);
 	return 0;
 }

@@ -2,6 +2,7 @@
  * reader never sees half of one) and prints them as lines; reads it back for clonefs status. */
 #include "tools/clone_progress.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "fs/json.h"
 #include "tools/mountinfo.h"
+#include "transport/path.h"
 
 static const char *const stage_name[CS_COUNT] = {
 	[CS_SNAPSHOT] = "SNAPSHOT", [CS_DROP_DATA] = "DROP DATA", [CS_FILE_COPY] = "FILE COPY",
@@ -76,9 +78,8 @@ static void write_file(const struct clone_progress *p)
 		json_raw(&b, "}");
 	}
 	json_raw(&b, "]}\n");
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", p->path);
-	FILE *f = fopen(tmp, "w");
+	char tmp[PATH_MAX];
+	FILE *f = path_fmt(tmp, sizeof(tmp), "%s.tmp", p->path) ? NULL : fopen(tmp, "we");
 	if (f) {
 		bool ok = fwrite(b.p, 1, b.len, f) == b.len;
 		if (fclose(f) == 0 && ok)
@@ -143,27 +144,34 @@ static void fail_locked(struct clone_progress *p, const struct cfs_err *err)
 
 int clone_progress_show(int json)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	clone_progress_path(path, sizeof(path));
-	char missing[4200];
+	char missing[PATH_MAX + 64];
 	snprintf(missing, sizeof(missing), "no clone has run on this host (no %s)", path);
 	int rc;
-	char *doc = mountinfo_show_json(path, json, CFS_ER_USAGE, missing, &rc);
+	json_t *doc = mountinfo_show_json(path, json, CFS_ER_USAGE, missing, &rc);
 	if (!doc)
 		return rc;
-	/* One line per stage, as SELECT * FROM performance_schema.clone_progress shows them. */
-	printf("%-10s %-12s %-20s %-20s\n", "STAGE", "STATE", "BEGIN_TIME", "END_TIME");
-	for (const char *q = doc; (q = strstr(q, "{\"stage\":\"")); q++) {
-		char stage[32] = "", state[32] = "", begin[32] = "", end[32] = "";
-		sscanf(q, "{\"stage\":\"%31[^\"]\",\"state\":\"%31[^\"]\",\"begin_time\":\"%31[^\"]", stage, state, begin);
-		const char *e = strstr(q, "\"end_time\":\"");
-		if (e)
-			sscanf(e, "\"end_time\":\"%31[^\"]", end);
-		printf("%-10s %-12s %-20s %-20s\n", stage, state, begin, end);
-	}
-	const char *err = strstr(doc, "\"error_message\":\"");
-	if (err && err[17] != '"')
-		printf("error: %.*s\n", (int)strcspn(err + 17, "\""), err + 17);
-	free(doc);
+	clone_progress_print(doc, stdout);
+	json_decref(doc);
 	return 0;
+}
+
+void clone_progress_print(const json_t *doc, FILE *out)
+{
+	/* One line per stage, as SELECT * FROM performance_schema.clone_progress shows them. */
+	fprintf(out, "%-10s %-12s %-20s %-20s\n", "STAGE", "STATE", "BEGIN_TIME", "END_TIME");
+	size_t i;
+	const json_t *st;
+	json_array_foreach(json_object_get(doc, "stages"), i, st) {
+		char stage[32], state[32], begin[32], end[32];
+		json_get_text(st, NULL, "stage", stage, sizeof(stage));
+		json_get_text(st, NULL, "state", state, sizeof(state));
+		json_get_text(st, NULL, "begin_time", begin, sizeof(begin));
+		json_get_text(st, NULL, "end_time", end, sizeof(end));
+		fprintf(out, "%-10s %-12s %-20s %-20s\n", stage, state, begin, end);
+	}
+	char err[CFS_ERR_MSG_MAX];
+	if (*json_get_text(doc, NULL, "error_message", err, sizeof(err)))
+		fprintf(out, "error: %s\n", err);
 }

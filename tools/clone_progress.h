@@ -4,11 +4,14 @@
 #ifndef CLONEFS_CLONE_PROGRESS_H
 #define CLONEFS_CLONE_PROGRESS_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
+#include "fs/json.h"
 #include "transport/errors.h"
 
 /* MySQL's stages, with SNAPSHOT (the donor's snapshot and every check) ahead of them. */
@@ -17,8 +20,8 @@ enum clone_stage_state { CSS_NOT_STARTED, CSS_IN_PROGRESS, CSS_COMPLETED, CSS_FA
 
 struct clone_progress {
 	pthread_mutex_t lock;          /* the interrupt thread fails it while the clone runs: init it */
-	char path[4096];               /* the JSON file; "" writes nothing */
-	char source[300], destination[4096];
+	char path[PATH_MAX];           /* the JSON file; "" writes nothing */
+	char source[300], destination[PATH_MAX];
 	struct {
 		enum clone_stage_state state;
 		time_t begin, end;
@@ -42,5 +45,7 @@ void clone_progress_fail(struct clone_progress *p, const struct cfs_err *err);
 void clone_progress_interrupted(struct clone_progress *p, const struct cfs_err *err);
 /* clonefs status --clone [--json]: print the last clone's progress. */
 int clone_progress_show(int json);
+/* The progress document as clonefs status --clone prints it: one line per stage, then the error. */
+void clone_progress_print(const json_t *doc, FILE *out);
 
 #endif

@@ -6,8 +6,7 @@
 
 #include "tools/commands.h"
 #include "transport/nofile.h"
-
-#define CLONEFS_VERSION "0.1.0"
+#include "transport/version.h"
 
 static const char usage[] =
 	"usage: clonefs COMMAND [ARGS]\n"

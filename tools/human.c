@@ -14,3 +14,10 @@ void human_bytes(uint64_t b, char *out, size_t n)
 	}
 	snprintf(out, n, i ? "%.2f %s" : "%.0f %s", v, unit[i]);
 }
+
+uint64_t human_u64(double v)
+{
+	if (!(v > 0))
+		return 0;
+	return v >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v;
+}

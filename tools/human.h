@@ -6,5 +6,8 @@
 #include <stdint.h>
 
 void human_bytes(uint64_t b, char *out, size_t n);
+/* A count read as a double (a JSON number) as a uint64_t: 0 below 0 or not a number, at most
+ * UINT64_MAX (a plain cast of a value out of range is undefined). */
+uint64_t human_u64(double v);
 
 #endif

@@ -16,16 +16,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs/ctl.h"
 #include "fs/json.h"
 #include "tools/cache_copy.h"
 #include "tools/human.h"
 #include "tools/commands.h"
+#include "tools/materialize.h"
 #include "tools/mountinfo.h"
 #include "tools/rmtree.h"
 #include "tools/slave_info.h"
+#include "transport/path.h"
+#include "transport/clock.h"
 
 /* Files are made durable in groups (one syncfs) before the journal records them: one sync per
  * group instead of one fsync per file, which on a datadir of many small files is most of the time. */
+/* In the partial directory while it is built: which snapshot it holds, and the files complete. */
+#define SNAPSHOT_MARKER_NAME ".clonefs-snapshot"
+#define JOURNAL_NAME ".clonefs-journal"
+
 enum { COPY_BLOCK = 1 << 20, SPARSE_BLOCK = 4096, SYNC_GROUP_FILES = 512, SYNC_GROUP_BYTES = 256 << 20 };
 
 struct mat {
@@ -51,21 +59,16 @@ struct mat {
 	char **completed;
 	size_t ncompleted;
 	uint8_t *buf;
+	const char *clone_dir_arg;  /* as given: check_clone_dir makes clone_dir of it */
+	const char *owner;
 	struct cfs_err err;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void draw(struct mat *m, bool final)
 {
 	if (!m->progress)
 		return;
-	int64_t t = now_ms();
+	int64_t t = mono_ms();
 	if (!final && t - m->last_draw_ms < 200)
 		return;
 	m->last_draw_ms = t;
@@ -103,19 +106,28 @@ static int check_clone_dir(struct mat *m, const char *dir)
 	struct stat st;
 	if (lstat(m->clone_dir, &st) == 0)
 		return cfs_err_set(&m->err, ER_DB_CREATE_EXISTS, ER_DB_CREATE_EXISTS_MSG, m->clone_dir);
-	char tmp[PATH_MAX], tmp2[PATH_MAX];
+	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof(tmp), "%s", m->clone_dir);
-	snprintf(tmp2, sizeof(tmp2), "%s", m->clone_dir);
 	snprintf(m->parent, sizeof(m->parent), "%s", dirname(tmp));
-	const char *base = basename(tmp2);
 	if (stat(m->parent, &st) != 0 || !S_ISDIR(st.st_mode) || access(m->parent, W_OK | X_OK) != 0) {
 		int e = errno ? errno : ENOTDIR;
 		return cfs_err_set(&m->err, ER_CANT_CREATE_DB, ER_CANT_CREATE_DB_MSG, m->clone_dir, e, strerror(e));
 	}
-	if ((size_t)snprintf(m->partial, sizeof(m->partial), "%s/.%s.clonefs-partial", m->parent, base) >=
-	    sizeof(m->partial))
+	if (materialize_partial_path(m->clone_dir, m->partial, sizeof(m->partial)))
 		return cfs_err_set(&m->err, ER_PATH_LENGTH, ER_PATH_LENGTH_MSG);
 	return 0;
+}
+
+int materialize_partial_path(const char *clone_dir, char *out, size_t n)
+{
+	char dir[PATH_MAX], base[PATH_MAX];
+	if (path_fmt(dir, sizeof(dir), "%s", clone_dir))
+		return -ENAMETOOLONG;
+	size_t len = strlen(dir);
+	while (len > 1 && dir[len - 1] == '/')
+		dir[--len] = 0;
+	snprintf(base, sizeof(base), "%s", dir);
+	return path_fmt(out, n, "%s/.%s.clonefs-partial", dirname(dir), basename(base));
 }
 
 
@@ -139,10 +151,11 @@ static bool is_completed(const struct mat *m, const char *rel)
 /* Prepare the partial directory: fresh, or resumed when it belongs to the same snapshot. */
 static int open_partial(struct mat *m)
 {
-	char marker[PATH_MAX + 32], jpath[PATH_MAX + 32];
-	const char *snap = mountinfo_get(&m->mi, "snapshot_id");
-	snprintf(marker, sizeof(marker), "%s/.clonefs-snapshot", m->partial);
-	snprintf(jpath, sizeof(jpath), "%s/.clonefs-journal", m->partial);
+	char marker[PATH_MAX], jpath[PATH_MAX];
+	const char *snap = mountinfo_get(&m->mi, CTL_FACT_SNAPSHOT_ID);
+	if (path_join(marker, sizeof(marker), m->partial, SNAPSHOT_MARKER_NAME) ||
+	    path_join(jpath, sizeof(jpath), m->partial, JOURNAL_NAME))
+		return cfs_err_set(&m->err, ER_PATH_LENGTH, ER_PATH_LENGTH_MSG);
 	char *old = mountinfo_slurp(marker, 256, NULL);
 	bool resume = old && !strcmp(old, snap);
 	free(old);
@@ -192,12 +205,12 @@ static int sync_group(struct mat *m)
 {
 	if (m->npending == 0)
 		return 0;
-	int64_t t0 = now_ms();
+	int64_t t0 = mono_ms();
 	int fd = open(m->partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc = fd < 0 || syncfs(fd) ? io_fail(m, "sync", m->partial) : 0;
 	if (fd >= 0)
 		close(fd);
-	m->sync_ms += now_ms() - t0;
+	m->sync_ms += mono_ms() - t0;
 	for (size_t i = 0; i < m->npending; i++) {
 		if (rc == 0 && fprintf(m->journal, "%s\n", m->pending[i]) < 0)
 			rc = io_fail(m, "write the journal of", m->partial);
@@ -245,9 +258,9 @@ static int copy_through_mount(struct mat *m, const char *src, const char *dst, i
 	uint64_t off = 0;
 	int rc = 0;
 	for (;;) {
-		int64_t t0 = now_ms();
+		int64_t t0 = mono_ms();
 		ssize_t n = pread(in, m->buf, COPY_BLOCK, (off_t)off);
-		int64_t t1 = now_ms();
+		int64_t t1 = mono_ms();
 		m->read_ms += t1 - t0;
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -265,7 +278,7 @@ static int copy_through_mount(struct mat *m, const char *src, const char *dst, i
 			if (pwrite(out, p, len, (off_t)(off + (uint64_t)b)) != (ssize_t)len)
 				rc = io_fail(m, "write", dst);
 		}
-		m->write_ms += now_ms() - t1;
+		m->write_ms += mono_ms() - t1;
 		off += (uint64_t)n;
 		m->done += (uint64_t)n;
 		draw(m, false);
@@ -282,9 +295,9 @@ static int copy_through_mount(struct mat *m, const char *src, const char *dst, i
 static int copy_file(struct mat *m, const char *src, const char *dst, const struct stat *st)
 {
 	enum cache_copy_how how = CACHE_COPY_NONE;
-	int64_t t0 = now_ms();
+	int64_t t0 = mono_ms();
 	int out = m->through_mount ? -2 : cache_copy(src, dst, (uint64_t)st->st_size, st->st_mode, &how);
-	m->read_ms += now_ms() - t0; /* mostly waiting for the file's chunks to arrive */
+	m->read_ms += mono_ms() - t0; /* mostly waiting for the file's chunks to arrive */
 	if (out == -1)
 		return how == CACHE_COPY_NONE ? mount_read_failed(m, src, errno) : io_fail(m, "copy from the mount's cache to", dst);
 	uint64_t off = (uint64_t)st->st_size;
@@ -328,12 +341,11 @@ static int copy_tree(struct mat *m, const char *src, const char *dst, const char
 		const char *name = de->d_name;
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
-		if (top && (!strcmp(name, ".clonefs") || !strcmp(name, ".external")))
+		if (top && (!strcmp(name, CTL_DIR_NAME) || !strcmp(name, CTL_EXTERNAL_NAME)))
 			continue;
 		char s[PATH_MAX], t[PATH_MAX], r[PATH_MAX];
-		if ((size_t)snprintf(s, sizeof(s), "%s/%s", src, name) >= sizeof(s) ||
-		    (size_t)snprintf(t, sizeof(t), "%s/%s", dst, name) >= sizeof(t) ||
-		    (size_t)snprintf(r, sizeof(r), "%s%s%s", rel, *rel ? "/" : "", name) >= sizeof(r)) {
+		if (path_join(s, sizeof(s), src, name) || path_join(t, sizeof(t), dst, name) ||
+		    path_fmt(r, sizeof(r), "%s%s%s", rel, *rel ? "/" : "", name)) {
 			rc = cfs_err_set(&m->err, CFS_ER_IO, "path too long under '%s'", dst);
 			break;
 		}
@@ -392,10 +404,12 @@ static int externals(struct mat *m, const char *srcdir, const char *abs, bool ch
 	while (rc == 0 && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		char s[PATH_MAX], t[PATH_MAX], tp[PATH_MAX + 32];
-		snprintf(s, sizeof(s), "%s/%s", srcdir, de->d_name);
-		snprintf(t, sizeof(t), "%s/%s", abs, de->d_name);
-		snprintf(tp, sizeof(tp), "%s.clonefs-partial", t);
+		char s[PATH_MAX], t[PATH_MAX], tp[PATH_MAX];
+		if (path_join(s, sizeof(s), srcdir, de->d_name) || path_join(t, sizeof(t), abs, de->d_name) ||
+		    path_fmt(tp, sizeof(tp), "%s.clonefs-partial", t)) {
+			rc = cfs_err_set(&m->err, CFS_ER_IO, "path too long under '%s'", abs);
+			break;
+		}
 		struct stat st, ts;
 		if (lstat(s, &st)) {
 			rc = io_fail(m, "stat (through the mount)", s);
@@ -420,22 +434,22 @@ static int externals(struct mat *m, const char *srcdir, const char *abs, bool ch
 static int write_info(struct mat *m)
 {
 	const struct mountinfo *mi = &m->mi;
-	char path[PATH_MAX + 64];
+	char path[PATH_MAX];
 	struct wbuf b;
 	wbuf_init(&b, 1u << 20);
 	json_raw(&b, "{");
-	json_kv_str(&b, "snapshot_id", mountinfo_get(mi, "snapshot_id"), 0);
+	json_kv_str(&b, "snapshot_id", mountinfo_get(mi, CTL_FACT_SNAPSHOT_ID), 0);
 	json_raw(&b, ",\"donor\":{");
-	json_kv_str(&b, "host", mountinfo_get(mi, "donor_host"), 0);
-	json_kv_str(&b, "port", mountinfo_get(mi, "donor_port"), 1);
+	json_kv_str(&b, "host", mountinfo_get(mi, CTL_FACT_DONOR_HOST), 0);
+	json_kv_str(&b, "port", mountinfo_get(mi, CTL_FACT_DONOR_PORT), 1);
 	json_kv_str(&b, "hostname", mountinfo_get(mi, "hostname"), 1);
 	json_kv_str(&b, "version", mountinfo_get(mi, "version"), 1);
 	json_kv_str(&b, "version_comment", mountinfo_get(mi, "version_comment"), 1);
 	json_kv_str(&b, "datadir", mountinfo_get(mi, "datadir"), 1);
 	json_raw(&b, "}");
-	json_kv_str(&b, "binlog_file", mountinfo_get(mi, "binlog_file"), 1);
-	json_kv_str(&b, "binlog_pos", mountinfo_get(mi, "binlog_pos"), 1);
-	json_kv_str(&b, "gtid_pos", mountinfo_get(mi, "gtid_pos"), 1);
+	json_kv_str(&b, "binlog_file", mountinfo_get(mi, CTL_FACT_BINLOG_FILE), 1);
+	json_kv_str(&b, "binlog_pos", mountinfo_get(mi, CTL_FACT_BINLOG_POS), 1);
+	json_kv_str(&b, "gtid_pos", mountinfo_get(mi, CTL_FACT_GTID_POS), 1);
 	json_kv_str(&b, "method", mountinfo_get(mi, "method"), 1);
 	json_kv_str(&b, "created_at", mountinfo_get(mi, "created_at"), 1);
 	slave_info_json(mi, &b);
@@ -454,8 +468,8 @@ static int write_info(struct mat *m)
 	slave_info_text(mi, &si);
 	struct { const char *name; const char *text; size_t len; } files[3];
 	char line[1024];
-	int ln = snprintf(line, sizeof(line), "%s\t%s\t%s\n", mountinfo_get(mi, "binlog_file"),
-			  mountinfo_get(mi, "binlog_pos"), mountinfo_get(mi, "gtid_pos"));
+	int ln = snprintf(line, sizeof(line), "%s\t%s\t%s\n", mountinfo_get(mi, CTL_FACT_BINLOG_FILE),
+			  mountinfo_get(mi, CTL_FACT_BINLOG_POS), mountinfo_get(mi, CTL_FACT_GTID_POS));
 	files[0].name = "clonefs_info.json";
 	files[0].text = (const char *)b.p;
 	files[0].len = b.len;
@@ -467,8 +481,8 @@ static int write_info(struct mat *m)
 	files[2].len = si.len;
 	int rc = 0;
 	for (int i = 0; i < 3 && rc == 0; i++) {
-		snprintf(path, sizeof(path), "%s/%s", m->partial, files[i].name);
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+		int fd = path_join(path, sizeof(path), m->partial, files[i].name) ? -1
+			 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 		if (fd < 0 || write(fd, files[i].text, files[i].len) != (ssize_t)files[i].len || fsync(fd) ||
 		    (m->chown && fchown(fd, m->uid, m->gid)))
 			rc = io_fail(m, "write", path);
@@ -477,6 +491,135 @@ static int write_info(struct mat *m)
 	}
 	wbuf_release(&b);
 	wbuf_release(&si);
+	return rc;
+}
+
+/* The whole run on m (m->mount, the options and m->clone_dir_arg set): 0, or -1 with m->err. */
+static int materialize_run(struct mat *m)
+{
+	/* Every check before any byte is written. bytes_total counts external tablespaces too. */
+	if (check_clone_dir(m, m->clone_dir_arg) || mountinfo_read(m->mount, &m->mi, &m->err))
+		return -1;
+	struct passwd *pw = getpwnam(m->owner ? m->owner : "mysql");
+	if (m->owner && !pw) {
+		cfs_err_set(&m->err, CFS_ER_USAGE, "--owner=%s: no such user", m->owner);
+		return -1;
+	}
+	if (pw && (pw->pw_uid != getuid() || pw->pw_gid != getgid())) {
+		if (geteuid() != 0) {
+			if (m->owner) {
+				cfs_err_set(&m->err, CFS_ER_USAGE, "--owner=%s needs root", m->owner);
+				return -1;
+			}
+		} else {
+			m->chown = true;
+			m->uid = pw->pw_uid;
+			m->gid = pw->pw_gid;
+		}
+	}
+	char ext[PATH_MAX];
+	if (path_join(ext, sizeof(ext), m->mount, CTL_EXTERNAL_NAME))
+		return cfs_err_set(&m->err, ER_PATH_LENGTH, ER_PATH_LENGTH_MSG);
+	struct statvfs sv;
+	char *endp;
+	m->total = strtoull(mountinfo_get(&m->mi, CTL_FACT_BYTES_TOTAL), &endp, 10);
+	if (externals(m, ext, "", true))
+		return -1;
+	if (statvfs(m->parent, &sv) == 0) {
+		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		if (avail < m->total) {
+			char need[32], have[32];
+			human_bytes(m->total, need, sizeof(need));
+			human_bytes(avail, have, sizeof(have));
+			cfs_err_set(&m->err, ER_CLONE_DISK_SPACE, ER_CLONE_DISK_SPACE_MSG, need, have);
+			return -1;
+		}
+	}
+	m->buf = malloc(COPY_BLOCK);
+	if (!m->buf) {
+		cfs_err_set(&m->err, CFS_ER_IO, "out of memory");
+		return -1;
+	}
+	m->start_ms = mono_ms();
+
+	if (open_partial(m) || copy_tree(m, m->mount, m->partial, "", true) || externals(m, ext, "", false) ||
+	    write_info(m) || sync_group(m))
+		return -1;
+	fclose(m->journal);
+	m->journal = NULL;
+	char path[PATH_MAX];
+	if (path_join(path, sizeof(path), m->partial, JOURNAL_NAME) == 0)
+		unlink(path);
+	if (path_join(path, sizeof(path), m->partial, SNAPSHOT_MARKER_NAME) == 0)
+		unlink(path);
+	chmod(m->partial, 0750);
+	/* Everything in it durable (directories, times, owners too: one syncfs), then the rename. */
+	int pfd = open(m->partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool synced = pfd >= 0 && syncfs(pfd) == 0;
+	if (pfd >= 0)
+		close(pfd);
+	if (!synced || (m->chown && chown(m->partial, m->uid, m->gid)) || fsync_path(m->partial) ||
+	    rename(m->partial, m->clone_dir) || fsync_path(m->parent)) {
+		io_fail(m, "finish", m->clone_dir);
+		return -1;
+	}
+	draw(m, true);
+	char size[32];
+	human_bytes(m->done, size, sizeof(size));
+	printf("materialized %llu files, %s, from snapshot %s into %s\n", (unsigned long long)m->files, size,
+	       mountinfo_get(&m->mi, CTL_FACT_SNAPSHOT_ID), m->clone_dir);
+	printf("binlog position: %s:%s  gtid: %s\n", mountinfo_get(&m->mi, CTL_FACT_BINLOG_FILE),
+	       mountinfo_get(&m->mi, CTL_FACT_BINLOG_POS), mountinfo_get(&m->mi, CTL_FACT_GTID_POS));
+	printf("time: reading through the mount %.2f s, writing %.2f s, syncing %.2f s\n", (double)m->read_ms / 1000,
+	       (double)m->write_ms / 1000, (double)m->sync_ms / 1000);
+	printf("from the mount's cache: %llu files handed off, %llu copied with copy_file_range, %llu read through the mount\n",
+	       (unsigned long long)m->files_handed_off, (unsigned long long)m->files_range_copied,
+	       (unsigned long long)(m->files - m->files_handed_off - m->files_range_copied));
+	char note[2048];
+	slave_info_innodb_note(&m->mi, note, sizeof(note));
+	if (*note)
+		printf("note: %s\n", note);
+	printf("start it with: mysqld_safe --datadir=%s\n", m->clone_dir);
+	printf("to make it a replica: %s/clonefs_slave_info\n", m->clone_dir);
+	return 0;
+}
+
+/* A test's knob, CLONEFS_SYNC_GROUP_FILES: a smaller sync group. Not a number, or 0: the default. */
+static size_t env_group_files(void)
+{
+	const char *group = getenv("CLONEFS_SYNC_GROUP_FILES");
+	char *end;
+	unsigned long g = group ? strtoul(group, &end, 10) : 0;
+	return group && *group && !*end && g > 0 && g < SIZE_MAX ? (size_t)g : SYNC_GROUP_FILES;
+}
+
+int materialize(const struct materialize_opts *o, struct cfs_err *err)
+{
+	struct mat *m = calloc(1, sizeof(*m));
+	if (!m)
+		return cfs_err_set(err, CFS_ER_IO, "out of memory");
+	m->mount = o->mount;
+	m->clone_dir_arg = o->clone_dir;
+	m->owner = o->owner;
+	m->progress = o->progress;
+	m->through_mount = o->through_mount;
+	m->group_files = o->sync_group_files ? o->sync_group_files : env_group_files();
+	int rc = materialize_run(m);
+	if (rc)
+		*err = m->err;
+	for (size_t i = 0; i < m->npending; i++)
+		free(m->pending[i]);
+	free(m->pending);
+	for (size_t i = 0; i < m->ncompleted; i++)
+		free(m->completed[i]);
+	free(m->completed);
+	if (rc && m->progress && m->done)
+		fputc('\n', stderr);
+	if (m->journal)
+		fclose(m->journal);
+	mountinfo_release(&m->mi);
+	free(m->buf);
+	free(m);
 	return rc;
 }
 
@@ -489,18 +632,17 @@ static int usage_err(const char *msg)
 
 int cmd_materialize(int argc, char **argv)
 {
-	static struct mat m;
-	const char *args[2] = { NULL, NULL }, *owner = NULL;
+	struct materialize_opts o = { 0 };
+	const char *args[2] = { NULL, NULL };
 	int nargs = 0;
 	bool no_progress = false;
-	memset(&m, 0, sizeof(m));
 	for (int i = 1; i < argc; i++) {
 		if (!strncmp(argv[i], "--owner=", 8))
-			owner = argv[i] + 8;
+			o.owner = argv[i] + 8;
 		else if (!strcmp(argv[i], "--no-progress"))
 			no_progress = true;
 		else if (!strcmp(argv[i], "--through-mount"))
-			m.through_mount = true;
+			o.through_mount = true;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			printf("usage: clonefs materialize MOUNTPOINT CLONE_DIR [--owner=USER] [--no-progress] [--through-mount]\n"
 			       "  --through-mount  read every file through the mount, as any program would, instead of\n"
@@ -513,108 +655,12 @@ int cmd_materialize(int argc, char **argv)
 	}
 	if (nargs != 2)
 		return usage_err("materialize needs a mount point and a CLONE_DIR");
-	m.mount = args[0];
-	m.progress = !no_progress && isatty(2);
-	const char *group = getenv("CLONEFS_SYNC_GROUP_FILES");
-	m.group_files = group && atoi(group) > 0 ? (size_t)atoi(group) : SYNC_GROUP_FILES;
-
-	/* Every check before any byte is written. bytes_total counts external tablespaces too. */
-	if (check_clone_dir(&m, args[1]) || mountinfo_read(m.mount, &m.mi, &m.err))
-		goto fail;
-	struct passwd *pw = getpwnam(owner ? owner : "mysql");
-	if (owner && !pw) {
-		cfs_err_set(&m.err, CFS_ER_USAGE, "--owner=%s: no such user", owner);
-		goto fail;
-	}
-	if (pw && (pw->pw_uid != getuid() || pw->pw_gid != getgid())) {
-		if (geteuid() != 0) {
-			if (owner) {
-				cfs_err_set(&m.err, CFS_ER_USAGE, "--owner=%s needs root", owner);
-				goto fail;
-			}
-		} else {
-			m.chown = true;
-			m.uid = pw->pw_uid;
-			m.gid = pw->pw_gid;
-		}
-	}
-	char ext[PATH_MAX];
-	snprintf(ext, sizeof(ext), "%s/.external", m.mount);
-	struct statvfs sv;
-	char *endp;
-	m.total = strtoull(mountinfo_get(&m.mi, "bytes_total"), &endp, 10);
-	if (externals(&m, ext, "", true))
-		goto fail;
-	if (statvfs(m.parent, &sv) == 0) {
-		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-		if (avail < m.total) {
-			char need[32], have[32];
-			human_bytes(m.total, need, sizeof(need));
-			human_bytes(avail, have, sizeof(have));
-			cfs_err_set(&m.err, ER_CLONE_DISK_SPACE, ER_CLONE_DISK_SPACE_MSG, need, have);
-			goto fail;
-		}
-	}
-	m.buf = malloc(COPY_BLOCK);
-	if (!m.buf) {
-		cfs_err_set(&m.err, CFS_ER_IO, "out of memory");
-		goto fail;
-	}
-	m.start_ms = now_ms();
-
-	if (open_partial(&m) || copy_tree(&m, m.mount, m.partial, "", true) || externals(&m, ext, "", false) ||
-	    write_info(&m) || sync_group(&m))
-		goto fail;
-	fclose(m.journal);
-	m.journal = NULL;
-	char path[PATH_MAX + 32];
-	snprintf(path, sizeof(path), "%s/.clonefs-journal", m.partial);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/.clonefs-snapshot", m.partial);
-	unlink(path);
-	chmod(m.partial, 0750);
-	/* Everything in it durable (directories, times, owners too: one syncfs), then the rename. */
-	int pfd = open(m.partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	bool synced = pfd >= 0 && syncfs(pfd) == 0;
-	if (pfd >= 0)
-		close(pfd);
-	if (!synced || (m.chown && chown(m.partial, m.uid, m.gid)) || fsync_path(m.partial) ||
-	    rename(m.partial, m.clone_dir) || fsync_path(m.parent)) {
-		io_fail(&m, "finish", m.clone_dir);
-		goto fail;
-	}
-	draw(&m, true);
-	char size[32];
-	human_bytes(m.done, size, sizeof(size));
-	printf("materialized %llu files, %s, from snapshot %s into %s\n", (unsigned long long)m.files, size,
-	       mountinfo_get(&m.mi, "snapshot_id"), m.clone_dir);
-	printf("binlog position: %s:%s  gtid: %s\n", mountinfo_get(&m.mi, "binlog_file"),
-	       mountinfo_get(&m.mi, "binlog_pos"), mountinfo_get(&m.mi, "gtid_pos"));
-	printf("time: reading through the mount %.2f s, writing %.2f s, syncing %.2f s\n", (double)m.read_ms / 1000,
-	       (double)m.write_ms / 1000, (double)m.sync_ms / 1000);
-	printf("from the mount's cache: %llu files handed off, %llu copied with copy_file_range, %llu read through the mount\n",
-	       (unsigned long long)m.files_handed_off, (unsigned long long)m.files_range_copied,
-	       (unsigned long long)(m.files - m.files_handed_off - m.files_range_copied));
-	char note[2048];
-	slave_info_innodb_note(&m.mi, note, sizeof(note));
-	if (*note)
-		printf("note: %s\n", note);
-	printf("start it with: mysqld_safe --datadir=%s\n", m.clone_dir);
-	printf("to make it a replica: %s/clonefs_slave_info\n", m.clone_dir);
-	mountinfo_release(&m.mi);
-	free(m.pending);
-	free(m.buf);
-	return 0;
-fail:
-	for (size_t i = 0; i < m.npending; i++)
-		free(m.pending[i]);
-	free(m.pending);
-	if (m.progress && m.done)
-		fputc('\n', stderr);
-	if (m.journal)
-		fclose(m.journal);
-	cfs_err_print(&m.err, stderr);
-	mountinfo_release(&m.mi);
-	free(m.buf);
+	o.mount = args[0];
+	o.clone_dir = args[1];
+	o.progress = !no_progress && isatty(2);
+	struct cfs_err err = { 0 };
+	if (materialize(&o, &err) == 0)
+		return 0;
+	cfs_err_print(&err, stderr);
 	return 1;
 }

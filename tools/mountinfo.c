@@ -1,12 +1,17 @@
-/* mountinfo.c: reads a clonefs mount's /.clonefs/facts ("key<TAB>value" lines) for the tools. */
+/* mountinfo.c: reads a clonefs mount's /.clonefs files for the tools: the facts ("key<TAB>value"
+ * lines) and the status JSON (through jansson, fs/json.h). */
 #include "tools/mountinfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "fs/ctl.h"
+#include "transport/path.h"
 
 char *mountinfo_slurp(const char *path, size_t max, size_t *len)
 {
@@ -34,13 +39,14 @@ char *mountinfo_slurp(const char *path, size_t max, size_t *len)
 
 int mountinfo_read(const char *mount, struct mountinfo *mi, struct cfs_err *err)
 {
-	char path[4200];
+	char path[PATH_MAX];
 	memset(mi, 0, sizeof(*mi));
-	snprintf(path, sizeof(path), "%s/.clonefs/facts", mount);
+	if (path_fmt(path, sizeof(path), "%s" CTL_FACTS_PATH, mount))
+		return cfs_err_set(err, CFS_ER_MOUNT, "'%s': path too long", mount);
 	mi->text = mountinfo_slurp(path, 1u << 20, NULL);
 	if (!mi->text)
-		return cfs_err_set(err, CFS_ER_MOUNT, "'%s' is not a clonefs mount (no .clonefs/facts: %s)", mount,
-				   strerror(errno));
+		return cfs_err_set(err, CFS_ER_MOUNT, "'%s' is not a clonefs mount (no " CTL_DIR_NAME "/" CTL_FACTS ": %s)",
+				   mount, strerror(errno));
 	char *save = NULL;
 	for (char *line = strtok_r(mi->text, "\n", &save); line && mi->n < MOUNTINFO_MAX;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -52,7 +58,7 @@ int mountinfo_read(const char *mount, struct mountinfo *mi, struct cfs_err *err)
 		mi->val[mi->n] = tab + 1;
 		mi->n++;
 	}
-	if (!*mountinfo_get(mi, "snapshot_id")) {
+	if (!*mountinfo_get(mi, CTL_FACT_SNAPSHOT_ID)) {
 		mountinfo_release(mi);
 		return cfs_err_set(err, CFS_ER_MOUNT, "'%s' is not a clonefs mount (no snapshot id)", mount);
 	}
@@ -73,65 +79,65 @@ void mountinfo_release(struct mountinfo *mi)
 	memset(mi, 0, sizeof(*mi));
 }
 
-char *mountinfo_show_json(const char *path, int json, int missing_code, const char *missing_msg, int *rc)
+json_t *mountinfo_show_json(const char *path, int json, int missing_code, const char *missing_msg, int *rc)
 {
-	char *doc = mountinfo_slurp(path, 4u << 20, NULL);
-	if (!doc) {
-		struct cfs_err err;
+	struct cfs_err err;
+	size_t len;
+	char *text = mountinfo_slurp(path, 4u << 20, &len);
+	*rc = 1;
+	if (!text) {
 		if (errno == EACCES) /* a mount without allow_other, or /.clonefs/ of someone else's */
 			cfs_err_set(&err, missing_code, "cannot read '%s': %s (a clonefs mount's status is its mounting "
 				    "user's)", path, strerror(errno));
 		else
 			cfs_err_set(&err, missing_code, "%s", missing_msg);
 		cfs_err_print(&err, stderr);
-		*rc = 1;
 		return NULL;
 	}
 	if (json) {
-		fputs(doc, stdout);
-		free(doc);
+		fputs(text, stdout);
+		free(text);
 		*rc = 0;
+		return NULL;
+	}
+	char why[200];
+	json_t *doc = json_parse_doc(text, len, why, sizeof(why));
+	free(text);
+	if (!json_is_object(doc)) {
+		cfs_err_set(&err, missing_code, "%s is not a JSON object: %s", path, doc ? "another value" : why);
+		cfs_err_print(&err, stderr);
+		json_decref(doc);
 		return NULL;
 	}
 	return doc;
 }
 
-void mountinfo_json_field(const char *doc, const char *key, char *out, size_t n)
+int mountinfo_parse_error(const char *line, struct cfs_err *err)
 {
-	char pat[96];
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	out[0] = 0;
-	const char *p = strstr(doc, pat);
-	if (!p)
-		return;
-	p += strlen(pat);
-	size_t i = 0;
-	if (*p == '"') {
-		for (p++; *p && *p != '"' && i + 1 < n; p++) {
-			if (*p == '\\' && p[1])
-				p++;
-			out[i++] = *p;
-		}
-	} else {
-		while (*p && *p != ',' && *p != '}' && i + 1 < n)
-			out[i++] = *p++;
-	}
-	out[i] = 0;
+	int code = 0, used = 0;
+	char state[8] = "";
+	if (sscanf(line, "ERROR %d (%5[0-9A-Z]): %n", &code, state, &used) < 2 || !used || code <= 0)
+		return -1;
+	char msg[CFS_ERR_MSG_MAX];
+	snprintf(msg, sizeof(msg), "%s", line + used);
+	msg[strcspn(msg, "\n")] = 0;
+	cfs_err_set(err, code, "%s", msg);
+	snprintf(err->sqlstate, sizeof(err->sqlstate), "%.5s", state);
+	return 0;
 }
 
 int mountinfo_last_error(const char *mount, struct cfs_err *err)
 {
-	char path[4200], line[CFS_ERR_MSG_MAX + 64], state[8] = "";
-	snprintf(path, sizeof(path), "%s/.clonefs/status", mount);
-	char *doc = mountinfo_slurp(path, 4u << 20, NULL);
-	if (!doc)
+	char path[PATH_MAX], line[CFS_ERR_MSG_MAX + 64];
+	size_t len;
+	if (path_fmt(path, sizeof(path), "%s" CTL_STATUS_PATH, mount))
 		return -1;
-	mountinfo_json_field(doc, "last_error", line, sizeof(line));
-	free(doc);
-	int code = 0, used = 0;
-	if (sscanf(line, "ERROR %d (%5[0-9A-Z]): %n", &code, state, &used) < 2 || !used || code <= 0)
+	char *text = mountinfo_slurp(path, 4u << 20, &len);
+	if (!text)
 		return -1;
-	cfs_err_set(err, code, "%s", line + used);
-	snprintf(err->sqlstate, sizeof(err->sqlstate), "%.5s", state);
-	return 0;
+	json_t *doc = json_parse_doc(text, len, NULL, 0);
+	free(text);
+	json_get_text(doc, NULL, CTL_ST_LAST_ERROR, line, sizeof(line));
+	json_decref(doc);
+	return mountinfo_parse_error(line, err);
 }

@@ -1,56 +1,37 @@
-/* mycnf.c: reads MySQL/MariaDB option files the way mysys/my_default.cc does: groups, name=value
- * with '-' and '_' alike, quotes, comments, !include FILE and !includedir DIR (*.cnf, sorted). */
+/* mycnf.c: the recipient server's effective options through my_print_defaults (mycnf.h). */
 #include "tools/mycnf.h"
 
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char *trim(char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	size_t n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = 0;
-	return s;
-}
+#include "tools/spawn.h"
+#include "transport/path.h"
 
-/* A value: quoted ('…' or "…", with \n \t \\ \" escapes) or bare up to an unquoted '#'. */
-static void unquote(char *v)
-{
-	if (*v == '\'' || *v == '"') {
-		char q = *v, *out = v;
-		for (char *p = v + 1; *p && *p != q; p++) {
-			if (*p == '\\' && p[1]) {
-				p++;
-				*out++ = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p;
-			} else {
-				*out++ = *p;
-			}
-		}
-		*out = 0;
-		return;
-	}
-	char *hash = strchr(v, '#');
-	if (hash)
-		*hash = 0;
-	char *t = trim(v);
-	memmove(v, t, strlen(t) + 1);
-}
+const char *const mycnf_safe_groups[] = { "mysqld_safe", "safe_mysqld", "mariadb-safe", "mariadbd-safe", NULL };
+const char *const mycnf_client_groups[] = { "client", "clonefs", NULL };
+const char *const mycnf_clonefs_groups[] = { "clonefs", NULL };
 
-static int add(struct mycnf *c, const char *group, const char *name, const char *value, struct cfs_err *err)
+enum { GROUPS_MAX = 16 };
+
+static int add(struct mycnf *c, const char *name, size_t nlen, const char *value, struct cfs_err *err)
 {
 	if (c->n == MYCNF_MAX_OPTIONS)
 		return cfs_err_set(err, CFS_ER_USAGE, "more than %d options in the option files", MYCNF_MAX_OPTIONS);
-	c->group[c->n] = strdup(group);
-	c->name[c->n] = strdup(name);
+	if (nlen > 6 && !strncmp(name, "loose", 5) && (name[5] == '-' || name[5] == '_')) {
+		name += 6;
+		nlen -= 6;
+	}
+	c->name[c->n] = strndup(name, nlen);
 	c->value[c->n] = strdup(value);
-	if (!c->group[c->n] || !c->name[c->n] || !c->value[c->n])
+	if (!c->name[c->n] || !c->value[c->n]) {
+		free(c->name[c->n]);
+		free(c->value[c->n]);
 		return cfs_err_set(err, CFS_ER_IO, "out of memory");
+	}
 	for (char *p = c->name[c->n]; *p; p++)
 		if (*p == '-')
 			*p = '_';
@@ -58,94 +39,141 @@ static int add(struct mycnf *c, const char *group, const char *name, const char 
 	return 0;
 }
 
-static int read_file(const char *path, struct mycnf *c, int depth, struct cfs_err *err);
-
-static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static int read_dir(const char *dir, struct mycnf *c, int depth, struct cfs_err *err)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0; /* as the servers do: a missing !includedir is not an error */
-	char *names[256];
-	size_t n = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) && n < sizeof(names) / sizeof(names[0])) {
-		size_t l = strlen(de->d_name);
-		if (l > 4 && !strcmp(de->d_name + l - 4, ".cnf"))
-			names[n++] = strdup(de->d_name);
-	}
-	closedir(d);
-	qsort(names, n, sizeof(names[0]), cmp_names);
-	int rc = 0;
-	for (size_t i = 0; i < n; i++) {
-		char p[4096];
-		snprintf(p, sizeof(p), "%s/%s", dir, names[i] ? names[i] : "");
-		if (!rc && names[i])
-			rc = read_file(p, c, depth + 1, err);
-		free(names[i]);
-	}
-	return rc;
-}
-
-static int read_file(const char *path, struct mycnf *c, int depth, struct cfs_err *err)
-{
-	if (depth > MYCNF_MAX_DEPTH)
-		return cfs_err_set(err, CFS_ER_USAGE, "%s: !include nested more than %d deep", path, MYCNF_MAX_DEPTH);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return cfs_err_set(err, CFS_ER_IO, "cannot read option file '%s': %s", path, strerror(errno));
-	char line[4096], group[256] = "";
-	int rc = 0;
-	while (!rc && fgets(line, sizeof(line), f)) {
-		char *s = trim(line);
-		if (!*s || *s == '#' || *s == ';')
-			continue;
-		if (!strncmp(s, "!includedir", 11)) {
-			rc = read_dir(trim(s + 11), c, depth, err);
-		} else if (!strncmp(s, "!include", 8)) {
-			rc = read_file(trim(s + 8), c, depth + 1, err);
-		} else if (*s == '[') {
-			char *end = strchr(s, ']');
-			if (end)
-				*end = 0;
-			snprintf(group, sizeof(group), "%s", trim(s + 1));
-		} else {
-			char *eq = strchr(s, '=');
-			if (eq)
-				*eq = 0;
-			char *value = eq ? eq + 1 : (char *)"";
-			if (eq)
-				unquote(value);
-			rc = add(c, group, trim(s), value, err);
-		}
-	}
-	fclose(f);
-	return rc;
-}
-
-int mycnf_read(const char *path, struct mycnf *c, struct cfs_err *err)
+int mycnf_parse(const char *text, struct mycnf *c, struct cfs_err *err)
 {
 	memset(c, 0, sizeof(*c));
-	if (read_file(path, c, 0, err)) {
-		mycnf_release(c);
-		return -1;
+	for (const char *line = text; line && *line;) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		if (len > 2 && line[0] == '-' && line[1] == '-') {
+			const char *name = line + 2, *eq = memchr(name, '=', len - 2);
+			size_t nlen = eq ? (size_t)(eq - name) : len - 2;
+			char *value = eq ? strndup(eq + 1, len - 2 - nlen - 1) : strdup("");
+			int rc = !value ? cfs_err_set(err, CFS_ER_IO, "out of memory")
+			       : nlen ? add(c, name, nlen, value, err) : 0;
+			free(value);
+			if (rc) {
+				mycnf_release(c);
+				return -1;
+			}
+		}
+		line = eol ? eol + 1 : NULL;
 	}
 	return 0;
 }
 
-const char *mycnf_get(const struct mycnf *c, const char *const *groups, const char *name)
+
+/* MySQL's my_print_defaults (it refused --mysqld) masks passwords unless given --show, which
+ * MariaDB's refuses: set once the server's groups have been read. */
+static bool mysql_tool;
+
+/* Run my_print_defaults [--defaults-file=F] [--show] ARGS...: its exit status, its output in out. */
+static int print_defaults(const char *defaults_file, const char *const *args, size_t nargs, char *out, size_t cap)
+{
+	char buf[GROUPS_MAX + 2][PATH_MAX + 32];
+	char *argv[GROUPS_MAX + 4];
+	size_t k = 0;
+	snprintf(buf[k], sizeof(buf[k]), "my_print_defaults");
+	argv[k] = buf[k];
+	k++;
+	if (defaults_file) {
+		if (path_fmt(buf[k], sizeof(buf[k]), "--defaults-file=%s", defaults_file)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		argv[k] = buf[k];
+		k++;
+	}
+	if (mysql_tool) {
+		snprintf(buf[k], sizeof(buf[k]), "--show");
+		argv[k] = buf[k];
+		k++;
+	}
+	for (size_t i = 0; i < nargs && k <= GROUPS_MAX; i++, k++) {
+		snprintf(buf[k], sizeof(buf[k]), "%s", args[i]);
+		argv[k] = buf[k];
+	}
+	argv[k] = NULL;
+	return spawn_capture(argv, NULL, 1, out, cap);
+}
+
+/* The groups the server binary reads, named from its version ("mysqld  Ver 8.0.36 for Linux ..."):
+ * mysqld, server, mysqld-8.0; MariaDB's mariadb, mariadbd, client-server and their version groups. */
+static int server_groups(const char *defaults_file, const char *server_binary, char *out)
+{
+	char bin[PATH_MAX];
+	snprintf(bin, sizeof(bin), "%s", server_binary);
+	char *vargv[] = { bin, "--version", NULL };
+	unsigned major = 0, minor = 0;
+	const char *ver = spawn_capture(vargv, NULL, 0, out, MYCNF_OUTPUT_MAX) == 0 ? strstr(out, " Ver ") : NULL;
+	bool mariadb = ver && strstr(ver, "MariaDB");
+	bool versioned = ver && sscanf(ver, " Ver %u.%u", &major, &minor) == 2;
+	char g[3][48];
+	snprintf(g[0], sizeof(g[0]), "mysqld-%u.%u", major, minor);
+	snprintf(g[1], sizeof(g[1]), "mariadb-%u.%u", major, minor);
+	snprintf(g[2], sizeof(g[2]), "mariadbd-%u.%u", major, minor);
+	const char *args[GROUPS_MAX];
+	size_t n = 0;
+	args[n++] = "mysqld";
+	args[n++] = "server";
+	if (versioned)
+		args[n++] = g[0];
+	if (mariadb) {
+		args[n++] = "mariadb";
+		args[n++] = "mariadbd";
+		args[n++] = "client-server";
+		if (versioned)
+			args[n++] = g[1], args[n++] = g[2];
+	}
+	return print_defaults(defaults_file, args, n, out, MYCNF_OUTPUT_MAX);
+}
+
+int mycnf_load(const char *defaults_file, const char *const *groups, const char *server_binary, struct mycnf *c,
+	       struct cfs_err *err)
+{
+	memset(c, 0, sizeof(*c));
+	char *out = malloc(MYCNF_OUTPUT_MAX);
+	if (!out)
+		return cfs_err_set(err, CFS_ER_IO, "out of memory");
+	const char *args[GROUPS_MAX];
+	size_t n = 0;
+	int rc;
+	if (groups) {
+		while (groups[n] && n < GROUPS_MAX)
+			args[n] = groups[n], n++;
+		rc = print_defaults(defaults_file, args, n, out, MYCNF_OUTPUT_MAX);
+	} else {
+		/* MariaDB's my_print_defaults knows the server's groups (its version groups too). */
+		args[0] = "--mysqld";
+		rc = print_defaults(defaults_file, args, 1, out, MYCNF_OUTPUT_MAX);
+		if (rc > 0 && strstr(out, "--mysqld") && server_binary) { /* MySQL's: name the groups */
+			mysql_tool = true;
+			rc = server_groups(defaults_file, server_binary, out);
+		}
+	}
+	if (rc != 0) {
+		int e = errno;
+		out[strcspn(out, "\n")] = 0;
+		cfs_err_set(err, CFS_ER_USAGE, "cannot read the option file%s%s: my_print_defaults %s",
+			    defaults_file ? " " : "s", defaults_file ? defaults_file : "",
+			    rc < 0 ? strerror(e) : out[0] ? out : "failed");
+		free(out);
+		return -1;
+	}
+	rc = mycnf_parse(out, c, err);
+	free(out);
+	return rc;
+}
+
+const char *mycnf_get(const struct mycnf *c, const char *name)
 {
 	const char *found = NULL;
 	for (size_t i = 0; i < c->n; i++) {
-		const char *n = c->name[i];
-		if (!strncmp(n, "loose_", 6))
-			n += 6;
-		if (strcmp(n, name))
-			continue;
-		for (const char *const *g = groups; *g; g++)
-			if (!strcmp(c->group[i], *g))
-				found = c->value[i];
+		const char *a = c->name[i], *b = name;
+		while (*a && (*a == *b || (*a == '_' && *b == '-')))
+			a++, b++;
+		if (!*a && !*b)
+			found = c->value[i];
 	}
 	return found;
 }
@@ -153,7 +181,6 @@ const char *mycnf_get(const struct mycnf *c, const char *const *groups, const ch
 void mycnf_release(struct mycnf *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
-		free(c->group[i]);
 		free(c->name[i]);
 		free(c->value[i]);
 	}

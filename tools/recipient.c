@@ -14,6 +14,7 @@
 
 #include "tools/mycnf.h"
 #include "tools/spawn.h"
+#include "transport/clock.h"
 
 const char *const recipient_key_name[RK_COUNT] = {
 	[RK_VERSION] = "version", [RK_OS] = "version_compile_os", [RK_MACHINE] = "version_compile_machine",
@@ -22,12 +23,6 @@ const char *const recipient_key_name[RK_COUNT] = {
 	[RK_DATA_FILE_PATH] = "innodb_data_file_path", [RK_MAX_PACKET] = "max_allowed_packet",
 	[RK_PLUGIN_DIR] = "plugin_dir", [RK_PLUGINS] = "plugins", [RK_COLLATIONS] = "collations",
 };
-
-/* The groups a server reads, and those mysqld_safe and the clients read. */
-static const char *const server_groups[] = { "mysqld", "server", "mariadb", "mariadbd", "mariadb-10.11", NULL };
-static const char *const safe_groups[] = { "mysqld_safe", "safe_mysqld", "mariadb-safe", NULL };
-static const char *const client_groups[] = { "client", "clonefs", NULL };
-static const char *const clonefs_groups[] = { "clonefs", NULL };
 
 enum { HELP_OUTPUT_MAX = 1 << 20 };
 
@@ -40,8 +35,8 @@ static void copy(char *dst, size_t n, const char *src)
  * mariadbd or mysqld from PATH and the sbin directories. */
 static void find_mysqld(const struct mycnf *c, struct recipient *r)
 {
-	const char *name = c ? mycnf_get(c, safe_groups, "mysqld") : NULL;
-	const char *ledir = c ? mycnf_get(c, safe_groups, "ledir") : NULL;
+	const char *name = c ? mycnf_get(c, "mysqld") : NULL;
+	const char *ledir = c ? mycnf_get(c, "ledir") : NULL;
 	if (name && strchr(name, '/')) {
 		copy(r->mysqld, sizeof(r->mysqld), name);
 		return;
@@ -178,34 +173,53 @@ static int from_instance(MYSQL *db, struct recipient *r)
 	return 0;
 }
 
+/* The recipient's option file as its server, mysqld_safe and a client read it (my_print_defaults). */
+static int read_options(struct recipient *r, struct cfs_err *err)
+{
+	struct mycnf safe, server = { 0 }, client = { 0 }, own = { 0 };
+	const char *df = r->defaults_file;
+	if (mycnf_load(df, mycnf_safe_groups, NULL, &safe, err))
+		return -1;
+	find_mysqld(&safe, r);
+	mycnf_release(&safe);
+	int rc = 0;
+	if (r->mysqld[0] && (mycnf_load(df, MYCNF_SERVER_GROUPS, r->mysqld, &server, err) ||
+			     mycnf_load(df, mycnf_client_groups, NULL, &client, err) ||
+			     mycnf_load(df, mycnf_clonefs_groups, NULL, &own, err)))
+		rc = -1;
+	if (rc == 0) {
+		copy(r->datadir, sizeof(r->datadir), mycnf_get(&server, "datadir"));
+		copy(r->socket, sizeof(r->socket), mycnf_get(&server, "socket"));
+		copy(r->pid_file, sizeof(r->pid_file), mycnf_get(&server, "pid_file"));
+		copy(r->user, sizeof(r->user), mycnf_get(&client, "user"));
+		copy(r->password, sizeof(r->password), mycnf_get(&client, "password"));
+		const char *list = mycnf_get(&own, "valid_donor_list");
+		if (!list)
+			list = mycnf_get(&server, "clone_valid_donor_list");
+		r->has_donor_list = list != NULL;
+		copy(r->valid_donor_list, sizeof(r->valid_donor_list), list);
+		if (!r->socket[0])
+			copy(r->socket, sizeof(r->socket), mycnf_get(&client, "socket"));
+	}
+	mycnf_release(&server);
+	mycnf_release(&client);
+	mycnf_release(&own);
+	return rc;
+}
+
 int recipient_load(const char *defaults_file, struct recipient *r, struct cfs_err *err)
 {
 	memset(r, 0, sizeof(*r));
-	struct mycnf c = { 0 };
-	bool have_cnf = false;
 	if (defaults_file) {
 		if (defaults_file[0] != '/' && !realpath(defaults_file, r->defaults_file))
 			return cfs_err_set(err, CFS_ER_USAGE, "--recipient-defaults-file=%s: %s", defaults_file, strerror(errno));
 		if (defaults_file[0] == '/')
 			copy(r->defaults_file, sizeof(r->defaults_file), defaults_file);
-		if (mycnf_read(r->defaults_file, &c, err))
+		if (read_options(r, err))
 			return -1;
-		have_cnf = true;
-		copy(r->datadir, sizeof(r->datadir), mycnf_get(&c, server_groups, "datadir"));
-		copy(r->socket, sizeof(r->socket), mycnf_get(&c, server_groups, "socket"));
-		copy(r->pid_file, sizeof(r->pid_file), mycnf_get(&c, server_groups, "pid_file"));
-		copy(r->user, sizeof(r->user), mycnf_get(&c, client_groups, "user"));
-		copy(r->password, sizeof(r->password), mycnf_get(&c, client_groups, "password"));
-		const char *list = mycnf_get(&c, clonefs_groups, "valid_donor_list");
-		if (!list)
-			list = mycnf_get(&c, server_groups, "clone_valid_donor_list");
-		r->has_donor_list = list != NULL;
-		copy(r->valid_donor_list, sizeof(r->valid_donor_list), list);
-		if (!r->socket[0])
-			copy(r->socket, sizeof(r->socket), mycnf_get(&c, client_groups, "socket"));
+	} else {
+		find_mysqld(NULL, r);
 	}
-	find_mysqld(have_cnf ? &c : NULL, r);
-	mycnf_release(&c);
 	if (!r->mysqld[0])
 		return cfs_err_set(err, CFS_ER_USAGE, "no MariaDB or MySQL server binary found to start the clone "
 				   "(install mariadb-server, or name it with mysqld= in [mysqld_safe] of the recipient's option file)");
@@ -255,8 +269,7 @@ int recipient_shutdown(const struct recipient *r, int timeout_s, struct cfs_err 
 	for (int i = 0; i < timeout_s * 10; i++) {
 		if (stat(r->socket, &st) != 0 && (!r->pid_file[0] || stat(r->pid_file, &st) != 0))
 			return 0;
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
+		sleep_ms(100);
 	}
 	return cfs_err_set(err, CFS_ER_IO, "the recipient server did not stop within %d s (socket %s)", timeout_s, r->socket);
 }

@@ -1,4 +1,4 @@
-/* spawn.h: run another program without a shell and collect what it prints (the server binary's
+/* spawn.h: run another program (posix_spawn) without a shell and collect what it prints (the server binary's
  * --help, mount.clonefs's error line). */
 #ifndef CLONEFS_SPAWN_H
 #define CLONEFS_SPAWN_H
@@ -10,5 +10,8 @@
  * "NAME=value" in env (NULL-terminated, or NULL). Returns the exit status (0-255), 128+signal, or
  * -1 when it could not be started (errno set). */
 int spawn_capture(char *const argv[], char *const env[], int merge_stderr, char *out, size_t cap);
+/* Start argv[0] (a path) in cwd, in a session of its own, with /dev/null for stdin, stdout and
+ * stderr, and not wait for it (a server's supervisor outlives us). 0 or -errno. */
+int spawn_detached(char *const argv[], const char *cwd);
 
 #endif

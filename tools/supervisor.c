@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,12 +16,7 @@
 
 #include "tools/mountinfo.h"
 #include "tools/spawn.h"
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
+#include "transport/clock.h"
 
 static int read_small(const char *path, char *out, size_t n)
 {
@@ -58,6 +54,17 @@ static bool alive(pid_t pid)
 	return proc_stat(pid, &state, &pp) == 0 && state != 'Z' && state != 'X';
 }
 
+/* A pid as a pid file or systemctl writes it: digits, then only white space. 0 when it is not one. */
+static pid_t parse_pid(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || v <= 0 || v > INT_MAX || end[strspn(end, " \t\r\n")])
+		return 0;
+	return (pid_t)v;
+}
+
 static pid_t parent_of(pid_t pid)
 {
 	char state;
@@ -69,7 +76,7 @@ int supervisor_detect(const char *pid_file, struct supervisor *s, struct cfs_err
 {
 	memset(s, 0, sizeof(*s));
 	char buf[64], path[PATH_MAX];
-	if (read_small(pid_file, buf, sizeof(buf)) <= 0 || (s->server_pid = (pid_t)atoi(buf)) <= 0 || !alive(s->server_pid))
+	if (read_small(pid_file, buf, sizeof(buf)) <= 0 || (s->server_pid = parse_pid(buf)) <= 0 || !alive(s->server_pid))
 		return cfs_err_set(err, CFS_ER_USAGE, "the recipient's pid file '%s' names no running server", pid_file);
 	pid_t pp = parent_of(s->server_pid);
 	char comm[64] = "";
@@ -107,7 +114,7 @@ int supervisor_detect(const char *pid_file, struct supervisor *s, struct cfs_err
 			snprintf(unit, sizeof(unit), "%s", s->unit);
 			char *argv[] = { "systemctl", "show", "-p", "MainPID", "--value", unit, NULL };
 			if (access("/run/systemd/system", F_OK) == 0 && spawn_capture(argv, NULL, 0, out, sizeof(out)) == 0 &&
-			    atoi(out) == (int)s->server_pid)
+			    parse_pid(out) == s->server_pid)
 				s->kind = SUPERVISOR_SYSTEMD;
 		}
 	}
@@ -155,30 +162,8 @@ int supervisor_restart(const struct supervisor *s, struct cfs_err *err)
 		break;
 	}
 	/* mysqld_safe again, as it was started, detached from us (its own session, no terminal). */
-	pid_t pid = fork();
-	if (pid < 0)
-		return cfs_err_set(err, ER_RESTART_SERVER_FAILED, ER_RESTART_SERVER_FAILED_MSG, strerror(errno));
-	if (pid == 0) {
-		setsid();
-		if (fork() != 0)
-			_exit(0);
-		int fd = open("/dev/null", O_RDWR);
-		if (fd >= 0) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		if (chdir(s->cwd))
-			_exit(127);
-		signal(SIGPIPE, SIG_DFL);
-		sigset_t none; /* mysqld_safe starts with no signal blocked, whatever clonefs blocks */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv(s->argv[0], s->argv);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	int rc = spawn_detached(s->argv, s->cwd);
+	if (rc)
+		return cfs_err_set(err, ER_RESTART_SERVER_FAILED, ER_RESTART_SERVER_FAILED_MSG, strerror(-rc));
 	return 0;
 }

@@ -18,12 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "transport/clock.h"
 
 /* The last OpenSSL error in words, or fallback. */
 static const char *ssl_reason(char *buf, size_t n, const char *fallback)
@@ -132,7 +127,7 @@ void conn_init_fd(struct cfs_conn *c, int fd, int timeout_ms, const char *peer)
 static int wait_fd(int fd, int cancel_fd, short events, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - mono_ms();
 		if (left <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -178,7 +173,7 @@ int conn_connect(struct cfs_conn *c, const char *host, unsigned port, const char
 		return cfs_err_set(err, CR_CONN_HOST_ERROR, "Unknown MySQL server host '%s' (%d)", host, gai);
 	}
 	int last = ECONNREFUSED;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = mono_ms() + timeout_ms;
 	for (struct addrinfo *a = res; a; a = a->ai_next) {
 		int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
 		if (fd < 0) {
@@ -247,7 +242,7 @@ static int ssl_wait(struct cfs_conn *c, int ret, int64_t deadline)
 static int handshake(struct cfs_conn *c, bool client, struct cfs_err *err)
 {
 	char why[256];
-	int64_t deadline = now_ms() + c->timeout_ms;
+	int64_t deadline = mono_ms() + c->timeout_ms;
 	for (;;) {
 		ERR_clear_error();
 		int r = client ? SSL_connect(c->ssl) : SSL_accept(c->ssl);
@@ -344,7 +339,7 @@ static int io_failed(struct cfs_conn *c, struct cfs_err *err, const char *what, 
 int conn_read_full(struct cfs_conn *c, void *buf, size_t n, struct cfs_err *err)
 {
 	uint8_t *p = buf;
-	int64_t deadline = now_ms() + c->timeout_ms;
+	int64_t deadline = mono_ms() + c->timeout_ms;
 	while (n > 0) {
 		ssize_t r;
 		if (c->ssl) {
@@ -355,6 +350,9 @@ int conn_read_full(struct cfs_conn *c, void *buf, size_t n, struct cfs_err *err)
 				if (e == SSL_ERROR_ZERO_RETURN)
 					return io_failed(c, err, "read from", 0);
 				if (e == SSL_ERROR_SYSCALL && errno == 0)
+					return io_failed(c, err, "read from", 0);
+				/* OpenSSL 3 reports a peer gone without close_notify so: a closed connection. */
+				if (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
 					return io_failed(c, err, "read from", 0);
 				if (e == SSL_ERROR_SSL) {
 					char why[256];
@@ -383,7 +381,7 @@ int conn_read_full(struct cfs_conn *c, void *buf, size_t n, struct cfs_err *err)
 		p += r;
 		n -= (size_t)r;
 		c->bytes_in += (uint64_t)r;
-		deadline = now_ms() + c->timeout_ms; /* progress resets the idle bound */
+		deadline = mono_ms() + c->timeout_ms; /* progress resets the idle bound */
 	}
 	return 0;
 }
@@ -391,7 +389,7 @@ int conn_read_full(struct cfs_conn *c, void *buf, size_t n, struct cfs_err *err)
 int conn_write_full(struct cfs_conn *c, const void *buf, size_t n, struct cfs_err *err)
 {
 	const uint8_t *p = buf;
-	int64_t deadline = now_ms() + c->timeout_ms;
+	int64_t deadline = mono_ms() + c->timeout_ms;
 	while (n > 0) {
 		ssize_t r;
 		if (c->ssl) {
@@ -424,7 +422,7 @@ int conn_write_full(struct cfs_conn *c, const void *buf, size_t n, struct cfs_er
 		p += r;
 		n -= (size_t)r;
 		c->bytes_out += (uint64_t)r;
-		deadline = now_ms() + c->timeout_ms;
+		deadline = mono_ms() + c->timeout_ms;
 	}
 	return 0;
 }

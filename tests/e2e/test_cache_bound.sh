@@ -21,7 +21,6 @@ mount_it() { # mount_it DIR CACHE OPTS
 		-o "ssl_mode=disabled,cache_dir=$2${3:+,$3}"
 	t_on_exit "fusermount3 -u '$1' 2>/dev/null || true"
 }
-field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1/.clonefs/status" "$2"; }
 # Bytes the cache's data files take on disk (sparse: evicted chunks are holes).
 allocated() { find "$1/data" -type f -printf '%b\n' | awk '{ s += $1 * 512 } END { print s + 0 }'; }
 
@@ -38,11 +37,11 @@ done
 ! mountpoint -q "$T/never" || t_fail "a refused cache_max mounted anyway"
 
 mount_it "$T/mnt" "$T/cache" "prefetch=off,cache_max=4M"
-ID=$(field "$T/mnt" snapshot_id)
-CS=$(field "$T/mnt" chunk_size)
+ID=$(cfs_status_field "$T/mnt" snapshot_id)
+CS=$(cfs_status_field "$T/mnt" chunk_size)
 C=$T/cache/$ID
-[ "$(field "$T/mnt" cache_max)" = $MAX ] || t_fail "status cache_max is $(field "$T/mnt" cache_max), expected $MAX"
-total=$(field "$T/mnt" bytes_total)
+[ "$(cfs_status_field "$T/mnt" cache_max)" = $MAX ] || t_fail "status cache_max is $(cfs_status_field "$T/mnt" cache_max), expected $MAX"
+total=$(cfs_status_field "$T/mnt" bytes_total)
 [ "$total" -gt $((3 * MAX)) ] || t_fail "the snapshot ($total bytes) is too small to test a $MAX-byte bound"
 # One demand READ: a FUSE read (at most 1 MiB) spans at most two chunks.
 SLACK=$((2 * CS))
@@ -56,7 +55,7 @@ nfiles=$(tr -cd '\0' <"$T/files" | wc -c)
 peak_alloc=0
 check_bound() {
 	local cached alloc
-	cached=$(field "$T/mnt" bytes_cached)
+	cached=$(cfs_status_field "$T/mnt" bytes_cached)
 	alloc=$(allocated "$C")
 	[ "$cached" -le $MAX ] || t_fail "$1: bytes_cached $cached > cache_max $MAX"
 	[ "$alloc" -le $((MAX + SLACK)) ] || t_fail "$1: the data files take $alloc bytes > $MAX + $SLACK"
@@ -68,12 +67,12 @@ while IFS= read -r -d '' f; do
 	cmp -- "$T/mnt/$f" "$snaproot/$f" || t_fail "$f differs between the bounded mount and the snapshot"
 	check_bound "after $f"
 done <"$T/files"
-evicted=$(field "$T/mnt" chunks_evicted)
-fetched1=$(field "$T/mnt" bytes_fetched)
-t_log "$nfiles files equal: bytes_fetched=$fetched1 of $total, chunks_evicted=$evicted, bytes_cached=$(field "$T/mnt" bytes_cached), peak allocated $peak_alloc"
+evicted=$(cfs_status_field "$T/mnt" chunks_evicted)
+fetched1=$(cfs_status_field "$T/mnt" bytes_fetched)
+t_log "$nfiles files equal: bytes_fetched=$fetched1 of $total, chunks_evicted=$evicted, bytes_cached=$(cfs_status_field "$T/mnt" bytes_cached), peak allocated $peak_alloc"
 [ "$evicted" -gt 0 ] || t_fail "reading $total bytes through a $MAX-byte cache evicted nothing"
 [ "$fetched1" -ge "$((total / 2))" ] || t_fail "only $fetched1 of $total bytes fetched"
-[ "$(field "$T/mnt" state)" = lazy ] || t_fail "state $(field "$T/mnt" state), expected lazy"
+[ "$(cfs_status_field "$T/mnt" state)" = lazy ] || t_fail "state $(cfs_status_field "$T/mnt" state), expected lazy"
 
 t_log "the largest file, read again, is fetched again (its first chunks were evicted) and still equal"
 big=$(cd "$T/mnt" && find . -path ./.clonefs -prune -o -type f -printf '%s %P\n' | sort -n | tail -1 | cut -d' ' -f2)
@@ -82,7 +81,7 @@ bigsize=$(stat -c %s "$T/mnt/$big")
 # Out of the kernel's page cache of the mount (the snapshot is immutable: it keeps pages across opens).
 python3 -c 'import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$T/mnt/$big"
 cmp -- "$T/mnt/$big" "$snaproot/$big" || t_fail "$big differs on the second read"
-fetched2=$(field "$T/mnt" bytes_fetched)
+fetched2=$(cfs_status_field "$T/mnt" bytes_fetched)
 t_log "second read of $big ($bigsize bytes): bytes_fetched $fetched1 -> $fetched2"
 [ "$fetched2" -ge $((fetched1 + bigsize - MAX)) ] || t_fail "the second read of $big fetched only $((fetched2 - fetched1)) bytes"
 check_bound "after $big twice"
@@ -103,7 +102,7 @@ t_wait_for "[ -f '$T/reader.1' ] && [ -f '$T/reader.2' ]" 300 || t_fail "the two
 [ "$(cat "$T/reader.1")" = ok ] || t_fail "reader 1: $(cat "$T/reader.1")"
 [ "$(cat "$T/reader.2")" = ok ] || t_fail "reader 2: $(cat "$T/reader.2")"
 check_bound "after two readers"
-t_log "two readers equal; chunks_evicted=$(field "$T/mnt" chunks_evicted), bytes_fetched=$(field "$T/mnt" bytes_fetched)"
+t_log "two readers equal; chunks_evicted=$(cfs_status_field "$T/mnt" chunks_evicted), bytes_fetched=$(cfs_status_field "$T/mnt" bytes_fetched)"
 
 t_log "clonefs status shows the bound"
 "$CLONEFS_BIN/clonefs" status "$T/mnt" | tee "$T/status.out"
@@ -136,22 +135,22 @@ rm -rf "$T/hclone"
 t_log "prefetch=on with cache_max=8M: hydration stops below the bound and stays stopped"
 MAX8=$((8 << 20))
 mount_it "$T/pmnt" "$T/pcache" "snapshot=$ID,cache_max=8M"
-t_wait_for "[ \"\$(field '$T/pmnt' state)\" = bounded ]" 60 ||
-	t_fail "hydration did not stop at the bound: state $(field "$T/pmnt" state), bytes_cached $(field "$T/pmnt" bytes_cached)"
-c1=$(field "$T/pmnt" chunks_fetched)
+t_wait_for "[ \"\$(cfs_status_field '$T/pmnt' state)\" = bounded ]" 60 ||
+	t_fail "hydration did not stop at the bound: state $(cfs_status_field "$T/pmnt" state), bytes_cached $(cfs_status_field "$T/pmnt" bytes_cached)"
+c1=$(cfs_status_field "$T/pmnt" chunks_fetched)
 sleep 3
-c2=$(field "$T/pmnt" chunks_fetched)
-cached=$(field "$T/pmnt" bytes_cached)
+c2=$(cfs_status_field "$T/pmnt" chunks_fetched)
+cached=$(cfs_status_field "$T/pmnt" bytes_cached)
 t_log "bounded: bytes_cached=$cached of $total, chunks_fetched $c1 then $c2 three seconds later"
 [ "$c1" = "$c2" ] || t_fail "a bounded mount kept hydrating: chunks_fetched $c1 -> $c2"
 [ "$cached" -gt 0 ] && [ "$cached" -le $((MAX8 * 9 / 10)) ] || t_fail "bytes_cached $cached, expected 0 < it <= 90% of $MAX8"
-[ "$(field "$T/pmnt" chunks_evicted)" = 0 ] || t_fail "hydration evicted $(field "$T/pmnt" chunks_evicted) chunks"
-eta=$(field "$T/pmnt" eta_s)
+[ "$(cfs_status_field "$T/pmnt" chunks_evicted)" = 0 ] || t_fail "hydration evicted $(cfs_status_field "$T/pmnt" chunks_evicted) chunks"
+eta=$(cfs_status_field "$T/pmnt" eta_s)
 python3 -c 'import sys; sys.exit(float(sys.argv[1]) != -1)' "$eta" || t_fail "a bounded mount estimates eta_s=$eta"
-[ "$(field "$T/pmnt" state)" = bounded ] || t_fail "state $(field "$T/pmnt" state), expected bounded"
+[ "$(cfs_status_field "$T/pmnt" state)" = bounded ] || t_fail "state $(cfs_status_field "$T/pmnt" state), expected bounded"
 cmp -- "$T/pmnt/$big" "$snaproot/$big" || t_fail "$big differs through the bounded prefetch=on mount"
-[ "$(field "$T/pmnt" bytes_cached)" -le $MAX8 ] || t_fail "bytes_cached $(field "$T/pmnt" bytes_cached) > $MAX8 after a read"
-[ "$(field "$T/pmnt" state)" = bounded ] || t_fail "state $(field "$T/pmnt" state) after a read, expected bounded"
+[ "$(cfs_status_field "$T/pmnt" bytes_cached)" -le $MAX8 ] || t_fail "bytes_cached $(cfs_status_field "$T/pmnt" bytes_cached) > $MAX8 after a read"
+[ "$(cfs_status_field "$T/pmnt" state)" = bounded ] || t_fail "state $(cfs_status_field "$T/pmnt" state) after a read, expected bounded"
 fusermount3 -u "$T/pmnt"
 
 t_log "PASS: $nfiles files through a 4 MiB cache equal the snapshot ($evicted chunks evicted on the first pass, peak $peak_alloc bytes on disk); re-fetch, two readers, FUSE materialize and handoff work bounded; prefetch=on stops at the bound"

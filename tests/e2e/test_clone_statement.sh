@@ -14,6 +14,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 T=$(t_tmpdir)
 export CLONEFS_LOCK_DIR=$T
+# What the donors log about the refusals and interruptions below.
+t_log_expect "authentication of '(cloner|weak)' refused: ERROR (1045|1227) "
+t_log_expect "session of '' ended: ERROR 7000: expected AUTH, got CLOSE"
 db_start "$T/donor"
 SOCK="$T/donor/mysql.sock"
 db_load_sample "$SOCK" 5
@@ -214,6 +217,10 @@ wait "$cl" || rc=$?
 	{ cat "$T/kill.err"; t_fail "a clone whose donor died did not say the donor is unreachable"; }
 findmnt -rn -o TARGET | grep -q "^$T/out/" && t_fail "the private mount is still mounted"
 [ -z "$(ls -A "$T/out" | grep -vx c)" ] || t_fail "a failed clone left $(ls -A "$T/out" | grep -vx c)"
+# The progress records the error the DBA saw (materialize's own), not a generic one.
+"$CLONEFS_BIN/clonefs" status --clone --json >"$T/kill.json"
+[ "ERROR $(cfs_status_field "$T/kill.json" error_no) (HY000): $(cfs_status_field "$T/kill.json" error_message)" = "$(cat "$T/kill.err")" ] ||
+	{ cat "$T/kill.json"; t_fail "the progress does not record the error the clone printed"; }
 t_log "ok: $(cat "$T/kill.err")"
 
 t_log "external tablespaces: the path taken (1086), then free"

@@ -16,6 +16,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 PY="python3 $here/test_donor_protocol.py"
 
 T=$(t_tmpdir)
+# This test is the donor refusing things: every refusal and broken session is logged, as it should.
+t_log_expect "authentication of '[a-z]*' refused: ERROR [0-9]+ "
+t_log_expect "session of '[a-z]*' ended: "
+t_log_expect "snapshot '[^']*' for '[a-z]*' refused: ERROR [0-9]+ "
+t_log_expect "snapshot [0-9a-f-]+ failed: ERROR 7005: mariabackup --backup (failed: FATAL ERROR: failed to execute query SHOW MASTER STATUS: Access denied|stopped: clonefsd is stopping)"
 db_start "$T/donor"
 SOCK="$T/donor/mysql.sock"
 db_load_sample "$SOCK" 5

@@ -8,6 +8,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
 
 T=$(t_tmpdir)
+# The refusals below, as the donors log them.
+t_log_expect "authentication of '[a-z]*' refused: ERROR (1045|1227|1129) "
+t_log_expect "blocked for 60 s after 10 failed logins"
+t_log_expect "TLS handshake failed: ERROR 2026: SSL connection error: handshake with [0-9.:]+ failed: tlsv1 alert unknown ca"
+t_log_expect "session of '' ended: ERROR 7000: expected AUTH, got CLOSE"
 db_start "$T/donor"
 DONOR_SOCK="$T/donor/mysql.sock"
 db_load_sample "$DONOR_SOCK" 5

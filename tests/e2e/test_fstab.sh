@@ -37,7 +37,13 @@ printf '# donor snapshot\ncloner@127.0.0.1:%s %s clonefs ro,_netdev,noauto,%s 0 
 mount -T "$T/fstab" "$T/mnt" || t_fail "mount from the fstab entry failed"
 mountpoint -q "$T/mnt" || t_fail "the fstab entry did not mount"
 cmp "$T/mnt/sample/db.opt" "$T/donor/data/sample/db.opt" || t_fail "a file read through the fstab mount differs"
-[ "$("$CLONEFS_BIN/clonefs" status "$T/mnt" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" != "" ] ||
-	t_fail "clonefs status does not read the fstab mount"
+# The entry's options reached the mount: prefetch=off is lazy (nothing hydrates), ssl_mode=required
+# is on TLS; clonefs status reads it, as JSON and as its lines.
+"$CLONEFS_BIN/clonefs" status "$T/mnt" --json >"$T/status.json" || t_fail "clonefs status --json failed on the fstab mount"
+state=$(cfs_status_field "$T/status.json" state)
+[ "$state" = lazy ] || t_fail "the fstab mount (prefetch=off) is in state '$state', expected lazy"
+[ "$(cfs_status_field "$T/status.json" ssl_mode)" = required ] && [[ $(cfs_status_field "$T/status.json" tls) == TLS* ]] ||
+	t_fail "the fstab mount is not on TLS with ssl_mode=required: $(cat "$T/status.json")"
+"$CLONEFS_BIN/clonefs" status "$T/mnt" | grep -q '^state      lazy ' || t_fail "clonefs status does not show the state lazy"
 umount "$T/mnt"
 t_log "PASS: mount -t clonefs and an fstab entry both mount, read-only; umount ends them"

@@ -13,7 +13,7 @@ T=$(t_tmpdir)
 cfs_donor_up "$T" 20 'pw'
 cfs_cut_proxy "$T"
 mkdir -p "$T/mnt"
-field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/mnt/.clonefs/status" "$1"; }
+field() { cfs_status_field "$T/mnt" "$1"; }
 mnt() { CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PROXY" "$T/mnt" -o "ssl_mode=disabled,cache_dir=$T/cache,$1"; }
 umnt() { fusermount3 -u "$T/mnt" 2>/dev/null || fusermount3 -uz "$T/mnt" 2>/dev/null || true; }
 t_on_exit umnt

@@ -8,8 +8,8 @@ secs=${1:-60}
 shift || true
 command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 mkdir -p build/fuzz
-cflags="-std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined $(pkg-config --cflags fuse3 libssl libzstd) $(mysql_config --cflags)"
-libs="$(pkg-config --libs libssl libcrypto libzstd fuse3) $(mysql_config --libs) -lpthread"
+cflags="-std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined $(pkg-config --cflags fuse3 libssl libzstd jansson) $(mysql_config --cflags)"
+libs="$(pkg-config --libs libssl libcrypto libzstd fuse3 jansson) $(mysql_config --libs) -lpthread"
 srcs=$(ls transport/*.c fs/*.c tools/*.c | grep -vE 'mount_main|clonefs_main|fs/fuse_')  # the donor agent is not a parser
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=($(ls tests/fuzz/fuzz_*.c | sed 's|.*/fuzz_||; s|\.c$||'))

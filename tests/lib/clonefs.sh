@@ -22,7 +22,8 @@ cfs_start_donor() {
 		>"$dir/clonefsd.log" 2>&1 &
 	CFS_DONOR_PID=$!
 	t_on_exit "kill $CFS_DONOR_PID 2>/dev/null; wait $CFS_DONOR_PID 2>/dev/null || true"
-	t_wait_for "(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null" 30 ||
+	# The port accepts before clonefsd has reloaded its snapshots; its "listening" line comes after.
+	t_wait_for "(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && grep -q ' listening on ' '$dir/clonefsd.log'" 30 ||
 		{ cat "$dir/clonefsd.log"; t_fail "clonefsd did not start listening on port $port"; }
 }
 
@@ -36,6 +37,38 @@ cfs_replay_binlog() {
 	done
 	[ ${#binlogs[@]} -gt 0 ] || t_fail "binlog $file not found under $dir/binlog"
 	mariadb-binlog --start-position="$pos" "${binlogs[@]}" | mariadb --no-defaults -S "$sock" -u root
+}
+
+# cfs_assert_same_data SOCK_A SOCK_B WHAT: db_checksums of the two servers are equal, else the
+# difference is shown and the test fails with WHAT. Sets CFS_NSUMS to the number of checksums.
+cfs_assert_same_data() {
+	local a=$1 b=$2 what=$3 sa sb
+	sa=$(db_checksums "$a")
+	sb=$(db_checksums "$b")
+	[ "$sa" = "$sb" ] || { diff <(echo "$sa") <(echo "$sb") | head -40; t_fail "$what: the checksums differ"; }
+	CFS_NSUMS=$(echo "$sa" | wc -l)
+}
+
+# cfs_replay_and_compare DONORDIR FILE POS DONOR_SOCK CLONE_SOCK: replay the donor's binary logs
+# from the clone's recorded FILE:POS into the clone, then the clone must equal the donor.
+cfs_replay_and_compare() {
+	cfs_replay_binlog "$1" "$2" "$3" "$5"
+	cfs_assert_same_data "$4" "$5" "donor vs clone + binlog replay from $2:$3"
+}
+
+# cfs_status_field MOUNT|FILE|- KEY: a value of a mount's status (MOUNT/.clonefs/status), of a JSON
+# file, or of the JSON on stdin; KEY may name a nested one (donor.version). Fails when it is absent.
+cfs_status_field() {
+	local src=$1
+	[ -d "$src" ] && src=$src/.clonefs/status
+	[ "$src" = - ] && src=/dev/stdin
+	python3 -c 'import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    if not isinstance(v, dict) or k not in v:
+        sys.exit("no %s in %s" % (sys.argv[2], sys.argv[1]))
+    v = v[k]
+print(v)' "$src" "$2"
 }
 
 # cfs_assert_one_error OUTFILE CODE: exactly one line, "ERROR CODE (".

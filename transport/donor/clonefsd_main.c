@@ -23,10 +23,10 @@
 #include "transport/conn.h"
 #include "transport/donor/donor.h"
 #include "transport/keypin.h"
-#include "transport/nofile.h"
 #include "transport/metrics_http.h"
-
-#define CLONEFS_VERSION "0.1.0"
+#include "transport/nofile.h"
+#include "transport/units.h"
+#include "transport/version.h"
 #define CONFIG_FILE "/etc/clonefs/clonefsd.conf"
 /* Connections refused over --max-connections are answered by short-lived threads; past this many
  * at once (a flood) they are closed without an answer. */
@@ -108,25 +108,16 @@ static int set_num(const char *name, const char *v, long lo, long hi, long *out,
 	return 0;
 }
 
-/* A byte count with an optional K or M suffix (binary), a multiple of align within [lo, hi]. */
+/* A byte count (units_parse_size: K or M suffix, binary), a multiple of align within [lo, hi]. */
 static int set_size(const char *name, const char *v, unsigned long lo, unsigned long hi, unsigned long align,
 		    unsigned long *out, struct cfs_err *err)
 {
-	char *end = NULL;
-	errno = 0;
-	unsigned long n = v && *v >= '0' && *v <= '9' ? strtoul(v, &end, 10) : 0;
-	unsigned long mult = 1;
-	if (end && (*end == 'K' || *end == 'k'))
-		mult = 1ul << 10;
-	else if (end && (*end == 'M' || *end == 'm'))
-		mult = 1ul << 20;
-	if (mult > 1)
-		end++;
-	if (!end || errno || *end || n > hi / mult || n * mult < lo || n * mult > hi || (n * mult) % align)
+	uint64_t n = 0;
+	if (units_parse_size(v, &n) || n < lo || n > hi || n % align)
 		return cfs_err_set(err, CFS_ER_USAGE, "--%s=%s: expected a multiple of %lu from %lu (%luK) to %lu (%luM) "
 				   "bytes, with an optional K or M suffix", name, v ? v : "", align, lo, lo >> 10, hi,
 				   hi >> 20);
-	*out = n * mult;
+	*out = (unsigned long)n;
 	return 0;
 }
 
