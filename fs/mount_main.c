@@ -14,11 +14,13 @@
 #include "fs/fuse_ll.h"
 #include "fs/mount.h"
 #include "transport/endpoint.h"
+#include "transport/s3.h"
 
 #define CLONEFS_VERSION "0.1.0"
 
 static const char usage[] =
 	"usage: mount.clonefs [USER@]HOST[:PORT] MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
+	"       mount.clonefs s3://BUCKET[/PREFIX]/SNAPSHOT_ID MOUNTPOINT -o store_key_file=F[,...]\n"
 	"\n"
 	"Mounts a consistent snapshot of a live MySQL/MariaDB donor (served by clonefsd) read-only.\n"
 	"Pages are fetched when read, verified and cached; the rest hydrates in the background.\n"
@@ -42,6 +44,8 @@ static const char usage[] =
 	"                       or SHA-256 (protocol 1, which every clonefsd speaks)\n"
 	"  handoff=on|off       let materialize take complete files out of the cache instead of copying\n"
 	"                       them (a staging mount, unmounted after one materialize; default off)\n"
+	"  store_key_file=F     (s3:// sources) the store's key, 64 hex digits (see clonefs publish)\n"
+	"  s3_endpoint=URL      (s3:// sources) else $AWS_ENDPOINT_URL; credentials as the AWS tools take them\n"
 	"  and FUSE options (allow_other, default_permissions, ...)\n"
 	"  -f  stay in the foreground     -d  FUSE debug output\n"
 	"\n"
@@ -50,6 +54,7 @@ static const char usage[] =
 struct mount_opts {
 	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot;
 	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max, *digest;
+	char *store_key_file, *s3_endpoint;
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
 	bool foreground, debug;
 };
@@ -72,7 +77,8 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		{ "prefetch", &o->prefetch }, { "snapshot", &o->snapshot },
 		{ "network_timeout", &o->network_timeout }, { "connections", &o->connections },
 		{ "valid_donor_list", &o->valid_donor_list }, { "handoff", &o->handoff }, { "digest", &o->digest },
-		{ "cache_max", &o->cache_max },
+		{ "cache_max", &o->cache_max }, { "store_key_file", &o->store_key_file },
+		{ "s3_endpoint", &o->s3_endpoint },
 	};
 	char *save = NULL;
 	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
@@ -190,14 +196,36 @@ static int run(int argc, char **argv)
 	/* mount -t clonefs passes "clonefs#user@host:port" style sources from some fstab lines. */
 	if (!strncmp(source, "clonefs#", 8))
 		source += 8;
-	if (endpoint_parse(source, &ep, &err))
+	/* A store: s3://BUCKET/PREFIX/SNAPSHOT_ID, or s3://BUCKET/PREFIX with snapshot=ID. */
+	char store_url[1024] = "", store_snap[WIRE_SNAP_ID_MAX + 1] = "";
+	if (s3_is_url(source)) {
+		snprintf(store_url, sizeof(store_url), "%s", source);
+		size_t n = strlen(store_url);
+		while (n > 5 && store_url[n - 1] == '/')
+			store_url[--n] = 0;
+		char *last = strrchr(store_url + 5, '/');
+		if (!o.snapshot || !strcmp(o.snapshot, "new")) {
+			if (!last || strlen(last + 1) > WIRE_SNAP_ID_MAX) {
+				cfs_err_set(&err, CFS_ER_USAGE, "%s: name the snapshot, s3://BUCKET[/PREFIX]/SNAPSHOT_ID "
+					    "(clonefs store list shows them)", source);
+				return fail(&err);
+			}
+			snprintf(store_snap, sizeof(store_snap), "%s", last + 1);
+			*last = 0;
+			o.snapshot = store_snap;
+		}
+		snprintf(ep.host, sizeof(ep.host), "%s", store_url);
+		ep.port = 0;
+		ep.user[0] = 0;
+	} else if (endpoint_parse(source, &ep, &err)) {
 		return fail(&err);
+	}
 	struct stat st;
 	if (stat(mountpoint, &st) || !S_ISDIR(st.st_mode)) {
 		cfs_err_set(&err, CFS_ER_MOUNT, "mount point '%s' is not a directory", mountpoint);
 		return fail(&err);
 	}
-	if (o.valid_donor_list && endpoint_check_donor_list(o.valid_donor_list, &ep, &err))
+	if (o.valid_donor_list && !store_url[0] && endpoint_check_donor_list(o.valid_donor_list, &ep, &err))
 		return fail(&err);
 
 	struct cfs_client_opts co = { .host = ep.host, .port = ep.port, .user = ep.user,
@@ -232,8 +260,14 @@ static int run(int argc, char **argv)
 	}
 	/* A single connection wait is bounded; the whole outage bound is network_timeout. */
 	co.timeout_ms = (int)(timeout_s < 30 ? timeout_s * 1000 : 30000);
-	if (endpoint_password(o.password_file, password, sizeof(password), &err))
+	if (store_url[0]) {
+		co.store_url = store_url;
+		co.store_key_file = o.store_key_file;
+		co.s3_endpoint = o.s3_endpoint;
+		password[0] = 0;
+	} else if (endpoint_password(o.password_file, password, sizeof(password), &err)) {
 		return fail(&err);
+	}
 	co.password = password;
 	co.proto = !o.digest ? 0 : !strcmp(o.digest, "sha256") ? 1 : 2;
 
@@ -251,7 +285,7 @@ static int run(int argc, char **argv)
 	if (cfs_session_open(&first, &co, NULL, &err))
 		return fail(&err);
 	mt.tls = first.tls;
-	if (co.ssl_mode == CFS_SSL_PREFERRED && !first.tls)
+	if (co.ssl_mode == CFS_SSL_PREFERRED && !first.tls && !first.store)
 		fprintf(stderr, "mount.clonefs: warning: the donor offers no TLS; data travels unencrypted "
 				"(the password is RSA-encrypted)\n");
 	const char *snap = o.snapshot ? o.snapshot : "new";
@@ -295,8 +329,13 @@ static int run(int argc, char **argv)
 
 	/* FUSE: read-only, named after the donor, the kernel's permission checks. */
 	char fsopts[4400];
-	if ((size_t)snprintf(fsopts, sizeof(fsopts), "ro,fsname=%s@%s:%u,subtype=clonefs,default_permissions%s%s%s",
-			     ep.user, ep.host, ep.port, getuid() == 0 ? ",allow_other" : "", o.fuse_opts[0] ? "," : "",
+	char fsname[1400];
+	if (store_url[0])
+		snprintf(fsname, sizeof(fsname), "%s/%s", store_url, mt.info.id);
+	else
+		snprintf(fsname, sizeof(fsname), "%s@%s:%u", ep.user, ep.host, ep.port);
+	if ((size_t)snprintf(fsopts, sizeof(fsopts), "ro,fsname=%s,subtype=clonefs,default_permissions%s%s%s",
+			     fsname, getuid() == 0 ? ",allow_other" : "", o.fuse_opts[0] ? "," : "",
 			     o.fuse_opts) >= sizeof(fsopts)) {
 		cfs_err_set(&err, CFS_ER_USAGE, "too many options");
 		return fail(&err);
