@@ -27,6 +27,7 @@ static const char usage[] =
 	"  -o s3_endpoint=URL    else $AWS_ENDPOINT_URL; credentials from $AWS_ACCESS_KEY_ID and\n"
 	"                        $AWS_SECRET_ACCESS_KEY or ~/.aws/credentials ($AWS_PROFILE)\n"
 	"  --pack-mib=N          upload packs of about N MiB (default 32)\n"
+	"  --verbose             name each file with chunks the store did not hold, and their bytes\n"
 	"  --json                one JSON object: bytes uploaded, already stored, chunks, requests\n"
 	"  -o ssl_mode=,ssl_ca=,ssl_cert=,ssl_key=,password_file=,network_timeout=,snapshot=\n"
 	"                        reach the donor as mount.clonefs does\n";
@@ -63,6 +64,8 @@ struct pub {
 	bool progress;
 	time_t last_progress;
 	size_t pack_target;      /* bytes: a pack is uploaded once it holds this much */
+	bool verbose;            /* a line per file with new chunks: what changed since the last publish */
+	uint64_t file_new;       /* sealed bytes of new chunks of the current file */
 };
 
 static uint64_t id_hash(const uint8_t *id)
@@ -310,6 +313,7 @@ static int on_chunk(void *arg, const struct chunk_hdr *h, const uint8_t *data, s
 	ref->off = at;
 	ref->len = len;
 	p->chunks_new++;
+	p->file_new += len;
 	if (p->pack.len >= p->pack_target)
 		return pack_flush(p, err);
 	return 0;
@@ -382,12 +386,15 @@ static int publish(struct pub *p, const char *donor, const char *url, const stru
 		if (e->type != MANIFEST_REG)
 			continue;
 		p->e = e;
+		p->file_new = 0;
 		uint64_t n = manifest_chunks(e->size, s.chunk_size);
 		for (uint64_t c = 0; c < n; c += WIRE_READ_MAX_CHUNKS) {
 			uint32_t k = (uint32_t)(n - c < WIRE_READ_MAX_CHUNKS ? n - c : WIRE_READ_MAX_CHUNKS);
 			if (cfs_session_read(&s, e, c, k, on_chunk, p, err))
 				goto out;
 		}
+		if (p->verbose && p->file_new)
+			fprintf(stderr, "publish: %s: %llu new bytes sealed\n", e->path, (unsigned long long)p->file_new);
 	}
 	if (pack_flush(p, err))
 		goto out;
@@ -437,7 +444,7 @@ int cmd_publish(int argc, char **argv)
 	struct store_opts o = { 0 };
 	const char *pos[2] = { NULL, NULL };
 	int npos = 0;
-	bool json = false;
+	bool json = false, verbose = false;
 	unsigned long pack_mib = PACK_TARGET >> 20;
 	struct cfs_err err = { 0 };
 	for (int i = 1; i < argc; i++) {
@@ -447,6 +454,8 @@ int cmd_publish(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(a, "--json")) {
 			json = true;
+		} else if (!strcmp(a, "--verbose")) {
+			verbose = true;
 		} else if (!strncmp(a, "--pack-mib=", 11)) {
 			char *end;
 			errno = 0;
@@ -483,6 +492,7 @@ int cmd_publish(int argc, char **argv)
 	wbuf_init(&p->pack, p->pack_target + (8 << 20));
 	manifest_init(&p->snap.m);
 	p->progress = isatty(2);
+	p->verbose = verbose;
 	int rc = publish(p, pos[0], pos[1], &o, json, &err);
 	store_snapshot_release(&p->snap);
 	wbuf_release(&p->pack);

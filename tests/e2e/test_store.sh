@@ -14,7 +14,7 @@ T=$(t_tmpdir)
 tls_make "$T/tls"
 ceph_up "$T/ceph"
 t_log "radosgw at $RGW_URL"
-cfs_donor_up "$T" 12 'pwS' --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
+cfs_donor_up "$T" 30 'pwS' --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
 openssl rand -hex 32 >"$T/store.key"
 chmod 600 "$T/store.key"
 S3=s3://clonefs-test/prod
@@ -56,3 +56,25 @@ smount 1 "$A"
 grep -q '"store"' "$T/m1/.clonefs/facts" 2>/dev/null || true
 clone_equals 1 "$A"
 t_log "1: the clone from the store equals the donor after replay"
+
+t_log "2. 1 % of the rows change; the second publish uploads only what changed"
+cfs_start_donor "$T" "$PORT" "$DONOR_SOCK" "$T/donor/data" --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
+# The load of case 1 went on after its snapshot: a quiet baseline first, so that what the second
+# publish uploads is what 1 % of the rows changed, measured against the first publish's upload.
+publish >"$T/pub1b.json" || t_fail "baseline publish failed"
+t_log "baseline $(jget "$T/pub1b.json" snapshot_id): $(jget "$T/pub1b.json" bytes_uploaded) bytes uploaded (what the load wrote since $A)"
+rows=$(db_sql "$DONOR_SOCK" "SELECT COUNT(*) FROM sample.t_dynamic")
+for t in t_dynamic t_compact t_redundant t_compressed t_pagecomp t_part t_myisam t_aria; do
+	db_sql "$DONOR_SOCK" "UPDATE sample.$t SET b = CONCAT('changed ', id) WHERE id <= $rows / 100"
+done
+publish --verbose >"$T/pub2.json" 2>"$T/pub2.err" || t_fail "second publish failed: $(cat "$T/pub2.err")"; cat "$T/pub2.err"
+B=$(jget "$T/pub2.json" snapshot_id)
+up2=$(jget "$T/pub2.json" bytes_uploaded)
+t_log "snapshot $B: $up2 bytes uploaded against $up1 for the first ($(jget "$T/pub2.json" bytes_already_stored) bytes already stored)"
+[ $((up2 * 100)) -le $((up1 * 5)) ] || t_fail "the incremental publish uploaded $up2 bytes, more than 5 % of the first ($up1)"
+"$CLONEFS_BIN/clonefs" store list "$S3" -o "store_key_file=$T/store.key" >"$T/list" || t_fail "store list failed"
+cat "$T/list"
+grep -q "^$A " "$T/list" && grep -q "^$B " "$T/list" || t_fail "store list does not show both snapshots"
+smount 2 "$B"
+clone_equals 2 "$B"
+t_log "2: the second snapshot's clone equals the donor after replay"
