@@ -230,9 +230,11 @@ static int cmd_gc(struct store_handle *h, long keep, long grace, bool dry_run, s
 	}
 	if (!rc && w.n)
 		qsort(w.doomed, w.n, sizeof(w.doomed[0]), idx_first);
-	for (size_t i = 0; !rc && i < w.n; i++)
+	for (size_t i = 0; !rc && i < w.n; i++) {
+		printf("%s %s\n", dry_run ? "would remove" : "removing", w.doomed[i]);
 		if (!dry_run && s3_delete(&h->s3, w.doomed[i], err))
 			rc = -1;
+	}
 	if (!rc)
 		printf("gc: kept %zu snapshot(s), %s %zu, %s %zu pack object(s) (%.1f MiB) no kept snapshot uses\n",
 		       n - dropped, dry_run ? "would drop" : "dropped", dropped, dry_run ? "would remove" : "removed", w.n,
