@@ -35,7 +35,7 @@ BUILD  := build-$(subst $(comma),-,$(SANITIZE))
 BIN    := $(BUILD)/bin
 endif
 
-PKGS    := fuse3 libssl libcrypto libzstd jansson
+PKGS    := fuse3 libssl libcrypto libzstd jansson libcurl
 DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(shell mysql_config --cflags 2>/dev/null)
 DEPLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(shell mysql_config --libs 2>/dev/null) -lpthread
 # sd_notify for clonefsd's Type=notify unit when libsystemd is there; without it clonefsd builds and

@@ -20,11 +20,13 @@
 #include "transport/endpoint.h"
 #include "transport/nofile.h"
 #include "transport/path.h"
+#include "transport/s3.h"
 #include "transport/units.h"
 #include "transport/version.h"
 
 static const char usage[] =
 	"usage: mount.clonefs [USER@]HOST[:PORT] MOUNTPOINT [-o OPTION[,OPTION...]] [-f] [-d]\n"
+	"       mount.clonefs s3://BUCKET[/PREFIX]/SNAPSHOT_ID MOUNTPOINT -o store_key_file=F[,...]\n"
 	"\n"
 	"Mounts a consistent snapshot of a live MySQL/MariaDB donor (served by clonefsd) read-only.\n"
 	"Pages are fetched when read, verified and cached; the rest hydrates in the background.\n"
@@ -55,7 +57,9 @@ static const char usage[] =
 	"  digest=xxh64|sha256  the chunks' digest: XXH64 (protocol 2, the default when the donor speaks it)\n"
 	"                       or SHA-256 (protocol 1, which every clonefsd speaks)\n"
 	"  handoff=on|off       let materialize take complete files out of the cache instead of copying\n"
-	"                       them (a staging mount, unmounted after one materialize; default off)\n"
+	"                       them (a staging mount, unmounted after one materialize; default off)\n";
+/* Two strings: C11 promises literals of 4095 bytes only. */
+static const char usage_more[] =
 	"  allow_other          let other local users in (as sshfs: by default only the mounting user,\n"
 	"                       root included, sees the mount); file modes still apply (default_permissions)\n"
 	"                       and /.clonefs/ stays the mounting user's\n"
@@ -68,6 +72,8 @@ static const char usage[] =
 	"                       mysqld runs as that user\n"
 	"  log_file=F           once it runs in the background, what it reports (failed reads, a lost donor)\n"
 	"                       is appended to F (default: mount.log in the snapshot's cache directory)\n"
+	"  store_key_file=F     (s3:// sources) the store's key, 64 hex digits (see clonefs publish)\n"
+	"  s3_endpoint=URL      (s3:// sources) else $AWS_ENDPOINT_URL; credentials as the AWS tools take them\n"
 	"  and other FUSE options\n"
 	"  -f  stay in the foreground     -d  FUSE debug output\n"
 	"\n"
@@ -79,6 +85,7 @@ struct mount_opts {
 	char *server_public_key, *known_donors;
 	char *upper, *owner;       /* a thin clone: rw,upper=DIR[,owner=USER] */
 	char *log_file;
+	char *store_key_file, *s3_endpoint; /* an s3:// source */
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
 	bool foreground, debug;
 };
@@ -105,6 +112,7 @@ static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 		{ "known_donors", &o->known_donors }, { "bind_address", &o->bind_address },
 		{ "upper", &o->upper }, { "owner", &o->owner },
 		{ "log_file", &o->log_file },
+		{ "store_key_file", &o->store_key_file }, { "s3_endpoint", &o->s3_endpoint },
 	};
 	char *save = NULL;
 	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
@@ -220,6 +228,7 @@ static int run(int argc, char **argv)
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			fputs(usage, stdout);
+			fputs(usage_more, stdout);
 			return 0;
 		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
 			printf("mount.clonefs %s (protocol %d)\n", CLONEFS_VERSION, WIRE_PROTO_VERSION);
@@ -250,20 +259,43 @@ static int run(int argc, char **argv)
 	}
 	if (!source || !mountpoint) {
 		fputs(usage, stderr);
+		fputs(usage_more, stderr);
 		cfs_err_set(&err, CFS_ER_USAGE, "mount.clonefs needs a donor and a mount point");
 		return fail(&err);
 	}
 	/* mount -t clonefs passes "clonefs#user@host:port" style sources from some fstab lines. */
 	if (!strncmp(source, "clonefs#", 8))
 		source += 8;
-	if (endpoint_parse(source, &ep, &err))
+	/* A store: s3://BUCKET/PREFIX/SNAPSHOT_ID, or s3://BUCKET/PREFIX with snapshot=ID. */
+	char store_url[1024] = "", store_snap[WIRE_SNAP_ID_MAX + 1] = "";
+	if (s3_is_url(source)) {
+		snprintf(store_url, sizeof(store_url), "%s", source);
+		size_t n = strlen(store_url);
+		while (n > 5 && store_url[n - 1] == '/')
+			store_url[--n] = 0;
+		char *last = strrchr(store_url + 5, '/');
+		if (!o.snapshot || !strcmp(o.snapshot, "new")) {
+			if (!last || strlen(last + 1) > WIRE_SNAP_ID_MAX) {
+				cfs_err_set(&err, CFS_ER_USAGE, "%s: name the snapshot, s3://BUCKET[/PREFIX]/SNAPSHOT_ID "
+					    "(clonefs store list shows them)", source);
+				return fail(&err);
+			}
+			snprintf(store_snap, sizeof(store_snap), "%s", last + 1);
+			*last = 0;
+			o.snapshot = store_snap;
+		}
+		snprintf(ep.host, sizeof(ep.host), "%s", store_url);
+		ep.port = 0;
+		ep.user[0] = 0;
+	} else if (endpoint_parse(source, &ep, &err)) {
 		return fail(&err);
+	}
 	struct stat st;
 	if (stat(mountpoint, &st) || !S_ISDIR(st.st_mode)) {
 		cfs_err_set(&err, CFS_ER_MOUNT, "mount point '%s' is not a directory", mountpoint);
 		return fail(&err);
 	}
-	if (o.valid_donor_list && endpoint_check_donor_list(o.valid_donor_list, &ep, &err))
+	if (o.valid_donor_list && !store_url[0] && endpoint_check_donor_list(o.valid_donor_list, &ep, &err))
 		return fail(&err);
 
 	struct cfs_client_opts co = { .host = ep.host, .port = ep.port, .user = ep.user,
@@ -306,15 +338,24 @@ static int run(int argc, char **argv)
 	}
 	/* A single connection wait is bounded; the whole outage bound is network_timeout. */
 	co.timeout_ms = (int)(timeout_s < 30 ? timeout_s * 1000 : 30000);
-	if (endpoint_password(o.password_file, password, sizeof(password), &err))
+	if (store_url[0]) {
+		co.store_url = store_url;
+		co.store_key_file = o.store_key_file;
+		co.s3_endpoint = o.s3_endpoint;
+		password[0] = 0;
+	} else if (endpoint_password(o.password_file, password, sizeof(password), &err)) {
 		return fail(&err);
+	}
 	co.password = password;
 	co.proto = !o.digest ? 0 : !strcmp(o.digest, "sha256") ? 1 : 2;
 	/* rw alone stays read-only: mount(8) and fstab's "defaults" pass rw to every helper, and only
 	 * upper= says where a clone's writes would go. */
 	/* A thin clone's upper records its snapshot: mounting it again reopens that snapshot. */
 	char upper_snap[256] = "", upper_donor[600] = "", donor_name[600];
-	snprintf(donor_name, sizeof(donor_name), "%s:%u", ep.host, ep.port);
+	if (store_url[0]) /* a thin clone of a published snapshot: the store is its donor */
+		snprintf(donor_name, sizeof(donor_name), "%s", store_url);
+	else
+		snprintf(donor_name, sizeof(donor_name), "%s:%u", ep.host, ep.port);
 	if (o.upper && ov_upper_snapshot(o.upper, upper_snap, sizeof(upper_snap), upper_donor, sizeof(upper_donor), &err))
 		return fail(&err);
 	if (upper_snap[0] && ((o.snapshot && strcmp(o.snapshot, upper_snap)) || strcmp(upper_donor, donor_name))) {
@@ -345,7 +386,7 @@ static int run(int argc, char **argv)
 	/* Every later connection of this mount must meet the key its password went to first. */
 	snprintf(co.key_pin, sizeof(co.key_pin), "%s", first.key_fp);
 	bool key_added = first.key_added;
-	if (co.ssl_mode == CFS_SSL_PREFERRED && !first.tls)
+	if (co.ssl_mode == CFS_SSL_PREFERRED && !first.tls && !first.store)
 		fprintf(stderr, "mount.clonefs: warning: the donor offers no TLS; data travels unencrypted "
 				"(the password is RSA-encrypted)\n");
 	const char *snap = o.snapshot ? o.snapshot : "new";
@@ -415,8 +456,13 @@ static int run(int argc, char **argv)
 	 * checks; only the mounting user gets in unless -o allow_other says otherwise (as sshfs), or
 	 * it is a thin clone, which mysqld uses as its own user. */
 	char fsopts[4400];
-	if ((size_t)snprintf(fsopts, sizeof(fsopts), "%s,fsname=%s@%s:%u,subtype=clonefs,default_permissions%s%s%s",
-			     mt.ov ? "rw" : "ro", ep.user, ep.host, ep.port, mt.ov ? ",allow_other" : "", o.fuse_opts[0] ? "," : "",
+	char fsname[1400];
+	if (store_url[0])
+		snprintf(fsname, sizeof(fsname), "%s/%s", store_url, mt.info.id);
+	else
+		snprintf(fsname, sizeof(fsname), "%s@%s:%u", ep.user, ep.host, ep.port);
+	if ((size_t)snprintf(fsopts, sizeof(fsopts), "%s,fsname=%s,subtype=clonefs,default_permissions%s%s%s",
+			     mt.ov ? "rw" : "ro", fsname, mt.ov ? ",allow_other" : "", o.fuse_opts[0] ? "," : "",
 			     o.fuse_opts) >= sizeof(fsopts)) {
 		cfs_err_set(&err, CFS_ER_USAGE, "too many options");
 		return fail(&err);

@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential pkg-config libfuse3-dev fuse3 default-libmysqlclient-dev libssl-dev libzstd-dev
       mariadb-server mariadb-backup mariadb-client sysbench btrfs-progs socat openssl python3
       clang libclang-rt-14-dev procps psmisc util-linux iproute2 e2fsprogs xxhash xfsprogs
-      libsystemd-dev systemd debhelper dpkg-dev fakeroot lintian python3-prometheus-client libjansson-dev"
+      libsystemd-dev systemd debhelper dpkg-dev fakeroot lintian python3-prometheus-client libjansson-dev
+      libcurl4-openssl-dev ceph-mon ceph-osd radosgw ceph-common rclone"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

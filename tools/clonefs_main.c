@@ -20,6 +20,10 @@ static const char usage[] =
 	"  check [USER@]HOST[:PORT] [-o ...]  check every clone prerequisite without copying\n"
 	"  cache list|prune [--cache-dir=DIR] [--max-size=SIZE] [--older-than=DAYS]\n"
 	"        the snapshot caches mounts keep; prune removes those no mount holds\n"
+	"  publish [USER@]HOST[:PORT] s3://BUCKET[/PREFIX] -o store_key_file=F[,...]\n"
+	"        take a snapshot and write it into an object store (only what it lacks)\n"
+	"  store list|gc s3://BUCKET[/PREFIX] -o store_key_file=F [--keep=N]\n"
+	"        the snapshots a store holds; gc drops all but the N newest and unused packs\n"
 	"  clone \"CLONE INSTANCE FROM 'u'@'h':p IDENTIFIED BY 'pw' [DATA DIRECTORY [=] '/d'] [REQUIRE [NO] SSL]\"\n"
 	"\n"
 	"Exit status: 0 success, 1 error (one 'ERROR <code> (<sqlstate>): <message>' line on stderr), 2 usage.\n";
@@ -29,6 +33,7 @@ int main(int argc, char **argv)
 	static const struct { const char *name; int (*fn)(int, char **); } cmds[] = {
 		{ "materialize", cmd_materialize }, { "status", cmd_status }, { "inspect", cmd_inspect },
 		{ "check", cmd_check }, { "clone", cmd_clone }, { "cache", cmd_cache },
+		{ "publish", cmd_publish }, { "store", cmd_store },
 	};
 	signal(SIGPIPE, SIG_IGN); /* a closed donor connection is an error to report, not a signal */
 	cfs_nofile_raise();       /* materialize and its private mount keep a file per table open */

@@ -10,5 +10,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 
 #endif

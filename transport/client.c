@@ -3,6 +3,7 @@
  * chunk reads. */
 #include "transport/client.h"
 #include "transport/clock.h"
+#include "transport/store_reader.h"
 
 #include <string.h>
 #include <time.h>
@@ -149,6 +150,8 @@ int cfs_session_open(struct cfs_session *s, const struct cfs_client_opts *o, SSL
 
 	memset(s, 0, sizeof(*s));
 	s->conn.fd = -1;
+	if (o->store_url)
+		return store_reader_open(s, o, err);
 	wbuf_init(&s->in, WIRE_FRAME_MAX);
 	wbuf_init(&b, 8192);
 	memset(&auth, 0, sizeof(auth));
@@ -268,6 +271,10 @@ out:
 
 void cfs_session_close(struct cfs_session *s)
 {
+	if (s->store) {
+		store_reader_close(s);
+		return;
+	}
 	if (s->conn.fd >= 0) {
 		if (s->tls || s->next_req > 0)
 			conn_send(&s->conn, WIRE_CLOSE, 0, ++s->next_req, NULL, 0, &(struct cfs_err){ 0 });
@@ -286,6 +293,8 @@ int cfs_session_snap_open(struct cfs_session *s, const char *snap, struct wire_s
 	struct wire_snap_open m;
 	struct wbuf b;
 	struct wire_hdr h;
+	if (s->store)
+		return store_reader_snap_open(s, snap, info, err);
 	snprintf(m.snap, sizeof(m.snap), "%s", snap);
 	wbuf_init(&b, 256);
 	wire_snap_open_encode(&b, &m);
@@ -317,6 +326,8 @@ int cfs_session_manifest(struct cfs_session *s, struct manifest *m, struct cfs_e
 {
 	struct wire_hdr h;
 	struct wbuf blob;
+	if (s->store)
+		return store_reader_manifest(s, m, err);
 	uint32_t req = ++s->next_req;
 	int rc = -1;
 	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);
@@ -354,6 +365,8 @@ int cfs_session_read_send(struct cfs_session *s, const struct manifest_entry *e,
 	    count > nchunks - first)
 		return cfs_err_set(err, CFS_ER_USAGE, "bad chunk range %llu+%u of %s",
 				   (unsigned long long)first, count, e->path);
+	if (s->store)
+		return store_reader_read_send(s, e, first, count, req, err);
 	struct wbuf b;
 	wbuf_init(&b, 64);
 	wire_read_encode(&b, &rd);
@@ -367,6 +380,8 @@ int cfs_session_read_recv(struct cfs_session *s, const struct manifest_entry *e,
 			  uint32_t req, cfs_chunk_cb cb, void *arg, struct cfs_err *err)
 {
 	struct wire_hdr h;
+	if (s->store)
+		return store_reader_read_recv(s, e, first, count, req, cb, arg, err);
 	uint8_t *out = malloc(s->chunk_size);
 	int rc = -1;
 	if (!out)
@@ -412,6 +427,8 @@ int cfs_session_read(struct cfs_session *s, const struct manifest_entry *e, uint
 int cfs_session_ping(struct cfs_session *s, struct cfs_err *err)
 {
 	struct wire_hdr h;
+	if (s->store) /* no connection to keep alive: each request is its own */
+		return 0;
 	uint32_t req = ++s->next_req;
 	if (send_msg(s, WIRE_PING, req, NULL, err))
 		return -1;

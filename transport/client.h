@@ -32,6 +32,9 @@ struct cfs_client_opts {
 	int timeout_ms;         /* bound on every single network wait */
 	unsigned proto;         /* 0: offer every version this build speaks; else exactly this one (a
 				   mount's later connections keep its first one's, and its cache's digest) */
+	const char *store_url;      /* s3://BUCKET/PREFIX: read a published snapshot from an object store
+				       instead of a donor (store_reader.c); NULL: a donor */
+	const char *store_key_file, *s3_endpoint;
 	int cancel_fd;          /* > 0: an fd that, once readable, ends every wait of the session's
 				   connection (conn.cancel_fd); 0: none (options are zero-initialized) */
 };
@@ -51,6 +54,7 @@ struct cfs_session {
 	uint64_t ns_wait;       /* in cfs_session_read: waiting for the donor's frames (its disk, CPU, network) */
 	uint64_t ns_decode;     /* in cfs_session_read: decompressing and verifying digests */
 	uint64_t bytes_wire;    /* in cfs_session_read: CHUNK payloads as received (compressed or not) */
+	struct store_reader *store; /* non-NULL: this session reads an object store, not a donor */
 };
 
 int cfs_ssl_mode_parse(const char *s, enum cfs_ssl_mode *out);

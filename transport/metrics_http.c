@@ -101,16 +101,11 @@ struct metrics_http {
 	void *arg;
 };
 
-static int64_t now_ms(void)
-{
-	return (int64_t)(mono_ns() / 1000000u);
-}
-
 /* Wait for fd (events) or the stop eventfd until deadline: 1 ready, 0 timed out or stopping. */
 static int wait_fd(struct metrics_http *h, int fd, short events, int64_t deadline)
 {
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - mono_ms();
 		if (left <= 0)
 			return 0;
 		struct pollfd p[2] = { { .fd = fd, .events = events }, { .fd = h->stop_fd, .events = POLLIN } };
@@ -153,7 +148,7 @@ static void serve_one(struct metrics_http *h, int fd)
 {
 	uint8_t in[METRICS_HTTP_REQ_MAX];
 	size_t len = 0;
-	int64_t deadline = now_ms() + METRICS_HTTP_TIMEOUT_MS;
+	int64_t deadline = mono_ms() + METRICS_HTTP_TIMEOUT_MS;
 	struct metrics_http_req req = { .status = 400 };
 	int got = 0;
 	while (!got && len < sizeof(in)) {
@@ -192,7 +187,7 @@ static void serve_one(struct metrics_http *h, int fd)
 	/* Closing with unread bytes (an over-long head, a body) would reset the connection and could
 	 * lose the answer: end ours, then drain theirs until they close, for a bounded time. */
 	shutdown(fd, SHUT_WR);
-	int64_t drain_end = now_ms() + METRICS_HTTP_DRAIN_MS;
+	int64_t drain_end = mono_ms() + METRICS_HTTP_DRAIN_MS;
 	for (int i = 0; i < 64 && wait_fd(h, fd, POLLIN, drain_end); i++)
 		if (recv(fd, in, sizeof(in), 0) <= 0)
 			break;
