@@ -204,18 +204,33 @@ diff -r -x clonefs_info.json -x 'clonefs_*' "$T/clone2" "$T/clone11" >"$T/diff21
 t_log "6: eight equal clones of $B"
 
 t_log "7. gc --keep=1 keeps the newest snapshot whole and removes what only the others used"
+# Data that only a dropped snapshot holds: a table of random bytes published in G1, dropped before
+# G2, the newest; with 1 MiB packs some of G1's packs hold that table's chunks alone.
+cfs_start_donor "$T" "$PORT" "$DONOR_SOCK" "$T/donor/data" --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
+db_sql "$DONOR_SOCK" "CREATE TABLE sample.t_gc (id INT PRIMARY KEY, b MEDIUMBLOB) ENGINE=InnoDB;
+	INSERT INTO sample.t_gc SELECT seq, CONCAT(RANDOM_BYTES(1024), RANDOM_BYTES(1024), RANDOM_BYTES(1024), RANDOM_BYTES(1024)) FROM sample.seq_1_to_1500"
+"$CLONEFS_BIN/clonefs" publish "$DON" "$S3" -o "$DOPT" --pack-mib=1 --json >"$T/pubg1.json" 2>"$T/pubg1.err" ||
+	t_fail "publish G1 failed: $(cat "$T/pubg1.err")"
+db_sql "$DONOR_SOCK" "DROP TABLE sample.t_gc"
+"$CLONEFS_BIN/clonefs" publish "$DON" "$S3" -o "$DOPT" --pack-mib=1 --json >"$T/pubg2.json" 2>"$T/pubg2.err" ||
+	t_fail "publish G2 failed: $(cat "$T/pubg2.err")"
+G2=$(jget "$T/pubg2.json" snapshot_id)
+smount 6 "$G2"
+"$CLONEFS_BIN/clonefs" materialize "$T/m6" "$T/clone6" --no-progress >"$T/mat6.log" 2>&1 || t_fail "materialize of $G2 failed: $(cat "$T/mat6.log")"
+fusermount3 -u "$T/m6"
+rm -rf "$T/cache6"
 objs() { s3curl GET "?list-type=2&prefix=prod%2F" | grep -o '<Key>[^<]*</Key>' | wc -l; }
 n0=$(objs)
 "$CLONEFS_BIN/clonefs" store gc "$S3" -o "store_key_file=$T/store.key" --keep=1 --grace=0 >"$T/gc1" || t_fail "gc failed: $(cat "$T/gc1")"
 n1=$(objs)
 t_log "$(tail -1 "$T/gc1"); objects $n0 -> $n1"
 left=$("$CLONEFS_BIN/clonefs" store list "$S3" -o "store_key_file=$T/store.key" --json | python3 -c 'import json,sys; print(" ".join(s["snapshot_id"] for s in json.load(sys.stdin)))')
-[ "$left" = "$D" ] || t_fail "after gc --keep=1 the store holds '$left', expected only the newest, $D"
+[ "$left" = "$G2" ] || t_fail "after gc --keep=1 the store holds '$left', expected only the newest, $G2"
 [ "$n1" -lt "$n0" ] || t_fail "gc removed no object"
-grep -q "^removing .*\.pack$" "$T/gc1" || t_fail "gc removed no pack"
-smount 6 "$D"
-"$CLONEFS_BIN/clonefs" materialize "$T/m6" "$T/clone6" --no-progress >"$T/mat6.log" 2>&1 || t_fail "materialize after gc failed: $(cat "$T/mat6.log")"
-fusermount3 -u "$T/m6"
-diff -r -x clonefs_info.json "$T/clone4" "$T/clone6" >/dev/null || t_fail "the kept snapshot's clone after gc differs from before"
-t_log "7: the kept snapshot $D materializes equal after gc"
+grep -q "^removing .*\.pack$" "$T/gc1" || { cat "$T/gc1"; t_fail "gc removed no pack, though G1's table of random bytes is in no kept snapshot"; }
+smount 7 "$G2"
+"$CLONEFS_BIN/clonefs" materialize "$T/m7" "$T/clone7" --no-progress >"$T/mat7.log" 2>&1 || t_fail "materialize after gc failed: $(cat "$T/mat7.log")"
+fusermount3 -u "$T/m7"
+diff -r -x clonefs_info.json "$T/clone6" "$T/clone7" >/dev/null || t_fail "the kept snapshot's clone after gc differs from before"
+t_log "7: the kept snapshot $G2 materializes equal after gc"
 t_log "PASS"
