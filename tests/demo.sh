@@ -19,14 +19,4 @@ CLONEFS_PASSWORD='demo-password' "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:
 	-o "ssl_mode=required,ssl_ca=$T/tls/ca.pem,cache_dir=$T/cache"
 t_on_exit "fusermount3 -u '$T/mnt' 2>/dev/null || true"
 db_write_load_stop
-ls -la "$T/mnt" | head -20
-"$CLONEFS_BIN/clonefs" status "$T/mnt"
-
-step "clonefs materialize $T/mnt $T/clone --owner=mysql"
-"$CLONEFS_BIN/clonefs" materialize "$T/mnt" "$T/clone" --owner=mysql
-echo "clonefs_binlog_info: $(cat "$T/clone/clonefs_binlog_info")"
-fusermount3 -u "$T/mnt"
-
-step "mysqld_safe --datadir=$T/clone"
-db_start_safe "$T/clone" "$T/clone-run"
-demo_replay_and_compare "$T" "$T/clone-run/mysql.sock"
+demo_finish "$T"

@@ -23,6 +23,23 @@ demo_donor_up() {
 	echo "clonefsd listening on 127.0.0.1:$PORT (log: $T/clonefsd.log)"
 }
 
+# demo_finish T: the snapshot mounted at T/mnt shown, materialized into T/clone,
+# unmounted, started with mysqld_safe, and compared with the donor (demo_replay_and_compare).
+demo_finish() {
+	local T=$1
+	ls -la "$T/mnt" | head -20
+	"$CLONEFS_BIN/clonefs" status "$T/mnt"
+
+	step "clonefs materialize $T/mnt $T/clone --owner=mysql"
+	"$CLONEFS_BIN/clonefs" materialize "$T/mnt" "$T/clone" --owner=mysql
+	echo "clonefs_binlog_info: $(cat "$T/clone/clonefs_binlog_info")"
+	fusermount3 -u "$T/mnt"
+
+	step "mysqld_safe --datadir=$T/clone"
+	db_start_safe "$T/clone" "$T/clone-run"
+	demo_replay_and_compare "$T" "$T/clone-run/mysql.sock"
+}
+
 # demo_replay_and_compare T CLONE_SOCK: the clone caught up with the donor by replaying the donor's
 # binary log from the position its clonefs_binlog_info records (the donor moved on after the
 # snapshot), then CHECKSUM TABLE of every table, donor | clone. The last line says
