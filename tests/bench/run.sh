@@ -310,7 +310,7 @@ if xfs_up; then
 	chown -R mysql:mysql "$XDIR"
 	mariadbd --no-defaults --datadir="$XDIR/data" --socket="$XDIR/mysql.sock" --pid-file="$XDIR/mysqld.pid" \
 		--log-error="$XDIR/error.log" --skip-networking --user=mysql --log-bin="$XDIR/binlog/binlog" --server-id=2 \
-		--binlog-format=ROW --innodb-buffer-pool-size=512M >/dev/null 2>&1 &
+		--binlog-format=ROW --innodb-buffer-pool-size=512M --proxy-protocol-networks=localhost >/dev/null 2>&1 &
 	t_on_exit "db_stop '$XDIR'"
 	XSOCK="$XDIR/mysql.sock"
 	t_wait_for "mariadb-admin --no-defaults -S '$XSOCK' -u root ping >/dev/null 2>&1" 120 || { tail "$XDIR/error.log"; t_fail "the XFS donor did not start"; }
