@@ -84,6 +84,7 @@ clone_from() {
 	"$CLONEFS_BIN/clonefs" materialize "$T/m-$name" "$T/$name" --owner=mysql --no-progress >"$T/$name.out" 2>&1 ||
 		{ cat "$T/$name.out" >&2; t_fail "materialize from $src failed"; }
 	printf -v "$2_s" '%s' "$(since "$t0")"
+	cp "$T/m-$name/.clonefs/status" "$T/$name.status"
 	fusermount3 -u "$T/m-$name"
 	rm -rf "$T/c-$name"
 }
@@ -139,17 +140,18 @@ rss() { awk '/VmHWM/ {print $2 * 1024}' "/proc/$(cat "$CEPH_DIR/run/$1.pid")/sta
 osd_rss=$(rss osd.0) rgw_rss=$(rss client.rgw)
 
 python3 - "$out" "$size" "$snap_bytes" "$pub1_s" "$pub_bytes" "$rclone_s" "$rc_bytes" "$pub2_s" "$inc_bytes" \
-	"$from_store_s" "$from_donor_s" "$osd_rss" "$rgw_rss" "$change" <<'PY'
+	"$from_store_s" "$from_donor_s" "$osd_rss" "$rgw_rss" "$change" "$T/from_store.status" "$T/from_donor.status" <<'PY'
 import json, sys
 out = sys.argv[1]
 size, snap, pub_s, pub_b, rc_s, rc_b, inc_s, inc_b, sc_s, dc_s, osd, rgw, change = map(float, sys.argv[2:15])
+fetch = {k: json.load(open(f)).get("time_s", {}) for k, f in (("store", sys.argv[15]), ("donor", sys.argv[16]))}
 res = {"store_size_bytes": int(size), "store_snapshot_bytes": int(snap),
        "store_publish_s": pub_s, "store_publish_bytes": int(pub_b),
        "rclone_copy_s": rc_s, "rclone_copy_bytes": int(rc_b),
        "store_incremental_s": inc_s, "store_incremental_bytes": int(inc_b),
        "store_incremental_bytes_ratio": round(inc_b / pub_b, 4) if pub_b else None,
        "store_incremental_rows_changed": int(change) * 8,
-       "store_clone_s": sc_s, "store_clone_donor_s": dc_s,
+       "store_clone_s": sc_s, "store_clone_donor_s": dc_s, "store_clone_fetch_s": fetch,
        "store_ceph_peak_rss_bytes": {"osd": int(osd), "radosgw": int(rgw)}}
 json.dump(res, open(out, "w"), indent=2)
 mib = lambda b: f"{b / 2**20:.0f} MiB"
@@ -161,6 +163,9 @@ rows = [
      f"{inc_s / pub_s:.2f}x the first in time, {inc_b / pub_b:.3f}x in bytes ({mib(inc_b)}; goal <= 0.05)"),
     ("full clone from the store: mount s3:// + materialize", f"{sc_s:.1f} s",
      f"{sc_s / dc_s:.2f}x the same snapshot from clonefsd ({dc_s:.1f} s)"),
+    ("  mount daemon, store / clonefsd: wait for the source / decompress+verify / cache write",
+     " | ".join("/".join(f"{fetch[k].get(x, 0):.1f}" for x in ("network_wait", "decompress_verify", "cache_write"))
+                for k in ("store", "donor")) + " s", "summed over threads: overlapping"),
     ("  Ceph peak RSS: OSD (memstore) / radosgw", f"{mib(osd)} / {mib(rgw)}", ""),
 ]
 w = max(len(r[0]) for r in rows)
