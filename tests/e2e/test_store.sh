@@ -121,7 +121,8 @@ cfs_start_donor "$T" "$PORT" "$DONOR_SOCK" "$T/donor/data" --ssl-cert="$T/tls/se
 t_log "4. 503s and connection resets between recipients and the store"
 PX=$(t_free_port)
 python3 "$here/../lib/flaky_http.py" --listen "$PX" --to "$RGW_PORT" --stats "$T/flaky.stats" --lifetime 400 >"$T/flaky.log" 2>&1 &
-t_on_exit "kill $! 2>/dev/null || true"
+FLAKY_PID=$!
+t_on_exit "kill $FLAKY_PID 2>/dev/null || true"
 t_wait_for "grep -q ready '$T/flaky.log'" 20 || t_fail "flaky proxy did not start"
 db_sql "$DONOR_SOCK" "UPDATE sample.t_blob SET data = REPEAT(UNHEX(SHA2(id + 9, 512)), 64) WHERE id <= 300"
 "$CLONEFS_BIN/clonefs" publish "$DON" "$S3" -o "$DOPT,s3_endpoint=http://127.0.0.1:$PX" --pack-mib=1 --json \
@@ -136,6 +137,8 @@ smount 4 "$D"
 diff -r -x clonefs_info.json "$T/clone3" "$T/clone4" >"$T/diff34" || t_fail "a clone through 503s and resets differs from one without: $(head -5 "$T/diff34")"
 fusermount3 -u "$T/m3"; fusermount3 -u "$T/m4"
 t_log "4: equal clones with and without faults; proxy: $(cat "$T/flaky.stats")"
+kill "$FLAKY_PID" 2>/dev/null || true
+wait "$FLAKY_PID" 2>/dev/null || true
 
 t_log "5. wrong credentials, wrong key, a missing snapshot, tampered objects: one ERROR line each"
 mkdir -p "$T/mx"
@@ -184,8 +187,10 @@ s3curl PUT "prod/snapshots/$B" "$T/man.orig" >/dev/null || t_fail "could not res
 
 t_log "6. eight recipients mount one published snapshot at once, the donor stopped"
 kill "$CFS_DONOR_PID"; wait "$CFS_DONOR_PID" 2>/dev/null || true
-for i in 11 12 13 14 15 16 17 18; do smount "$i" "$B" & done
-wait
+pids=()
+for i in 11 12 13 14 15 16 17 18; do smount "$i" "$B" & pids+=($!); done
+# Only the mounts: the flaky proxy of case 4 is a child of this shell too, and lives on.
+for p in "${pids[@]}"; do wait "$p" || t_fail "a mount of the eight failed"; done
 pids=()
 for i in 11 12 13 14 15 16 17 18; do
 	"$CLONEFS_BIN/clonefs" materialize "$T/m$i" "$T/clone$i" --no-progress >"$T/mat$i.log" 2>&1 & pids+=($!)
