@@ -228,7 +228,7 @@ static int snapshot_and_copy(MYSQL *db, const char *real, const char *partial, s
 			     struct cfs_err *err)
 {
 	char base[PATH_MAX], tmp[PATH_MAX + 64], root[PATH_MAX + 80], why[PATH_MAX + 300];
-	if (snap_reflink_base(real, base, sizeof(base), why, sizeof(why)))
+	if (snap_place_base(real, base, sizeof(base), why, sizeof(why)))
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "CLONE LOCAL: %s", why);
 	snprintf(tmp, sizeof(tmp), "%s/local-%ld-%lld", base, (long)getpid(), (long long)time(NULL));
 	snprintf(root, sizeof(root), "%s/data", tmp);

@@ -54,7 +54,7 @@ static const char usage[] =
 	"                            recipient is 'user'@'localhost' to the server (MySQL has no PROXY)\n"
 	"  --datadir=DIR             the directory to serve with --snapshot-method=dir\n"
 	"  --snapshot-method=M       auto (default) | clone | btrfs | reflink | mariabackup | dir\n"
-	"  --snapshot-dir=DIR        where reflink snapshots' data goes, on the datadir's filesystem\n"
+	"  --snapshot-dir=DIR        where reflink and btrfs snapshots go, on the datadir's filesystem\n"
 	"                            (default: DATADIR/../.clonefs-snapshots, or inside the datadir\n"
 	"                            when it is the root of its filesystem)\n"
 	"  --ssl-cert=F --ssl-key=F  offer TLS with this certificate\n"
@@ -502,8 +502,12 @@ static int explain_methods(struct cfs_err *err)
 		bool ok = snap_method_available(order[i], donor_cfg.datadir, why, sizeof(why));
 		/* clone is the server's to say: not asked here (no account of our own). */
 		const char *state = order[i] == SNAP_CLONE ? "depends on the server" : ok ? "available" : "not available";
-		printf("%-12s %s: %s\n", snap_method_name(order[i]), state, why);
-		if (ok && !pick && order[i] != SNAP_DIR)
+		/* auto leaves btrfs to reflink for a datadir in the top-level subvolume (snap_auto.c). */
+		char whynot[PATH_MAX + 300];
+		bool for_auto = ok && (order[i] != SNAP_BTRFS || snap_btrfs_own_subvol(donor_cfg.datadir, whynot, sizeof(whynot)));
+		printf("%-12s %s: %s%s%s\n", snap_method_name(order[i]), state, why, ok && !for_auto ? "; auto does not take it: " : "",
+		       ok && !for_auto ? whynot : "");
+		if (for_auto && !pick && order[i] != SNAP_DIR)
 			pick = snap_method_name(order[i]);
 	}
 	if (pick && (!strcmp(pick, "btrfs") || !strcmp(pick, "reflink")))
@@ -686,12 +690,6 @@ static int run(int argc, char **argv, struct opts *o)
 		cfs_err_set(&err, CFS_ER_SNAPSHOT, "cannot create --state-dir '%s': %s", donor_cfg.state_dir, strerror(errno));
 		return fail(&err);
 	}
-	if (donor_cfg.method == SNAP_BTRFS && !snap_btrfs_is_btrfs(donor_cfg.state_dir)) {
-		cfs_err_set(&err, CFS_ER_SNAPSHOT, "--snapshot-method=btrfs needs --state-dir on the btrfs filesystem "
-			    "holding the datadir: '%s' is not on btrfs (--snapshot-method=reflink, which auto takes then, "
-			    "keeps its snapshots on the datadir's filesystem whatever --state-dir is)", donor_cfg.state_dir);
-		return fail(&err);
-	}
 	char pidfile[4200];
 	snprintf(pidfile, sizeof(pidfile), "%s/clonefsd.pid", donor_cfg.state_dir);
 	int pidfd = lock_state_dir(pidfile, &err);
@@ -718,7 +716,7 @@ static int run(int argc, char **argv, struct opts *o)
 	}
 	if (snap_registry_init(&err))
 		return fail(&err);
-	snap_reflink_sweep();
+	snap_place_sweep();
 	if (!o->foreground) {
 		/* Everything that can fail at start-up has been checked: the parent exits 0 with the port open. */
 		char log[4200];

@@ -35,7 +35,8 @@ struct donor_config {
 	char socket[4096];
 	char datadir[4096];
 	char state_dir[3800];        /* short enough that <state_dir>/<id>/data/... fits PATH_MAX */
-	char snapshot_dir[3800];     /* where the reflink method puts snapshot data; "" = beside the datadir */
+	char snapshot_dir[3800];     /* where the reflink and btrfs methods put snapshot data; "" = beside the
+				       datadir (snap_place.c) */
 	enum snap_method method;
 	SSL_CTX *tls;               /* NULL: no TLS offered; replaced on reload: take it with donor_tls_get */
 	EVP_PKEY *rsa;              /* for passwords sent without TLS */
@@ -198,6 +199,9 @@ void snap_set_status(const char *line);
 /* Stop the snapshot being made (shutdown): its tool is killed, the make fails. */
 void snap_cancel(void);
 bool snap_cancelled(void);
+/* A test's deliberate delay at a step of a method: the milliseconds in the environment variable env
+ * (at most 60 s; unset: none), logged with what. */
+void snap_test_pause(const char *env, const char *what);
 /* Make a new snapshot with the configured method, as the authenticated user. progress() is called
  * every 2 s from another thread while it runs. 3634 if one is being made already. */
 struct snapshot *snap_create(MYSQL *db, const char *user, const char *password, const struct donor_peer *peer,
@@ -269,10 +273,19 @@ int snap_mariabackup_take(struct snapshot *s, MYSQL *db, const char *user, const
 			  struct cfs_err *err);
 int snap_dir_take(struct snapshot *s, MYSQL *db, struct cfs_err *err);
 /* snap_btrfs.c: backup lock, binlog position, read-only snapshot of the datadir's subvolume at
- * <dir>/subvol, release; the lock time in the fact lock_ms. */
+ * <snapshot dir>/<id>/subvol (snap_place.c), release; the lock time in the fact lock_ms. */
 int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err);
-/* Delete <dir>/subvol if it is a btrfs subvolume (btrfs subvolume delete). 0, or -1 (logged). */
+/* Delete <dir>/subvol if it is a btrfs subvolume: a snapshot made before D46, in its state directory
+ * dir. 0, or -1 (logged). */
 int snap_btrfs_remove(const char *dir);
+/* Delete the btrfs subvolume at path (btrfs subvolume delete); nothing when path is not one. 0, or -1
+ * (logged). */
+int snap_btrfs_delete(const char *path);
+/* a and b are on the same btrfs filesystem (its UUID), whichever subvolumes hold them. */
+bool snap_btrfs_same_fs(const char *a, const char *b);
+/* For auto and --explain-methods: the datadir's subvolume is not the filesystem's top-level one (a
+ * snapshot of that would hold the whole filesystem: auto takes reflink there); why says which. */
+bool snap_btrfs_own_subvol(const char *datadir, char *why, size_t whysz);
 /* After the manifest is built: tablespaces outside the datadir but in the snapshotted subvolume are
  * read from the snapshot, not their live path (sizes, times and the blob follow). 0, or -1 + err. */
 int snap_btrfs_map_external(struct snapshot *s, struct cfs_err *err);
@@ -280,7 +293,8 @@ bool snap_btrfs_is_btrfs(const char *path);
 /* For auto: btrfs is usable and its snapshot would hold every file the server uses (tables outside
  * the datadir, the redo log, undo and system tablespaces); why says what was found. */
 bool snap_btrfs_holds_all(MYSQL *db, const char *datadir, char *why, size_t whysz);
-/* The datadir is in a btrfs subvolume on the filesystem of --state-dir; why says what was found. */
+/* The datadir is in a btrfs subvolume and the snapshot directory on its filesystem; why says what was
+ * found. */
 bool snap_btrfs_usable(const char *datadir, char *why, size_t whysz);
 /* Read xtrabackup_binlog_info / mariadb_backup_binlog_info from dir into the facts. */
 void snap_read_binlog_info(const char *dir, struct wire_snap_info *info);
@@ -295,9 +309,6 @@ int snap_reflink_take(struct snapshot *s, MYSQL *db, struct cfs_err *err);
 /* What the method needs of the server: MariaDB, its datadir (resolved into real, PATH_MAX bytes) on a
  * filesystem that clones, InnoDB's files in it. 0, or -1 + err (7005). */
 int snap_reflink_check(MYSQL *db, char *real, size_t realsz, struct wire_snap_info *info, struct cfs_err *err);
-/* Where snapshot data goes for the datadir real (--snapshot-dir, or .clonefs-snapshots beside or
- * inside it); -1 with why when --snapshot-dir is not on the datadir's filesystem. */
-int snap_reflink_base(const char *real, char *out, size_t outsz, char *why, size_t whysz);
 /* Create root (it must not exist) with the mode and owner of the datadir real. */
 int snap_reflink_mkroot(const char *real, const char *root, struct cfs_err *err);
 /* The snapshot itself, from the datadir real into the empty directory dest on its filesystem: the
@@ -306,13 +317,28 @@ int snap_reflink_copy(MYSQL *db, const char *real, const char *dest, const char 
 		      struct cfs_err *err);
 /* The datadir's filesystem shares extents and the snapshot dir is on it; why says what was found. */
 bool snap_reflink_usable(const char *datadir, char *why, size_t whysz);
-/* Remove the data a reflink snapshot's directory dir points to (<dir>/reflink.where). 0 always. */
-int snap_reflink_remove(const char *dir);
+/* snap_place.c: where the reflink and btrfs methods put snapshot data (D30, D46): <snapshot dir>/<id>,
+ * recorded in <state>/<id>/<method>.where before it is made. */
+#define SNAP_PLACE_DIR_NAME ".clonefs-snapshots" /* the snapshot dir's name beside (or in) the datadir */
+#define SNAP_PLACE_REFLINK "reflink.where"
+#define SNAP_PLACE_BTRFS "btrfs.where"
+#define SNAP_PLACE_SUBVOL "subvol" /* the btrfs method's subvolume in <snapshot dir>/<id> */
+/* Where snapshot data goes for the datadir real (--snapshot-dir, or .clonefs-snapshots beside or
+ * inside it); -1 with why when --snapshot-dir is not on the datadir's filesystem. */
+int snap_place_base(const char *real, char *out, size_t outsz, char *why, size_t whysz);
+/* For snapshot s of the datadir real: <snapshot dir>/<id> into where, recorded in s->dir as record
+ * (SNAP_PLACE_*), then created (mode 0700). 0, or -1 + err (7005). */
+int snap_place_make(const struct snapshot *s, const char *real, const char *record, char *where, size_t wheresz,
+		    struct cfs_err *err);
+/* The path the state directory dir's record names, checked to be absolute and end in dir's id. 0, or -1. */
+int snap_place_read(const char *dir, const char *record, char *out, size_t outsz);
+/* root (the tree served) is in the data that the state directory dir records. */
+bool snap_place_owns(const char *dir, const char *root);
+/* Remove the data the records in the state directory dir name (a btrfs subvolume too). */
+void snap_place_remove(const char *dir);
 /* At start-up, after the registry is loaded: snapshot data under the snapshot directory of
  * --datadir (or --snapshot-dir) whose metadata is gone from --state-dir is removed. */
-void snap_reflink_sweep(void);
-/* root (the tree served) is the data of the reflink snapshot whose state directory is dir. */
-bool snap_reflink_owns(const char *dir, const char *root);
+void snap_place_sweep(void);
 /* snap_btrfs.c's lock steps, shared with the reflink method: run statements in order (*done counts
  * those that succeeded), release them (errors logged). */
 int snap_run_all(MYSQL *db, const char *const *sql, size_t n, size_t *done, struct cfs_err *err);

@@ -1,6 +1,7 @@
 /* snap_btrfs.c: the btrfs method: the server's backup lock held for an instant while a read-only
- * btrfs snapshot of the datadir's subvolume is made at <snapshot dir>/subvol (crash-consistent:
- * InnoDB recovers on the clone's first start); and the removal of such a subvolume. */
+ * btrfs snapshot of the datadir's subvolume is made at <snapshot dir>/<id>/subvol on the datadir's
+ * filesystem (snap_place.c; crash-consistent: InnoDB recovers on the clone's first start); and the
+ * removal of such a subvolume. */
 #include "transport/donor/donor.h"
 
 #include <errno.h>
@@ -19,8 +20,13 @@
 
 #include "transport/buf.h"
 
-/* The name of the snapshot's subvolume inside <state_dir>/<id>/. */
-#define SUBVOL_NAME "subvol"
+/* The name of the snapshot's subvolume inside <snapshot dir>/<id>/ (and <state_dir>/<id>/ before D46). */
+#define SUBVOL_NAME SNAP_PLACE_SUBVOL
+/* The top-level subvolume's id (BTRFS_FS_TREE_OBJECTID in the kernel's btrfs_tree.h). */
+#define BTRFS_TOP_LEVEL_ID 5
+/* Test-only: milliseconds to pause once the subvolume is made, before the snapshot's metadata is
+ * written (a kill -9 there must leave nothing after a restart). */
+#define PAUSE_ENV "CLONEFS_TEST_BTRFS_PAUSE_MS"
 /* The root directory of every btrfs subvolume has this inode number (BTRFS_FIRST_FREE_OBJECTID in
  * the kernel's btrfs_tree.h): how a subvolume root is told from a plain directory. */
 #define BTRFS_SUBVOL_ROOT_INO 256
@@ -99,10 +105,16 @@ static int check_external(const char *paths, const char *subvol, const struct st
 	return 0;
 }
 
+bool snap_btrfs_same_fs(const char *a, const char *b)
+{
+	uint8_t ua[BTRFS_FSID_SIZE], ub[BTRFS_FSID_SIZE];
+	return snap_btrfs_is_btrfs(a) && snap_btrfs_is_btrfs(b) && fs_uuid(a, ua) == 0 && fs_uuid(b, ub) == 0 &&
+	       !memcmp(ua, ub, sizeof(ua));
+}
+
 bool snap_btrfs_usable(const char *datadir, char *why, size_t whysz)
 {
-	char real[PATH_MAX], subvol[PATH_MAX], rel[PATH_MAX];
-	uint8_t a[BTRFS_FSID_SIZE], b[BTRFS_FSID_SIZE];
+	char real[PATH_MAX], subvol[PATH_MAX], rel[PATH_MAX], base[PATH_MAX];
 	struct cfs_err e = { 0 };
 	if (!realpath(datadir, real)) {
 		snprintf(why, whysz, "cannot resolve the datadir '%s': %s", datadir, strerror(errno));
@@ -116,18 +128,35 @@ bool snap_btrfs_usable(const char *datadir, char *why, size_t whysz)
 		snprintf(why, whysz, "%s", e.msg);
 		return false;
 	}
-	if (!snap_btrfs_is_btrfs(donor_cfg.state_dir)) {
-		snprintf(why, whysz, "--state-dir '%s' is not on btrfs (or does not exist): the snapshot of the "
-			 "datadir's subvolume '%s' must be on its filesystem", donor_cfg.state_dir, subvol);
+	if (snap_place_base(real, base, sizeof(base), why, whysz))
 		return false;
-	}
-	if (fs_uuid(subvol, a) || fs_uuid(donor_cfg.state_dir, b) || memcmp(a, b, sizeof(a))) {
-		snprintf(why, whysz, "--state-dir '%s' is not on the btrfs filesystem of the datadir's subvolume '%s'",
-			 donor_cfg.state_dir, subvol);
-		return false;
-	}
-	snprintf(why, whysz, "the datadir '%s' is in btrfs subvolume '%s'", real, subvol);
+	snprintf(why, whysz, "the datadir '%s' is in btrfs subvolume '%s'; snapshots go to '%s'", real, subvol, base);
 	return true;
+}
+
+bool snap_btrfs_own_subvol(const char *datadir, char *why, size_t whysz)
+{
+	char real[PATH_MAX], subvol[PATH_MAX], rel[PATH_MAX];
+	struct cfs_err e = { 0 };
+	snprintf(why, whysz, "cannot tell which btrfs subvolume holds the datadir '%s'", datadir);
+	if (!realpath(datadir, real) || find_subvol(real, subvol, sizeof(subvol), rel, sizeof(rel), &e))
+		return false;
+	int fd = open(subvol, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	/* The id of the subvolume holding fd: unprivileged with treeid 0 and the root's objectid. */
+	struct btrfs_ioctl_ino_lookup_args args;
+	memset(&args, 0, sizeof(args));
+	args.objectid = BTRFS_SUBVOL_ROOT_INO;
+	int rc = ioctl(fd, BTRFS_IOC_INO_LOOKUP, &args);
+	close(fd);
+	if (rc == 0 && args.treeid == BTRFS_TOP_LEVEL_ID) {
+		snprintf(why, whysz, "the datadir '%s' is in the top-level subvolume '%s' of its btrfs, not in a subvolume "
+			 "of its own: a snapshot would hold the whole filesystem (reflink clones the datadir alone)",
+			 real, subvol);
+		return false;
+	}
+	return rc == 0;
 }
 
 /* Every file the server uses is in the subvolume: tables' tablespaces outside the datadir
@@ -158,7 +187,7 @@ bool snap_btrfs_holds_all(MYSQL *db, const char *datadir, char *why, size_t whys
 	char real[PATH_MAX], subvol[PATH_MAX], rel[PATH_MAX], ext[WIRE_FACT_VALUE_MAX + 1];
 	struct stat sv;
 	struct cfs_err e = { 0 };
-	if (!snap_btrfs_usable(datadir, why, whysz))
+	if (!snap_btrfs_usable(datadir, why, whysz) || !snap_btrfs_own_subvol(datadir, why, whysz))
 		return false;
 	if (!realpath(datadir, real) || find_subvol(real, subvol, sizeof(subvol), rel, sizeof(rel), &e) || stat(subvol, &sv))
 		return false;
@@ -188,7 +217,7 @@ static int make_subvol_snapshot(const char *subvol, const char *dir, struct cfs_
 	if (ioctl(dst, BTRFS_IOC_SNAP_CREATE_V2, &args))
 		rc = cfs_err_set(err, CFS_ER_SNAPSHOT, "btrfs subvolume snapshot -r '%s' '%s/%s' failed: %s%s", subvol, dir,
 				 SUBVOL_NAME, strerror(errno),
-				 errno == EXDEV ? " (--state-dir must be on the same btrfs filesystem as the datadir)" : "");
+				 errno == EXDEV ? " (--snapshot-dir must be on the same btrfs filesystem as the datadir)" : "");
 out:
 	if (src >= 0)
 		close(src);
@@ -265,7 +294,10 @@ int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot stat '%s': %s", subvol, strerror(errno));
 	if (check_files(db, real, wire_snap_info_get(&s->info, "external_paths"), subvol, &sv, &s->info, err))
 		return -1;
-	if ((size_t)snprintf(s->root, sizeof(s->root), "%s/%s%s%s", s->dir, SUBVOL_NAME, *rel ? "/" : "", rel) >=
+	char where[PATH_MAX];
+	if (snap_place_make(s, real, SNAP_PLACE_BTRFS, where, sizeof(where), err))
+		return -1;
+	if ((size_t)snprintf(s->root, sizeof(s->root), "%s/%s%s%s", where, SUBVOL_NAME, *rel ? "/" : "", rel) >=
 	    sizeof(s->root))
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "the snapshot path for '%s' is too long", real);
 	s->owns_root = true;
@@ -290,7 +322,7 @@ int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 			rc = donor_replica_record(db, &s->info, err);
 		if (rc == 0) {
 			snap_set_status("btrfs subvolume snapshot");
-			rc = make_subvol_snapshot(subvol, s->dir, err);
+			rc = make_subvol_snapshot(subvol, where, err);
 		}
 	}
 	/* Released on every path once anything was taken, also when a later step failed. */
@@ -307,19 +339,26 @@ int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 	snprintf(num, sizeof(num), "%lld", held);
 	wire_snap_info_set(&s->info, "lock_ms", num);
 	wire_snap_info_set(&s->info, "btrfs_subvolume", subvol);
-	donor_event("snapshot_lock_held", "snapshot %s: %s held for %lld ms (%s to %s); read-only snapshot of subvolume %s, serving %s",
-		  s->id, mariadb ? "backup lock" : "instance and read lock", held, block[0], release[nrelease - 1],
-		  subvol, *rel ? rel : "its root");
+	donor_event("snapshot_lock_held", "snapshot %s: %s held for %lld ms (%s to %s); read-only snapshot of subvolume %s "
+		    "at %s/%s, serving %s", s->id, mariadb ? "backup lock" : "instance and read lock", held, block[0],
+		    release[nrelease - 1], subvol, where, SUBVOL_NAME, *rel ? rel : "its root");
+	snap_test_pause(PAUSE_ENV, "before the snapshot's metadata is written");
 	return 0;
 }
 
-int snap_btrfs_remove(const char *dir)
+int snap_btrfs_delete(const char *path)
 {
-	char path[4200];
+	char dir[PATH_MAX];
 	struct stat st;
-	snprintf(path, sizeof(path), "%s/%s", dir, SUBVOL_NAME);
 	if (lstat(path, &st) || !S_ISDIR(st.st_mode) || st.st_ino != BTRFS_SUBVOL_ROOT_INO || !snap_btrfs_is_btrfs(path))
 		return 0; /* no subvolume here: nothing to do */
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir || !slash[1] || strlen(slash + 1) >= sizeof(((struct btrfs_ioctl_vol_args *)0)->name)) {
+		donor_event("snapshot_remove_failed", "cannot delete subvolume %s: not a path to one", path);
+		return -1;
+	}
+	*slash = 0;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		donor_event("snapshot_remove_failed", "cannot delete subvolume %s: %s", path, strerror(errno));
@@ -327,7 +366,7 @@ int snap_btrfs_remove(const char *dir)
 	}
 	struct btrfs_ioctl_vol_args args;
 	memset(&args, 0, sizeof(args));
-	snprintf(args.name, sizeof(args.name), "%s", SUBVOL_NAME);
+	snprintf(args.name, sizeof(args.name), "%s", slash + 1);
 	int rc = ioctl(fd, BTRFS_IOC_SNAP_DESTROY, &args);
 	if (rc)
 		donor_event("snapshot_remove_failed", "cannot delete subvolume %s (btrfs subvolume delete): %s", path, strerror(errno));
@@ -335,18 +374,37 @@ int snap_btrfs_remove(const char *dir)
 	return rc ? -1 : 0;
 }
 
+int snap_btrfs_remove(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s", dir, SUBVOL_NAME);
+	return snap_btrfs_delete(path);
+}
+
+/* Where snapshot s's subvolume is: <snapshot dir>/<id>/subvol, or <state>/<id>/subvol before D46. */
+static void subvol_path(const struct snapshot *s, char *out, size_t outsz)
+{
+	char where[PATH_MAX];
+	if (snap_place_read(s->dir, SNAP_PLACE_BTRFS, where, sizeof(where)) == 0)
+		snprintf(out, outsz, "%s/%s", where, SUBVOL_NAME);
+	else
+		snprintf(out, outsz, "%s/%s", s->dir, SUBVOL_NAME);
+}
+
 int snap_btrfs_map_external(struct snapshot *s, struct cfs_err *err)
 {
 	const char *subvol = wire_snap_info_get(&s->info, "btrfs_subvolume");
 	size_t n = subvol ? strlen(subvol) : 0;
 	bool changed = false;
+	char snap[PATH_MAX + 16];
+	subvol_path(s, snap, sizeof(snap));
 	for (uint32_t i = 0; n && s->src && i < s->m.n; i++) {
 		const char *live = s->src[i];
 		if (!live || strncmp(live, subvol, n) || live[n] != '/')
 			continue;
 		char path[8400];
 		struct stat st;
-		snprintf(path, sizeof(path), "%s/%s%s", s->dir, SUBVOL_NAME, live + n);
+		snprintf(path, sizeof(path), "%s%s", snap, live + n);
 		if (lstat(path, &st) || !S_ISREG(st.st_mode))
 			return cfs_err_set(err, CFS_ER_SNAPSHOT, "the tablespace '%s' is not in the snapshot at '%s'", live, path);
 		char *dup = strdup(path);

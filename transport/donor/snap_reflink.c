@@ -1,13 +1,11 @@
 /* snap_reflink.c: the reflink method: a crash-consistent snapshot of a live MariaDB datadir made of
  * per-file reflinks (FICLONE, XFS or btrfs), its InnoDB redo log reset to a checkpoint taken before
- * the first data file was cloned (docs/donor.md "The reflink method"); where such snapshots live,
- * and their removal. */
+ * the first data file was cloned (docs/donor.md "The reflink method"); snap_place.c says where. */
 #include "transport/donor/donor.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,15 +21,9 @@
 
 #include "tools/innodb_redo.h"
 
-/* The default place of snapshot data: a directory of this name beside the datadir (or inside it,
- * when the datadir is the root of its filesystem). */
-#define SNAPS_NAME ".clonefs-snapshots"
-/* In <state>/<id>: the absolute path of the snapshot's data directory's parent, written before it exists. */
-#define WHERE_NAME "reflink.where"
 #define REDO_NAME "ib_logfile0"
 /* Test-only: milliseconds to pause between the InnoDB files' clones and BLOCK_COMMIT. */
 #define PAUSE_ENV "CLONEFS_TEST_REFLINK_PAUSE_MS"
-#define PAUSE_MAX_MS 60000L
 #define LOCK_WAIT_MAX_S 31536000
 #define XFS_MAGIC 0x58465342u
 #define EXT4_MAGIC 0xEF53u
@@ -81,47 +73,6 @@ static int probe_reflink(const char *dir)
 	return rc;
 }
 
-/* Where snapshot data goes for the datadir real: --snapshot-dir, else SNAPS_NAME beside the datadir
- * when its parent is on the same filesystem, else inside it. */
-int snap_reflink_base(const char *real, char *out, size_t outsz, char *why, size_t whysz)
-{
-	struct stat dd, ps;
-	if (stat(real, &dd)) {
-		snprintf(why, whysz, "cannot stat the datadir '%s': %s", real, strerror(errno));
-		return -1;
-	}
-	if (donor_cfg.snapshot_dir[0]) {
-		if ((size_t)snprintf(out, outsz, "%s", donor_cfg.snapshot_dir) >= outsz) {
-			snprintf(why, whysz, "--snapshot-dir is too long");
-			return -1;
-		}
-		char parent[PATH_MAX];
-		snprintf(parent, sizeof(parent), "%s", out);
-		/* It may not exist yet: its nearest existing ancestor must be on the datadir's filesystem. */
-		while (stat(parent, &ps) && strrchr(parent, '/') && strrchr(parent, '/') != parent)
-			*strrchr(parent, '/') = 0;
-		if (stat(parent, &ps) || ps.st_dev != dd.st_dev) {
-			snprintf(why, whysz, "--snapshot-dir '%s' is not on the filesystem of the datadir '%s' (a reflink "
-				 "cannot leave its filesystem)", out, real);
-			return -1;
-		}
-		return 0;
-	}
-	char parent[PATH_MAX];
-	snprintf(parent, sizeof(parent), "%s", real);
-	char *slash = strrchr(parent, '/');
-	if (slash && slash != parent)
-		*slash = 0;
-	else
-		snprintf(parent, sizeof(parent), "/");
-	bool beside = strcmp(parent, real) && stat(parent, &ps) == 0 && ps.st_dev == dd.st_dev;
-	if ((size_t)snprintf(out, outsz, "%s/%s", beside ? (strcmp(parent, "/") ? parent : "") : real, SNAPS_NAME) >= outsz) {
-		snprintf(why, whysz, "the snapshot directory for '%s' is too long", real);
-		return -1;
-	}
-	return 0;
-}
-
 bool snap_reflink_usable(const char *datadir, char *why, size_t whysz)
 {
 	char real[PATH_MAX], base[PATH_MAX];
@@ -129,7 +80,7 @@ bool snap_reflink_usable(const char *datadir, char *why, size_t whysz)
 		snprintf(why, whysz, "cannot resolve the datadir '%s': %s", datadir, strerror(errno));
 		return false;
 	}
-	if (snap_reflink_base(real, base, sizeof(base), why, whysz))
+	if (snap_place_base(real, base, sizeof(base), why, whysz))
 		return false;
 	int rc = probe_reflink(real);
 	if (rc) {
@@ -249,7 +200,7 @@ static int walk(struct copy *c, const char *rel)
 		}
 		/* Not data, or not ours to take: our own snapshots, the redo log (last, by itself), a
 		 * redo log being resized, pid files, sockets, the donor's error log and binary logs. */
-		if ((!*rel && (!strcmp(de->d_name, SNAPS_NAME) || !strcmp(de->d_name, REDO_NAME) ||
+		if ((!*rel && (!strcmp(de->d_name, SNAP_PLACE_DIR_NAME) || !strcmp(de->d_name, REDO_NAME) ||
 			       !strncmp(de->d_name, "ib_logfile", 10))) ||
 		    snap_tree_skip(path, NULL))
 			continue;
@@ -340,115 +291,6 @@ static int lsn_now(MYSQL *db, uint64_t *out, struct cfs_err *err)
 	return 0;
 }
 
-/* --- where the data goes, and its removal --- */
-
-static int write_where(const char *dir, const char *base, struct cfs_err *err)
-{
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/%s", dir, WHERE_NAME);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	size_t n = strlen(base);
-	int rc = 0;
-	if (fd < 0 || write(fd, base, n) != (ssize_t)n || fsync(fd))
-		rc = cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot write '%s': %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	int dfd = rc == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return rc;
-}
-
-/* The data directory's parent <base>/<id> a snapshot directory's reflink.where names, checked to be
- * <absolute path>/<the snapshot's id>. 0, or -1 when there is none. */
-static int read_where(const char *dir, char *out, size_t outsz)
-{
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/%s", dir, WHERE_NAME);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, out, outsz - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	out[n] = 0;
-	const char *id = strrchr(dir, '/');
-	const char *last = strrchr(out, '/');
-	if (out[0] != '/' || !id || !last || strcmp(last + 1, id + 1) || strstr(out, "/../") || memchr(out, '\n', (size_t)n))
-		return -1;
-	return 0;
-}
-
-bool snap_reflink_owns(const char *dir, const char *root)
-{
-	char where[PATH_MAX];
-	size_t n;
-	return read_where(dir, where, sizeof(where)) == 0 && (n = strlen(where), !strncmp(root, where, n)) &&
-	       root[n] == '/';
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	if (remove(path))
-		donor_log("cannot remove %s: %s", path, strerror(errno));
-	return 0;
-}
-
-int snap_reflink_remove(const char *dir)
-{
-	char where[PATH_MAX];
-	struct stat st;
-	if (read_where(dir, where, sizeof(where)))
-		return 0; /* not a reflink snapshot */
-	if (lstat(where, &st) == 0 && S_ISDIR(st.st_mode))
-		nftw(where, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	else if (errno != ENOENT)
-		donor_log("not removing %s: not a directory", where);
-	return 0;
-}
-
-/* A snapshot id, as snapshot.c makes them: "YYYYMMDD-HHMMSS-" and 12 hex digits. */
-static bool is_id(const char *id)
-{
-	static const char shape[] = "dddddddd-dddddd-xxxxxxxxxxxx";
-	size_t i = 0;
-	for (; shape[i] && id[i]; i++) {
-		unsigned char c = (unsigned char)id[i];
-		if (shape[i] == '-' ? c != '-' : shape[i] == 'd' ? (c < '0' || c > '9') : !strchr("0123456789abcdef", c))
-			return false;
-	}
-	return !shape[i] && !id[i];
-}
-
-void snap_reflink_sweep(void)
-{
-	char real[PATH_MAX], base[PATH_MAX], why[PATH_MAX + 300];
-	if (donor_cfg.snapshot_dir[0])
-		snprintf(base, sizeof(base), "%s", donor_cfg.snapshot_dir);
-	else if (!donor_cfg.datadir[0] || !realpath(donor_cfg.datadir, real) ||
-		 snap_reflink_base(real, base, sizeof(base), why, sizeof(why)))
-		return; /* not known without asking the server */
-	DIR *d = opendir(base);
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		char meta[4200], dir[PATH_MAX + 300];
-		struct stat st;
-		snprintf(meta, sizeof(meta), "%s/%s", donor_cfg.state_dir, de->d_name);
-		if (!is_id(de->d_name) || lstat(meta, &st) == 0)
-			continue;
-		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name) >= sizeof(dir))
-			continue;
-		donor_log("removing snapshot data %s: no snapshot %s in %s", dir, de->d_name, donor_cfg.state_dir);
-		nftw(dir, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	}
-	if (d)
-		closedir(d);
-}
-
 /* --- the method --- */
 
 static long long elapsed_ms(const struct timespec *from)
@@ -478,22 +320,6 @@ static int check_layout(MYSQL *db, const char *real, const struct wire_snap_info
 				   "'%s' (use --snapshot-method=mariabackup)", vars[i], v, real);
 	}
 	return 0;
-}
-
-/* A test's deliberate delay between the InnoDB files' clones and BLOCK_COMMIT. */
-static void test_pause(void)
-{
-	const char *v = getenv(PAUSE_ENV);
-	char *end;
-	long ms = v ? strtol(v, &end, 10) : 0;
-	if (!v || *end || ms <= 0)
-		return;
-	if (ms > PAUSE_MAX_MS)
-		ms = PAUSE_MAX_MS;
-	donor_log("%s: pausing %ld ms before BACKUP STAGE BLOCK_COMMIT", PAUSE_ENV, ms);
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
 }
 
 /* Under BLOCK_COMMIT: the rest of the datadir, then the redo log, then the log's end. */
@@ -546,7 +372,7 @@ int snap_reflink_copy(MYSQL *db, const char *real, const char *dest, const char 
 		rc = walk(&c, "");
 	}
 	if (rc == 0) {
-		test_pause();
+		snap_test_pause(PAUSE_ENV, "before BACKUP STAGE BLOCK_COMMIT");
 		clock_gettime(CLOCK_MONOTONIC, &locked); /* from here until the release, commits wait */
 		rc = snap_run_all(db, block, sizeof(block) / sizeof(block[0]), &done, err);
 		if (rc == 0)
@@ -636,22 +462,13 @@ int snap_reflink_check(MYSQL *db, char *real, size_t realsz, struct wire_snap_in
 
 int snap_reflink_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 {
-	char real[PATH_MAX], base[PATH_MAX], why[PATH_MAX + 300];
-	if (snap_reflink_check(db, real, sizeof(real), &s->info, err))
+	char real[PATH_MAX], where[PATH_MAX], label[96];
+	if (snap_reflink_check(db, real, sizeof(real), &s->info, err) ||
+	    snap_place_make(s, real, SNAP_PLACE_REFLINK, where, sizeof(where), err))
 		return -1;
-	if (snap_reflink_base(real, base, sizeof(base), why, sizeof(why)))
-		return cfs_err_set(err, CFS_ER_SNAPSHOT, "--snapshot-method=reflink: %s", why);
-
-	/* Where the data goes: recorded in the state dir before it exists, so a crash leaves nothing. */
-	char where[PATH_MAX], label[96];
-	if ((size_t)snprintf(where, sizeof(where), "%s/%s", base, s->id) >= sizeof(where) ||
-	    (size_t)snprintf(s->root, sizeof(s->root), "%s/data", where) >= sizeof(s->root))
-		return cfs_err_set(err, CFS_ER_SNAPSHOT, "the snapshot path under '%s' is too long", base);
+	if ((size_t)snprintf(s->root, sizeof(s->root), "%s/data", where) >= sizeof(s->root))
+		return cfs_err_set(err, CFS_ER_SNAPSHOT, "the snapshot path under '%s' is too long", where);
 	s->owns_root = true;
-	if (write_where(s->dir, where, err))
-		return -1;
-	if ((mkdir(base, 0700) && errno != EEXIST) || mkdir(where, 0700))
-		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot create '%s': %s", where, strerror(errno));
 	if (snap_reflink_mkroot(real, s->root, err))
 		return -1;
 	snprintf(label, sizeof(label), "snapshot %s", s->id);

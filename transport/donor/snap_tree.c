@@ -284,8 +284,8 @@ static int walk(struct tree_walk *w, const char *rel)
 			continue;
 		if (!*rel && donor_replica_state_file(names[i], &s->info))
 			continue; /* the donor's replica state: a clone starts with none (clonefs_slave_info says what to run) */
-		if (!*rel && !strcmp(names[i], MANIFEST_EXTERNAL_DIR))
-			continue; /* the name is ours */
+		if (!*rel && (!strcmp(names[i], MANIFEST_EXTERNAL_DIR) || !strcmp(names[i], SNAP_PLACE_DIR_NAME)))
+			continue; /* the names are ours (snapshots' data, when the datadir is its filesystem's root) */
 		struct stat st;
 		snprintf(full, sizeof(full), "%s/%s", s->root, r);
 		if (lstat(full, &st))

@@ -66,6 +66,24 @@ bool snap_cancelled(void)
 	return atomic_load(&cancelled);
 }
 
+/* The longest pause snap_test_pause makes: a test's, never a production setting. */
+#define TEST_PAUSE_MAX_MS 60000L
+
+void snap_test_pause(const char *env, const char *what)
+{
+	const char *v = getenv(env);
+	char *end;
+	long ms = v ? strtol(v, &end, 10) : 0;
+	if (!v || *end || ms <= 0)
+		return;
+	if (ms > TEST_PAUSE_MAX_MS)
+		ms = TEST_PAUSE_MAX_MS;
+	donor_log("%s: pausing %ld ms %s", env, ms, what);
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
 /* Our ids: "YYYYMMDD-HHMMSS-" and 12 hex digits. Nothing else in the state dir is ever removed. */
 static bool is_snap_id(const char *id)
 {
@@ -102,8 +120,8 @@ static void remove_snap_dir(const char *dir)
 		donor_event("snapshot_remove_refused", "not removing %s: not a snapshot directory of %s", dir, donor_cfg.state_dir);
 		return;
 	}
-	snap_btrfs_remove(dir); /* method btrfs: its subvolume first (nftw does not cross into it) */
-	snap_reflink_remove(dir); /* method reflink: its data, on the datadir's filesystem */
+	snap_place_remove(dir); /* methods reflink and btrfs: their data, on the datadir's filesystem */
+	snap_btrfs_remove(dir); /* method btrfs before D46: its subvolume here (nftw does not cross into it) */
 	nftw(dir, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
@@ -190,7 +208,7 @@ static struct snapshot *load_meta(const char *id, struct cfs_err *err)
 			size_t dlen = strlen(s->dir);
 			ok = !r.bad && rbuf_left(&r) == 0 && !strcmp(s->info.id, id) && s->root[0] == '/' &&
 			     (!s->owns_root || (!strncmp(s->root, s->dir, dlen) && s->root[dlen] == '/') ||
-			      snap_reflink_owns(s->dir, s->root));
+			      snap_place_owns(s->dir, s->root));
 			if (!ok)
 				cfs_err_set(err, CFS_ER_SNAPSHOT, "snapshot.meta does not describe snapshot %s", id);
 		} else if (!ib) {
