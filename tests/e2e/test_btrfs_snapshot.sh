@@ -3,10 +3,14 @@
 # a plain directory inside a btrfs subvolume (loop-mounted image): the snapshot is a read-only
 # subvolume taken under BACKUP STAGE BLOCK_COMMIT; the clone starts (InnoDB crash recovery) and the
 # donor's binary log replayed from the recorded position reaches exactly the donor's checksums;
-# after a kill -9 and restart of clonefsd the snapshot is reloaded, and after the TTL its
-# subvolume is deleted. Also: --explain-methods, auto takes btrfs, a state dir off btrfs is refused,
-# a tablespace elsewhere in the subvolume is served from the snapshot (not its live path), one off
-# the subvolume makes auto take mariabackup and --snapshot-method=btrfs refuse with 7005 naming it.
+# the subvolume is made beside the datadir (DATADIR/../.clonefs-snapshots/ID/subvol), --state-dir
+# holds metadata only. A snapshot left the way clonefsd made them before D46 (the subvolume in
+# --state-dir) is reloaded after a kill -9 and restart, served, and deleted after the TTL. Also:
+# --explain-methods, auto takes btrfs; a state dir off btrfs works (the snapshot is served, reloaded
+# after a kill -9, both its parts removed after the TTL); a kill -9 between the subvolume and the
+# metadata, and subvolume data nobody's metadata names, leave nothing after a restart; a tablespace
+# elsewhere in the subvolume is served from the snapshot (not its live path), one off the subvolume
+# makes auto take mariabackup and --snapshot-method=btrfs refuse with 7005 naming it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
@@ -22,8 +26,9 @@ db_start "$MNT/sub/donor"
 DONOR_SOCK="$MNT/sub/donor/mysql.sock"
 db_load_sample "$DONOR_SOCK" 10
 cfs_make_clone_user "$DONOR_SOCK" cloner 'pw'
-# State dir on the same filesystem, in its top-level subvolume (not in the one snapshotted).
+# State dir on the same filesystem, in its top-level subvolume (as before D46: it still works).
 STATE="$MNT/state"
+SNAPS="$MNT/sub/donor/.clonefs-snapshots" # the default snapshot dir: beside the datadir
 mkdir -p "$T/d"
 
 db_write_load_start "$DONOR_SOCK"
@@ -52,9 +57,14 @@ binlog_pos=$(field binlog_pos)
 grep -q "snapshot $id: backup lock held for [0-9]* ms (BACKUP STAGE BLOCK_COMMIT to BACKUP STAGE END)" "$T/d/clonefsd.log" ||
 	{ cat "$T/d/clonefsd.log"; t_fail "clonefsd did not log how long the backup lock was held"; }
 lock_line=$(grep -o "backup lock held for [0-9]* ms" "$T/d/clonefsd.log")
-btrfs subvolume show "$STATE/$id/subvol" >"$T/subvol.txt" 2>&1 || { cat "$T/subvol.txt"; t_fail "no subvolume at $STATE/$id/subvol"; }
-grep -q "Flags:.*readonly" "$T/subvol.txt" || { cat "$T/subvol.txt"; t_fail "the snapshot's subvolume is not read-only"; }
-t_log "snapshot $id: read-only subvolume $STATE/$id/subvol, binlog $binlog_file:$binlog_pos, $lock_line"
+# assert_subvol DIR: DIR/subvol is a read-only btrfs subvolume.
+assert_subvol() {
+	btrfs subvolume show "$1/subvol" >"$T/subvol.txt" 2>&1 || { cat "$T/subvol.txt"; t_fail "no subvolume at $1/subvol"; }
+	grep -q "Flags:.*readonly" "$T/subvol.txt" || { cat "$T/subvol.txt"; t_fail "the subvolume $1/subvol is not read-only"; }
+}
+assert_subvol "$SNAPS/$id"
+[ -e "$STATE/$id/snapshot.meta" ] && [ ! -e "$STATE/$id/subvol" ] || { ls -la "$STATE/$id"; t_fail "$STATE/$id does not hold the metadata alone"; }
+t_log "snapshot $id: read-only subvolume $SNAPS/$id/subvol, binlog $binlog_file:$binlog_pos, $lock_line"
 ls "$T/mnt" | grep -Eq '^binlog|\.pid$|^mysql\.sock$' && t_fail "binary logs, pid files or sockets are served"
 
 t_log "materialize"
@@ -73,29 +83,100 @@ t_log "replay the donor's binary log from $binlog_file:$binlog_pos into the clon
 cfs_replay_and_compare "$MNT/sub/donor" "$binlog_file" "$binlog_pos" "$DONOR_SOCK" "$CLONE_SOCK"
 t_log "$CFS_NSUMS checksums equal (donor vs clone + binlog replay from the snapshot position)"
 
-t_log "kill -9 clonefsd, restart it: the snapshot is reloaded as a btrfs one and expires after the TTL"
+t_log "kill -9 clonefsd; the snapshot moved back to where clonefsd made them before D46 (its subvolume in"
+t_log "--state-dir); restart: it is reloaded, served, and its subvolume deleted after the TTL"
 kill -9 "$CFS_DONOR_PID"
 wait "$CFS_DONOR_PID" 2>/dev/null || true
 # Unmounted only now: a snapshot nobody reads expires after its 3 s TTL, which the steps above
 # (a server start, a replay) outlast; the restart gives it its TTL again.
 fusermount3 -u "$T/mnt"
+btrfs -q subvolume snapshot -r "$SNAPS/$id/subvol" "$STATE/$id/subvol" >/dev/null
+btrfs -q subvolume delete "$SNAPS/$id/subvol" >/dev/null
+rmdir "$SNAPS/$id"
+rm "$STATE/$id/btrfs.where"
+# snapshot.meta: {u32 length, SNAP_INFO payload, u16 length, root, u8 owns_root}; its root moves too.
+python3 - "$STATE/$id/snapshot.meta" "$SNAPS/$id/subvol" "$STATE/$id/subvol" <<'PY'
+import struct, sys
+path, old, new = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
+b = open(path, 'rb').read()
+n = struct.unpack('>I', b[:4])[0]
+info, rest = b[:4 + n], b[4 + n:]
+k = struct.unpack('>H', rest[:2])[0]
+root, tail = rest[2:2 + k], rest[2 + k:]
+assert root.startswith(old + b'/'), root
+root = new + root[len(old):]
+open(path, 'wb').write(info + struct.pack('>H', len(root)) + root + tail)
+PY
 cfs_start_donor "$T/d" "$PORT" "$DONOR_SOCK" "$MNT/sub/donor/data" \
 	--snapshot-method=btrfs --state-dir="$STATE" --snapshot-ttl=3
 grep -q "snapshot $id reloaded" "$T/d/clonefsd.log" || { cat "$T/d/clonefsd.log"; t_fail "snapshot $id was not reloaded"; }
+CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt" \
+	-o "ssl_mode=disabled,cache_dir=$T/cache-old,prefetch=off,snapshot=$id"
+cmp -s "$T/mnt/sample/t_dynamic.frm" "$STATE/$id/subvol/donor/data/sample/t_dynamic.frm" ||
+	{ ls "$T/mnt/sample" | head; t_fail "the reloaded snapshot of the old layout does not serve its subvolume's files"; }
+fusermount3 -u "$T/mnt"
 t_wait_for "[ ! -e '$STATE/$id' ]" 30 || { cat "$T/d/clonefsd.log"; t_fail "snapshot $id still on the donor after its TTL"; }
 btrfs subvolume list "$MNT" >"$T/subvols.txt"
 grep -q "$id" "$T/subvols.txt" && { cat "$T/subvols.txt"; t_fail "the subvolume of $id is still listed"; }
+t_log "ok: snapshot $id of the old layout reloaded, served, deleted after its TTL"
 
-t_log "--explain-methods sees btrfs; --snapshot-method=btrfs with a state dir off btrfs refuses to start"
-"$CLONEFS_BIN/clonefsd" --explain-methods --datadir="$MNT/sub/donor/data" --state-dir="$STATE" >"$T/explain"
-grep -q "^btrfs  *available: the datadir '$MNT/sub/donor/data' is in btrfs subvolume '$MNT/sub'" "$T/explain" &&
-	grep -q "^auto  *would take btrfs" "$T/explain" || { cat "$T/explain"; t_fail "--explain-methods does not offer btrfs"; }
-rc=0
-timeout 30 "$CLONEFS_BIN/clonefsd" --listen="127.0.0.1:$(t_free_port)" --socket="$DONOR_SOCK" --snapshot-method=btrfs \
-	--state-dir="$T/plain-state" --foreground 2>"$T/err" || rc=$?
-[ $rc = 1 ] || t_fail "clonefsd with its state dir off btrfs: exit $rc"
-cfs_assert_one_error "$T/err" 7005
-t_log "ok: $(cat "$T/err")"
+t_log "--explain-methods sees btrfs whatever --state-dir is"
+for sd in "$STATE" "$T/plain-state"; do
+	"$CLONEFS_BIN/clonefsd" --explain-methods --datadir="$MNT/sub/donor/data" --state-dir="$sd" >"$T/explain"
+	grep -q "^btrfs  *available: the datadir '$MNT/sub/donor/data' is in btrfs subvolume '$MNT/sub'; snapshots go to '$SNAPS'" "$T/explain" &&
+		grep -q "^auto  *would take btrfs" "$T/explain" || { cat "$T/explain"; t_fail "--explain-methods does not offer btrfs (--state-dir=$sd)"; }
+done
+
+t_log "a state dir off btrfs: the snapshot is served, its subvolume beside the datadir, reloaded after a kill -9"
+PSTATE="$T/plain-state"
+kill "$CFS_DONOR_PID"
+wait "$CFS_DONOR_PID" 2>/dev/null || true
+PORT2=$(t_free_port) # another donor key (kept in its state dir): another address to pin it to
+start_plain() { cfs_start_donor "$T/d2" "$PORT2" "$DONOR_SOCK" "$MNT/sub/donor/data" --snapshot-method=btrfs --state-dir="$PSTATE" --snapshot-ttl=3; }
+start_plain
+CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT2" "$T/mnt" \
+	-o "ssl_mode=disabled,cache_dir=$T/cache-plain,prefetch=off"
+id=$(cfs_status_field "$T/mnt" snapshot_id)
+assert_subvol "$SNAPS/$id"
+[ -e "$PSTATE/$id/snapshot.meta" ] && [ ! -e "$PSTATE/$id/subvol" ] || { ls -la "$PSTATE/$id"; t_fail "$PSTATE/$id does not hold the metadata alone"; }
+cmp -s "$T/mnt/sample/t_dynamic.frm" "$SNAPS/$id/subvol/donor/data/sample/t_dynamic.frm" || t_fail "the snapshot is not served from $SNAPS/$id/subvol"
+kill -9 "$CFS_DONOR_PID"
+wait "$CFS_DONOR_PID" 2>/dev/null || true
+fusermount3 -u "$T/mnt"
+start_plain
+grep -q "snapshot $id reloaded" "$T/d2/clonefsd.log" || { cat "$T/d2/clonefsd.log"; t_fail "snapshot $id was not reloaded"; }
+t_wait_for "[ ! -e '$PSTATE/$id' ] && [ ! -e '$SNAPS/$id' ]" 30 ||
+	{ cat "$T/d2/clonefsd.log"; ls -la "$PSTATE" "$SNAPS"; t_fail "snapshot $id still on the donor after its TTL"; }
+btrfs subvolume list "$MNT" >"$T/subvols.txt"
+grep -q "$id" "$T/subvols.txt" && { cat "$T/subvols.txt"; t_fail "the subvolume of $id is still listed"; }
+t_log "ok: snapshot $id at $SNAPS/$id/subvol with its metadata in $PSTATE, reloaded, both removed after the TTL"
+
+t_log "kill -9 between the subvolume and the metadata, and a subvolume nobody's metadata names: a restart leaves nothing"
+kill "$CFS_DONOR_PID"
+wait "$CFS_DONOR_PID" 2>/dev/null || true
+CLONEFS_TEST_BTRFS_PAUSE_MS=30000 start_plain
+CLONEFS_PASSWORD=pw timeout 60 "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT2" "$T/mnt" \
+	-o "ssl_mode=disabled,cache_dir=$T/cache-crash,prefetch=off" >"$T/crash-mount.out" 2>&1 &
+mpid=$!
+t_wait_for "grep -q 'CLONEFS_TEST_BTRFS_PAUSE_MS: pausing 30000 ms' '$T/d2/clonefsd.log'" 30 ||
+	{ cat "$T/d2/clonefsd.log"; t_fail "the snapshot did not reach its pause"; }
+crash=$(ls "$SNAPS")
+[ "$(echo "$crash" | wc -w)" = 1 ] && [ -e "$PSTATE/$crash/btrfs.where" ] && [ ! -e "$PSTATE/$crash/snapshot.meta" ] ||
+	{ ls -la "$SNAPS" "$PSTATE"/*; t_fail "not one snapshot half made"; }
+assert_subvol "$SNAPS/$crash"
+kill -9 "$CFS_DONOR_PID"
+wait "$CFS_DONOR_PID" 2>/dev/null || true
+kill "$mpid" 2>/dev/null || true # no retry may ask the restarted clonefsd for a snapshot
+wait "$mpid" 2>/dev/null || true
+orphan=20260101-000000-0123456789ab
+mkdir "$SNAPS/$orphan"
+btrfs -q subvolume snapshot -r "$MNT/sub" "$SNAPS/$orphan/subvol" >/dev/null
+start_plain
+[ -z "$(ls -A "$SNAPS")" ] && [ ! -e "$PSTATE/$crash" ] ||
+	{ cat "$T/d2/clonefsd.log"; ls -la "$SNAPS" "$PSTATE"; t_fail "the restart left snapshot data behind"; }
+btrfs subvolume list "$MNT" >"$T/subvols.txt"
+grep -Eq "$crash|$orphan" "$T/subvols.txt" && { cat "$T/subvols.txt"; t_fail "a subvolume of $crash or $orphan is still listed"; }
+t_log "ok: the half-made snapshot $crash and the orphan $orphan removed at the restart"
 
 t_log "auto takes btrfs; a tablespace outside the datadir but in its subvolume is served from the snapshot"
 mkdir -p "$MNT/sub/ext"
@@ -117,7 +198,7 @@ live="$MNT/sub/ext/sample/t_in.ibd"
 # The live tablespace changes after the snapshot; the mount (lazy: nothing read yet) must serve the snapshot's copy.
 db_sql "$DONOR_SOCK" "INSERT INTO sample.t_in SELECT seq, REPEAT('y', 200) FROM sample.seq_101_to_3000;
 	FLUSH TABLES sample.t_in FOR EXPORT; UNLOCK TABLES"
-cmp -s "$T/mnt2/.external$live" "$STATE/$id2/subvol/ext/sample/t_in.ibd" ||
+cmp -s "$T/mnt2/.external$live" "$SNAPS/$id2/subvol/ext/sample/t_in.ibd" ||
 	t_fail "the external tablespace served differs from the snapshot's copy"
 cmp -s "$T/mnt2/.external$live" "$live" && t_fail "the external tablespace is served from its live path"
 t_log "ok: .external$live read through the mount equals the snapshot's copy, not the live file ($(stat -c %s "$T/mnt2/.external$live") vs $(stat -c %s "$live") bytes)"
@@ -128,7 +209,7 @@ cfs_start_donor "$T/d" "$PORT" "$DONOR_SOCK" "$MNT/sub/donor/data" \
 	--snapshot-method=auto --state-dir="$STATE" --snapshot-ttl=3
 CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt2" \
 	-o "ssl_mode=disabled,cache_dir=$T/cache2b,prefetch=off,snapshot=$id2"
-cmp -s "$T/mnt2/.external$live" "$STATE/$id2/subvol/ext/sample/t_in.ibd" ||
+cmp -s "$T/mnt2/.external$live" "$SNAPS/$id2/subvol/ext/sample/t_in.ibd" ||
 	t_fail "after a restart, the external tablespace served differs from the snapshot's copy"
 fusermount3 -u "$T/mnt2"
 t_log "ok: the same after a kill -9 and restart of clonefsd (snapshot $id2 reloaded)"
@@ -147,7 +228,7 @@ kill "$CFS_DONOR_PID"
 wait "$CFS_DONOR_PID" 2>/dev/null || true
 cfs_start_donor "$T/d" "$PORT" "$DONOR_SOCK" "$MNT/sub/donor/data" \
 	--snapshot-method=btrfs --state-dir="$STATE" --snapshot-ttl=3
-before=$(ls "$STATE")
+before=$(ls "$STATE" "$SNAPS")
 rc=0
 CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mnt2" \
 	-o "ssl_mode=disabled,cache_dir=$T/cache3" 2>"$T/err" || rc=$?
@@ -155,5 +236,5 @@ CLONEFS_PASSWORD=pw "$CLONEFS_BIN/mount.clonefs" "cloner@127.0.0.1:$PORT" "$T/mn
 cfs_assert_one_error "$T/err" 7005
 grep -q "'$T/ext/sample/t_ext.ibd' is not on the datadir's subvolume" "$T/err" || { cat "$T/err"; t_fail "the refusal does not name the tablespace"; }
 t_log "ok: $(cat "$T/err")"
-[ "$(ls "$STATE")" = "$before" ] || { ls -la "$STATE"; t_fail "a refused snapshot left files in $STATE"; }
+[ "$(ls "$STATE" "$SNAPS")" = "$before" ] || { ls -la "$STATE" "$SNAPS"; t_fail "a refused snapshot left files in $STATE or $SNAPS"; }
 t_log "PASS: btrfs snapshot $id ($lock_line), clone recovered, replay equals donor, subvolume deleted after the TTL"
