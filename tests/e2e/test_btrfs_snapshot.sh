@@ -92,6 +92,7 @@ wait "$CFS_DONOR_PID" 2>/dev/null || true
 fusermount3 -u "$T/mnt"
 btrfs -q subvolume snapshot -r "$SNAPS/$id/subvol" "$STATE/$id/subvol" >/dev/null
 btrfs -q subvolume delete "$SNAPS/$id/subvol" >/dev/null
+rm "$SNAPS/$id/state-dir"
 rmdir "$SNAPS/$id"
 rm "$STATE/$id/btrfs.where"
 # snapshot.meta: {u32 length, SNAP_INFO payload, u16 length, root, u8 owns_root}; its root moves too.
@@ -171,12 +172,18 @@ wait "$mpid" 2>/dev/null || true
 orphan=20260101-000000-0123456789ab
 mkdir "$SNAPS/$orphan"
 btrfs -q subvolume snapshot -r "$MNT/sub" "$SNAPS/$orphan/subvol" >/dev/null
+# Another clonefsd's snapshot (its state dir elsewhere) in the same snapshot dir: not ours to sweep.
+theirs=20260101-000000-0123456789ac
+mkdir -p "$SNAPS/$theirs/data"
+printf '%s' "$T/another-state" >"$SNAPS/$theirs/state-dir"
 start_plain
+[ -d "$SNAPS/$theirs/data" ] || t_fail "the restart removed $SNAPS/$theirs, another clonefsd's snapshot"
+rm -r "${SNAPS:?}/$theirs"
 [ -z "$(ls -A "$SNAPS")" ] && [ ! -e "$PSTATE/$crash" ] ||
 	{ cat "$T/d2/clonefsd.log"; ls -la "$SNAPS" "$PSTATE"; t_fail "the restart left snapshot data behind"; }
 btrfs subvolume list "$MNT" >"$T/subvols.txt"
 grep -Eq "$crash|$orphan" "$T/subvols.txt" && { cat "$T/subvols.txt"; t_fail "a subvolume of $crash or $orphan is still listed"; }
-t_log "ok: the half-made snapshot $crash and the orphan $orphan removed at the restart"
+t_log "ok: the half-made snapshot $crash and the orphan $orphan removed at the restart, another clonefsd's $theirs kept"
 
 t_log "auto takes btrfs; a tablespace outside the datadir but in its subvolume is served from the snapshot"
 mkdir -p "$MNT/sub/ext"

@@ -17,6 +17,9 @@
 
 /* The records a method writes in <state>/<id>: the absolute path <snapshot dir>/<id>. */
 static const char *const records[] = { SNAP_PLACE_REFLINK, SNAP_PLACE_BTRFS };
+/* In <snapshot dir>/<id>: the --state-dir of the clonefsd that made it. Two clonefsd (two servers
+ * whose datadirs share a parent) share a snapshot dir; each sweeps only its own. */
+#define OWNER_NAME "state-dir"
 
 /* a and b (their stats sa, sb) are on one filesystem: one device, or one btrfs (each subvolume of a
  * btrfs has a device number of its own, yet reflinks and snapshots go between them). */
@@ -65,14 +68,15 @@ int snap_place_base(const char *real, char *out, size_t outsz, char *why, size_t
 	return 0;
 }
 
-static int write_record(const char *dir, const char *record, const char *where, struct cfs_err *err)
+/* Write dir/name holding text, synced with its directory. */
+static int write_record(const char *dir, const char *name, const char *text, struct cfs_err *err)
 {
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/%s", dir, record);
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	size_t n = strlen(where);
+	size_t n = strlen(text);
 	int rc = 0;
-	if (fd < 0 || write(fd, where, n) != (ssize_t)n || fsync(fd))
+	if (fd < 0 || write(fd, text, n) != (ssize_t)n || fsync(fd))
 		rc = cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot write '%s': %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
@@ -97,7 +101,22 @@ int snap_place_make(const struct snapshot *s, const char *real, const char *reco
 		return -1;
 	if ((mkdir(base, 0700) && errno != EEXIST) || mkdir(where, 0700))
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "cannot create '%s': %s", where, strerror(errno));
-	return 0;
+	return write_record(where, OWNER_NAME, donor_cfg.state_dir, err);
+}
+
+/* <snapshot dir>/<id> at where was made by another clonefsd (another --state-dir). Data from before
+ * the owner was written (none there) is taken as ours, as it always was. */
+static bool others(const char *where)
+{
+	char path[PATH_MAX + 400], owner[sizeof(donor_cfg.state_dir) + 1];
+	snprintf(path, sizeof(path), "%s/%s", where, OWNER_NAME);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, owner, sizeof(owner) - 1);
+	close(fd);
+	owner[n > 0 ? n : 0] = 0;
+	return strcmp(owner, donor_cfg.state_dir) != 0;
 }
 
 int snap_place_read(const char *dir, const char *record, char *out, size_t outsz)
@@ -196,7 +215,7 @@ void snap_place_sweep(void)
 		snprintf(meta, sizeof(meta), "%s/%s", donor_cfg.state_dir, de->d_name);
 		if (!is_id(de->d_name) || lstat(meta, &st) == 0)
 			continue;
-		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name) >= sizeof(dir))
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name) >= sizeof(dir) || others(dir))
 			continue;
 		donor_log("removing snapshot data %s: no snapshot %s in %s", dir, de->d_name, donor_cfg.state_dir);
 		remove_data(dir);
