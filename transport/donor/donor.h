@@ -202,6 +202,9 @@ bool snap_cancelled(void);
 /* A test's deliberate delay at a step of a method: the milliseconds in the environment variable env
  * (at most 60 s; unset: none), logged with what. */
 void snap_test_pause(const char *env, const char *what);
+/* id has the shape of our snapshot ids ("YYYYMMDD-HHMMSS-" and 12 hex digits): nothing else in the
+ * state dir or a snapshot dir is ever removed. */
+bool snap_is_id(const char *id);
 /* Make a new snapshot with the configured method, as the authenticated user. progress() is called
  * every 2 s from another thread while it runs. 3634 if one is being made already. */
 struct snapshot *snap_create(MYSQL *db, const char *user, const char *password, const struct donor_peer *peer,

@@ -186,19 +186,6 @@ void snap_place_remove(const char *dir)
 			remove_data(where);
 }
 
-/* A snapshot id, as snapshot.c makes them: "YYYYMMDD-HHMMSS-" and 12 hex digits. */
-static bool is_id(const char *id)
-{
-	static const char shape[] = "dddddddd-dddddd-xxxxxxxxxxxx";
-	size_t i = 0;
-	for (; shape[i] && id[i]; i++) {
-		unsigned char c = (unsigned char)id[i];
-		if (shape[i] == '-' ? c != '-' : shape[i] == 'd' ? (c < '0' || c > '9') : !strchr("0123456789abcdef", c))
-			return false;
-	}
-	return !shape[i] && !id[i];
-}
-
 void snap_place_sweep(void)
 {
 	char real[PATH_MAX], base[PATH_MAX], why[PATH_MAX + 300];
@@ -213,7 +200,7 @@ void snap_place_sweep(void)
 		char meta[4200], dir[PATH_MAX + 300];
 		struct stat st;
 		snprintf(meta, sizeof(meta), "%s/%s", donor_cfg.state_dir, de->d_name);
-		if (!is_id(de->d_name) || lstat(meta, &st) == 0)
+		if (!snap_is_id(de->d_name) || lstat(meta, &st) == 0)
 			continue;
 		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name) >= sizeof(dir) || others(dir))
 			continue;

@@ -85,7 +85,7 @@ void snap_test_pause(const char *env, const char *what)
 }
 
 /* Our ids: "YYYYMMDD-HHMMSS-" and 12 hex digits. Nothing else in the state dir is ever removed. */
-static bool is_snap_id(const char *id)
+bool snap_is_id(const char *id)
 {
 	static const char shape[] = "dddddddd-dddddd-xxxxxxxxxxxx";
 	size_t i = 0;
@@ -116,7 +116,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static void remove_snap_dir(const char *dir)
 {
 	size_t n = strlen(donor_cfg.state_dir);
-	if (strncmp(dir, donor_cfg.state_dir, n) != 0 || dir[n] != '/' || !is_snap_id(dir + n + 1)) {
+	if (strncmp(dir, donor_cfg.state_dir, n) != 0 || dir[n] != '/' || !snap_is_id(dir + n + 1)) {
 		donor_event("snapshot_remove_refused", "not removing %s: not a snapshot directory of %s", dir, donor_cfg.state_dir);
 		return;
 	}
@@ -273,7 +273,7 @@ int snap_registry_init(struct cfs_err *err)
 				   strerror(errno));
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (!is_snap_id(de->d_name))
+		if (!snap_is_id(de->d_name))
 			continue; /* not ours: left alone */
 		struct cfs_err why = { 0 };
 		struct snapshot *s = load_meta(de->d_name, &why);
