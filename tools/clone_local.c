@@ -288,7 +288,9 @@ int clone_local_run(const struct recipient *r, const char *dir, struct cfs_err *
 		cfs_err_set(err, CFS_ER_IO, "cannot stat '%s': %s", stat(real, &ds) ? real : parent, strerror(errno));
 		goto out;
 	}
-	bool same_fs = ds.st_dev == ps.st_dev;
+	/* Reflinks cross btrfs subvolumes (each its own st_dev): a datadir that is a subvolume clones into
+	 * another subvolume of its filesystem too. */
+	bool same_fs = ds.st_dev == ps.st_dev || snap_btrfs_same_fs(real, parent);
 	/* Built hidden beside /d and renamed into place once complete, as materialize does. */
 	if ((size_t)snprintf(partial, sizeof(partial), "%s/.%s.clonefs-partial", strcmp(parent, "/") ? parent : "",
 			     name) >= sizeof(partial)) {

@@ -10,7 +10,8 @@
 # after a kill -9, both its parts removed after the TTL); a kill -9 between the subvolume and the
 # metadata, and subvolume data nobody's metadata names, leave nothing after a restart; a tablespace
 # elsewhere in the subvolume is served from the snapshot (not its live path), one off the subvolume
-# makes auto take mariabackup and --snapshot-method=btrfs refuse with 7005 naming it.
+# makes auto take mariabackup and --snapshot-method=btrfs refuse with 7005 naming it. CLONE LOCAL
+# into another subvolume of the same btrfs is a reflink snapshot, not a copy.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
@@ -82,6 +83,17 @@ grep -Eq "Starting crash recovery|crash recovery" "$T/clone-run/error.log" &&
 t_log "replay the donor's binary log from $binlog_file:$binlog_pos into the clone"
 cfs_replay_and_compare "$MNT/sub/donor" "$binlog_file" "$binlog_pos" "$DONOR_SOCK" "$CLONE_SOCK"
 t_log "$CFS_NSUMS checksums equal (donor vs clone + binlog replay from the snapshot position)"
+
+t_log "CLONE LOCAL into another subvolume of the datadir's btrfs: a reflink snapshot (reflinks cross subvolumes), not a copy"
+btrfs_subvol "$MNT/local"
+"$CLONEFS_BIN/clonefs" clone "CLONE LOCAL DATA DIRECTORY = '$MNT/local/clone'" --socket="$DONOR_SOCK" -u root \
+	>"$T/local.out" 2>"$T/local.err" || { cat "$T/local.out" "$T/local.err"; t_fail "CLONE LOCAL failed"; }
+grep -q "^CLONE LOCAL DATA DIRECTORY '$MNT/local/clone': a reflink snapshot of '$MNT/sub/donor/data'" "$T/local.out" ||
+	{ cat "$T/local.out"; t_fail "CLONE LOCAL into another subvolume was not a reflink snapshot"; }
+db_start_safe "$MNT/local/clone" "$T/local-run"
+cfs_assert_same_data "$DONOR_SOCK" "$T/local-run/mysql.sock" "CLONE LOCAL into another subvolume"
+db_stop "$T/local-run"
+t_log "ok: $(cut -c1-140 "$T/local.out")...: started, equal to the idle donor"
 
 t_log "kill -9 clonefsd; the snapshot moved back to where clonefsd made them before D46 (its subvolume in"
 t_log "--state-dir); restart: it is reloaded, served, and its subvolume deleted after the TTL"
