@@ -1,7 +1,8 @@
 /* clone_local.c: clonefs clone "CLONE LOCAL DATA DIRECTORY = '/d'": a consistent datadir of the local
  * MariaDB server put at /d by the reflink method itself (transport/donor/snap_reflink.c, in-process),
- * (a copy of such a snapshot when /d is on another filesystem), with clonefs_binlog_info and
- * clonefs_info.json as a remote clone has; /d starts with mysqld_safe. */
+ * or as a writable btrfs snapshot when the datadir is a subvolume of its own and /d on its btrfs
+ * (snap_btrfs.c's lock steps), or a copy of a reflink snapshot when /d is on another filesystem;
+ * with clonefs_binlog_info and clonefs_info.json as a remote clone has; /d starts with mysqld_safe. */
 #include "tools/clone_local.h"
 
 #include <dirent.h>
@@ -89,8 +90,8 @@ int clone_local_login(const char *defaults_file, const struct clone_local_login 
 }
 
 /* clonefs_binlog_info and clonefs_info.json in dir, owned as dir is. */
-static int write_info(const char *dir, const char *real, const struct wire_snap_info *info, time_t made,
-		      struct cfs_err *err)
+static int write_info(const char *dir, const char *real, const struct wire_snap_info *info, const char *method,
+		      time_t made, struct cfs_err *err)
 {
 	struct wbuf b;
 	char id[64], num[32];
@@ -110,7 +111,7 @@ static int write_info(const char *dir, const char *real, const struct wire_snap_
 	json_kv_str(&b, "binlog_file", wire_snap_info_get(info, "binlog_file"), 1);
 	json_kv_str(&b, "binlog_pos", wire_snap_info_get(info, "binlog_pos"), 1);
 	json_kv_str(&b, "gtid_pos", wire_snap_info_get(info, "gtid_pos"), 1);
-	json_kv_str(&b, "method", "reflink", 1);
+	json_kv_str(&b, "method", method, 1);
 	json_kv_str(&b, "created_at", num, 1);
 	json_kv_u64(&b, "materialized_at", (uint64_t)time(NULL), 1);
 	json_raw(&b, ",\"facts\":{");
@@ -253,6 +254,45 @@ static int snapshot_and_copy(MYSQL *db, const char *real, const char *partial, s
 	return rc;
 }
 
+/* A btrfs snapshot holds the whole datadir: what a reflink snapshot leaves out goes (pid files,
+ * sockets, logs, binary logs, the server's replica state, a redo log being resized, our snapshot
+ * directory), at rel ("" the root) and below. 0, or -1 + err. */
+static int prune(const char *root, const char *rel, const struct wire_snap_info *info, struct cfs_err *err)
+{
+	char dir[PATH_MAX];
+	if ((size_t)snprintf(dir, sizeof(dir), "%s%s%s", root, *rel ? "/" : "", rel) >= sizeof(dir))
+		return cfs_err_set(err, ER_PATH_LENGTH, ER_PATH_LENGTH_MSG);
+	DIR *d = opendir(dir);
+	if (!d)
+		return cfs_err_set(err, CFS_ER_IO, "cannot read '%s': %s", dir, strerror(errno));
+	struct dirent *de;
+	int rc = 0;
+	while (rc == 0 && (de = readdir(d))) {
+		char r[PATH_MAX], full[PATH_MAX * 2];
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if ((size_t)snprintf(r, sizeof(r), "%s%s%s", rel, *rel ? "/" : "", de->d_name) >= sizeof(r)) {
+			rc = cfs_err_set(err, ER_PATH_LENGTH, ER_PATH_LENGTH_MSG);
+			break;
+		}
+		snprintf(full, sizeof(full), "%s/%s", root, r);
+		bool drop = snap_tree_skip(r, NULL) ||
+			    (!*rel && (donor_replica_state_file(de->d_name, info) || !strcmp(de->d_name, SNAP_PLACE_DIR_NAME) ||
+				       (!strncmp(de->d_name, "ib_logfile", 10) && strcmp(de->d_name, "ib_logfile0"))));
+		struct stat st;
+		if (lstat(full, &st))
+			continue;
+		if (drop || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))) { /* a socket: not data */
+			if (rm_tree(full))
+				rc = cfs_err_set(err, CFS_ER_IO, "cannot remove '%s': %s", full, strerror(errno));
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = prune(root, r, info, err);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
 static long long ms_since(const struct timespec *t0)
 {
 	struct timespec now;
@@ -297,15 +337,29 @@ int clone_local_run(const struct recipient *r, const char *dir, struct cfs_err *
 		cfs_err_set(err, ER_PATH_LENGTH, ER_PATH_LENGTH_MSG);
 		goto out;
 	}
+	snap_btrfs_delete(partial); /* an earlier btrfs clone's: rm_tree cannot remove a subvolume */
 	if (rm_tree(partial)) {
 		cfs_err_set(err, CFS_ER_IO, "cannot remove an earlier partial clone '%s': %s", partial, strerror(errno));
 		goto out;
 	}
-	if (snap_reflink_mkroot(real, partial, err))
-		goto out;
-	made_partial = true;
-	if ((same_fs ? snap_reflink_copy(db, real, partial, "CLONE LOCAL", &info, err)
-		     : snapshot_and_copy(db, real, partial, &info, err)) || write_info(partial, real, &info, made, err))
+	/* The datadir a subvolume of its own, /d on its btrfs: a writable snapshot of it is /d. */
+	char why[PATH_MAX + 300];
+	bool subvol = same_fs && snap_btrfs_subvol_root(real) && snap_btrfs_same_fs(real, parent) &&
+		      snap_btrfs_own_subvol(real, why, sizeof(why));
+	if (subvol) {
+		const char *slash = strrchr(partial, '/');
+		made_partial = true;
+		if (snap_btrfs_copy(db, real, parent, slash + 1, false, &info, err) || prune(partial, "", &info, err))
+			goto out;
+	} else {
+		if (snap_reflink_mkroot(real, partial, err))
+			goto out;
+		made_partial = true;
+		if (same_fs ? snap_reflink_copy(db, real, partial, "CLONE LOCAL", &info, err)
+			    : snapshot_and_copy(db, real, partial, &info, err))
+			goto out;
+	}
+	if (write_info(partial, real, &info, subvol ? "btrfs" : "reflink", made, err))
 		goto out;
 	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0 || rename(partial, dir) || fsync(pfd)) {
@@ -318,12 +372,13 @@ int clone_local_run(const struct recipient *r, const char *dir, struct cfs_err *
 	made_partial = false;
 	printf("CLONE LOCAL DATA DIRECTORY '%s': %s of '%s' in %lld ms (backup lock held %s ms); "
 	       "binlog %s:%s, GTID %s; start it with mysqld_safe --datadir=%s\n", dir,
-	       same_fs ? "a reflink snapshot" : "a copy of a reflink snapshot", real, ms_since(&t0),
+	       subvol ? "a btrfs subvolume snapshot" : same_fs ? "a reflink snapshot" : "a copy of a reflink snapshot",
+	       real, ms_since(&t0),
 	       wire_snap_info_get(&info, "lock_ms"), wire_snap_info_get(&info, "binlog_file"),
 	       wire_snap_info_get(&info, "binlog_pos"), wire_snap_info_get(&info, "gtid_pos"), dir);
 	rc = 0;
 out:
-	if (made_partial)
+	if (made_partial && snap_btrfs_delete(partial) == 0)
 		rm_tree(partial);
 	wire_snap_info_release(&info);
 	mysql_close(db);

@@ -11,7 +11,8 @@
 # metadata, and subvolume data nobody's metadata names, leave nothing after a restart; a tablespace
 # elsewhere in the subvolume is served from the snapshot (not its live path), one off the subvolume
 # makes auto take mariabackup and --snapshot-method=btrfs refuse with 7005 naming it. CLONE LOCAL
-# into another subvolume of the same btrfs is a reflink snapshot, not a copy.
+# into another subvolume of the same btrfs is a reflink snapshot, not a copy; of a datadir that is a
+# subvolume of its own, a writable btrfs snapshot, equal to the donor after binlog replay.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
@@ -94,6 +95,31 @@ db_start_safe "$MNT/local/clone" "$T/local-run"
 cfs_assert_same_data "$DONOR_SOCK" "$T/local-run/mysql.sock" "CLONE LOCAL into another subvolume"
 db_stop "$T/local-run"
 t_log "ok: $(cut -c1-140 "$T/local.out")...: started, equal to the idle donor"
+
+t_log "CLONE LOCAL of a datadir that is a subvolume of its own, under a write load: a writable btrfs snapshot"
+mkdir -p "$MNT/own"
+btrfs_subvol "$MNT/own/data"
+db_start "$MNT/own"
+OWN_SOCK="$MNT/own/mysql.sock"
+db_load_sample "$OWN_SOCK" 2
+db_write_load_start "$OWN_SOCK"
+sleep 0.5
+"$CLONEFS_BIN/clonefs" clone "CLONE LOCAL DATA DIRECTORY = '$MNT/local/own'" --socket="$OWN_SOCK" -u root \
+	>"$T/own.out" 2>"$T/own.err" || { cat "$T/own.out" "$T/own.err"; t_fail "CLONE LOCAL of a subvolume failed"; }
+db_write_load_stop
+grep -q "^CLONE LOCAL DATA DIRECTORY '$MNT/local/own': a btrfs subvolume snapshot of '$MNT/own/data'" "$T/own.out" ||
+	{ cat "$T/own.out"; t_fail "CLONE LOCAL of a subvolume datadir was not a btrfs snapshot"; }
+btrfs subvolume show "$MNT/local/own" >"$T/own-subvol.txt" 2>&1 || { cat "$T/own-subvol.txt"; t_fail "$MNT/local/own is not a subvolume"; }
+grep -q "Flags:.*readonly" "$T/own-subvol.txt" && t_fail "the CLONE LOCAL subvolume is read-only"
+[ -z "$(ls -A "$MNT/local" | grep clonefs-partial)" ] || { ls -la "$MNT/local"; t_fail "leftovers beside the clone"; }
+read -r own_file own_pos _ <"$MNT/local/own/clonefs_binlog_info"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["method"] == "btrfs" and d["binlog_pos"] == sys.argv[2]' \
+	"$MNT/local/own/clonefs_info.json" "$own_pos" || t_fail "clonefs_info.json disagrees with clonefs_binlog_info"
+db_start_safe "$MNT/local/own" "$T/own-run"
+cfs_replay_and_compare "$MNT/own" "$own_file" "$own_pos" "$OWN_SOCK" "$T/own-run/mysql.sock"
+db_stop "$T/own-run"
+db_stop "$MNT/own"
+t_log "ok: $(cut -c1-140 "$T/own.out")...: started, equal to the donor after replay from $own_file:$own_pos"
 
 t_log "kill -9 clonefsd; the snapshot moved back to where clonefsd made them before D46 (its subvolume in"
 t_log "--state-dir); restart: it is reloaded, served, and its subvolume deleted after the TTL"

@@ -278,6 +278,11 @@ int snap_dir_take(struct snapshot *s, MYSQL *db, struct cfs_err *err);
 /* snap_btrfs.c: backup lock, binlog position, read-only snapshot of the datadir's subvolume at
  * <snapshot dir>/<id>/subvol (snap_place.c), release; the lock time in the fact lock_ms. */
 int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err);
+/* Under the backup lock (its steps and bounds as snap_btrfs_take's), the binlog and replication facts
+ * recorded into info and a snapshot of the subvolume subvol made as dir/name, read-only or writable
+ * (CLONE LOCAL); lock_ms into info. 0, or -1 + err. */
+int snap_btrfs_copy(MYSQL *db, const char *subvol, const char *dir, const char *name, bool readonly,
+		    struct wire_snap_info *info, struct cfs_err *err);
 /* Delete <dir>/subvol if it is a btrfs subvolume: a snapshot made before D46, in its state directory
  * dir. 0, or -1 (logged). */
 int snap_btrfs_remove(const char *dir);
@@ -286,6 +291,8 @@ int snap_btrfs_remove(const char *dir);
 int snap_btrfs_delete(const char *path);
 /* a and b are on the same btrfs filesystem (its UUID), whichever subvolumes hold them. */
 bool snap_btrfs_same_fs(const char *a, const char *b);
+/* path is the root directory of a btrfs subvolume. */
+bool snap_btrfs_subvol_root(const char *path);
 /* For auto and --explain-methods: the datadir's subvolume is not the filesystem's top-level one (a
  * snapshot of that would hold the whole filesystem: auto takes reflink there); why says which. */
 bool snap_btrfs_own_subvol(const char *datadir, char *why, size_t whysz);

@@ -134,6 +134,13 @@ bool snap_btrfs_usable(const char *datadir, char *why, size_t whysz)
 	return true;
 }
 
+bool snap_btrfs_subvol_root(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_ino == BTRFS_SUBVOL_ROOT_INO &&
+	       snap_btrfs_is_btrfs(path);
+}
+
 bool snap_btrfs_own_subvol(const char *datadir, char *why, size_t whysz)
 {
 	char real[PATH_MAX], subvol[PATH_MAX], rel[PATH_MAX];
@@ -199,8 +206,10 @@ bool snap_btrfs_holds_all(MYSQL *db, const char *datadir, char *why, size_t whys
 	return true;
 }
 
-/* A read-only snapshot of the subvolume at subvol, made as <dir>/subvol. 0, or -1 + err. */
-static int make_subvol_snapshot(const char *subvol, const char *dir, struct cfs_err *err)
+/* A snapshot of the subvolume at subvol, made as <dir>/<name> (read-only, or writable for a
+ * CLONE LOCAL). 0, or -1 + err. */
+static int make_subvol_snapshot(const char *subvol, const char *dir, const char *name, bool readonly,
+				struct cfs_err *err)
 {
 	int src = open(subvol, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int dst = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -212,11 +221,12 @@ static int make_subvol_snapshot(const char *subvol, const char *dir, struct cfs_
 	struct btrfs_ioctl_vol_args_v2 args;
 	memset(&args, 0, sizeof(args));
 	args.fd = src;
-	args.flags = BTRFS_SUBVOL_RDONLY;
-	snprintf(args.name, sizeof(args.name), "%s", SUBVOL_NAME);
-	if (ioctl(dst, BTRFS_IOC_SNAP_CREATE_V2, &args))
-		rc = cfs_err_set(err, CFS_ER_SNAPSHOT, "btrfs subvolume snapshot -r '%s' '%s/%s' failed: %s%s", subvol, dir,
-				 SUBVOL_NAME, strerror(errno),
+	args.flags = readonly ? BTRFS_SUBVOL_RDONLY : 0;
+	if ((size_t)snprintf(args.name, sizeof(args.name), "%s", name) >= sizeof(args.name))
+		rc = cfs_err_set(err, CFS_ER_SNAPSHOT, "the subvolume name '%s' is too long", name);
+	else if (ioctl(dst, BTRFS_IOC_SNAP_CREATE_V2, &args))
+		rc = cfs_err_set(err, CFS_ER_SNAPSHOT, "btrfs subvolume snapshot%s '%s' '%s/%s' failed: %s%s",
+				 readonly ? " -r" : "", subvol, dir, name, strerror(errno),
 				 errno == EXDEV ? " (--snapshot-dir must be on the same btrfs filesystem as the datadir)" : "");
 out:
 	if (src >= 0)
@@ -259,7 +269,8 @@ static long long elapsed_ms(const struct timespec *from)
 	return (long long)(now.tv_sec - from->tv_sec) * 1000 + (now.tv_nsec - from->tv_nsec) / 1000000;
 }
 
-int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
+int snap_btrfs_copy(MYSQL *db, const char *subvol, const char *dir, const char *name, bool readonly,
+		    struct wire_snap_info *info, struct cfs_err *err)
 {
 	static const char *const maria_prepare[] = { "BACKUP STAGE START", "BACKUP STAGE FLUSH", "BACKUP STAGE BLOCK_DDL" };
 	/* With a binary log, InnoDB's commit record may still be in its log buffer once the commit
@@ -279,6 +290,48 @@ int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 	size_t nblock = mariadb ? ARRAY_LEN(maria_block) : ARRAY_LEN(my_block);
 	size_t nrelease = mariadb ? ARRAY_LEN(maria_release) : ARRAY_LEN(my_release);
 
+	char ignored[8];
+	/* Every lock wait is bounded by the snapshot's timeout, not the server's one-year default. */
+	char old_wait[32], sql[96];
+	int wait_s = donor_cfg.snapshot_timeout_s < LOCK_WAIT_MAX_S ? donor_cfg.snapshot_timeout_s : LOCK_WAIT_MAX_S;
+	if (donor_query1(db, "SELECT @@SESSION.lock_wait_timeout", old_wait, sizeof(old_wait), err))
+		return -1;
+	snprintf(sql, sizeof(sql), "SET SESSION lock_wait_timeout = %d", wait_s > 0 ? wait_s : 1);
+	if (donor_query1(db, sql, ignored, sizeof(ignored), err))
+		return -1;
+
+	struct timespec locked;
+	long long held = -1;
+	size_t done = 0;
+	int rc = run_all(db, prepare, nprepare, &done, err);
+	if (rc == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &locked); /* from here until the release, commits wait */
+		rc = run_all(db, block, nblock, &done, err);
+		if (rc == 0)
+			rc = donor_replica_record(db, info, err);
+		if (rc == 0) {
+			snap_set_status("btrfs subvolume snapshot");
+			rc = make_subvol_snapshot(subvol, dir, name, readonly, err);
+		}
+	}
+	/* Released on every path once anything was taken, also when a later step failed. */
+	if (done)
+		release_all(db, release, nrelease);
+	if (rc == 0)
+		held = elapsed_ms(&locked);
+	snprintf(sql, sizeof(sql), "SET SESSION lock_wait_timeout = %.20s", old_wait);
+	if (mysql_query(db, sql))
+		donor_event("snapshot_sql_failed", "cannot restore lock_wait_timeout: ERROR %u: %s", mysql_errno(db), mysql_error(db));
+	if (rc)
+		return -1;
+	char num[32];
+	snprintf(num, sizeof(num), "%lld", held);
+	wire_snap_info_set(info, "lock_ms", num);
+	return 0;
+}
+
+int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
+{
 	char datadir[4096], real[PATH_MAX], subvol[PATH_MAX], rel[PATH_MAX], why[PATH_MAX + 200];
 	if (donor_query1(db, "SELECT @@datadir", datadir, sizeof(datadir), err))
 		return -1;
@@ -302,55 +355,21 @@ int snap_btrfs_take(struct snapshot *s, MYSQL *db, struct cfs_err *err)
 		return cfs_err_set(err, CFS_ER_SNAPSHOT, "the snapshot path for '%s' is too long", real);
 	s->owns_root = true;
 
-	/* Every lock wait is bounded by the snapshot's timeout, not the server's one-year default. */
-	char old_wait[32], sql[96];
-	int wait_s = donor_cfg.snapshot_timeout_s < LOCK_WAIT_MAX_S ? donor_cfg.snapshot_timeout_s : LOCK_WAIT_MAX_S;
-	if (donor_query1(db, "SELECT @@SESSION.lock_wait_timeout", old_wait, sizeof(old_wait), err))
+	if (snap_btrfs_copy(db, subvol, where, SUBVOL_NAME, true, &s->info, err))
 		return -1;
-	snprintf(sql, sizeof(sql), "SET SESSION lock_wait_timeout = %d", wait_s > 0 ? wait_s : 1);
-	if (donor_query1(db, sql, why, sizeof(why), err))
-		return -1;
-
-	struct timespec locked;
-	long long held = -1;
-	size_t done = 0;
-	int rc = run_all(db, prepare, nprepare, &done, err);
-	if (rc == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &locked); /* from here until the release, commits wait */
-		rc = run_all(db, block, nblock, &done, err);
-		if (rc == 0)
-			rc = donor_replica_record(db, &s->info, err);
-		if (rc == 0) {
-			snap_set_status("btrfs subvolume snapshot");
-			rc = make_subvol_snapshot(subvol, where, err);
-		}
-	}
-	/* Released on every path once anything was taken, also when a later step failed. */
-	if (done)
-		release_all(db, release, nrelease);
-	if (rc == 0)
-		held = elapsed_ms(&locked);
-	snprintf(sql, sizeof(sql), "SET SESSION lock_wait_timeout = %.20s", old_wait);
-	if (mysql_query(db, sql))
-		donor_event("snapshot_sql_failed", "cannot restore lock_wait_timeout: ERROR %u: %s", mysql_errno(db), mysql_error(db));
-	if (rc)
-		return -1;
-	char num[32];
-	snprintf(num, sizeof(num), "%lld", held);
-	wire_snap_info_set(&s->info, "lock_ms", num);
 	wire_snap_info_set(&s->info, "btrfs_subvolume", subvol);
-	donor_event("snapshot_lock_held", "snapshot %s: %s held for %lld ms (%s to %s); read-only snapshot of subvolume %s "
-		    "at %s/%s, serving %s", s->id, mariadb ? "backup lock" : "instance and read lock", held, block[0],
-		    release[nrelease - 1], subvol, where, SUBVOL_NAME, *rel ? rel : "its root");
+	bool mariadb = donor_is_mariadb(db);
+	donor_event("snapshot_lock_held", "snapshot %s: %s held for %s ms (%s); read-only snapshot of subvolume %s "
+		    "at %s/%s, serving %s", s->id, mariadb ? "backup lock" : "instance and read lock",
+		    wire_snap_info_get(&s->info, "lock_ms"), mariadb ? "BACKUP STAGE BLOCK_COMMIT to BACKUP STAGE END"
+		    : "FLUSH TABLES WITH READ LOCK to UNLOCK INSTANCE", subvol, where, SUBVOL_NAME, *rel ? rel : "its root");
 	snap_test_pause(PAUSE_ENV, "before the snapshot's metadata is written");
 	return 0;
 }
-
 int snap_btrfs_delete(const char *path)
 {
 	char dir[PATH_MAX];
-	struct stat st;
-	if (lstat(path, &st) || !S_ISDIR(st.st_mode) || st.st_ino != BTRFS_SUBVOL_ROOT_INO || !snap_btrfs_is_btrfs(path))
+	if (!snap_btrfs_subvol_root(path))
 		return 0; /* no subvolume here: nothing to do */
 	snprintf(dir, sizeof(dir), "%s", path);
 	char *slash = strrchr(dir, '/');
