@@ -42,7 +42,7 @@ static const char *fact(const struct store_snapshot *s, const char *k)
 	return v ? v : "";
 }
 
-/* Bytes of the packs a snapshot references (each chunk once). */
+/* Sealed bytes a snapshot's chunk references point at (a chunk referenced twice counts twice). */
 static uint64_t stored_bytes(const struct store_snapshot *s)
 {
 	uint64_t n = 0;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz_store.h"
 #include "transport/store_fmt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -29,24 +30,7 @@ static void parse(const uint8_t *p, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct store_keys k;
-	static int init;
-	if (!init) {
-		uint8_t key[STORE_KEY_LEN];
-		memset(key, 0x42, sizeof(key)); /* the key tests/unit/test_store_fmt.c seals its seeds with */
-		store_keys_derive(key, &k);
-		init = 1;
-	}
 	parse(data, size);
-	uint8_t *plain = NULL;
-	size_t plen;
-	struct cfs_err err;
-	if (store_object_open(&k, STORE_INDEX_MAGIC, "prod/packs/0123456789abcdef0123456789abcdef.idx", data, size,
-			      &plain, &plen, &err) == 0) {
-		parse(plain, plen);
-		free(plain);
-	} else if (plain) {
-		abort();
-	}
+	fuzz_store_open(STORE_INDEX_MAGIC, "prod/packs/0123456789abcdef0123456789abcdef.idx", data, size, parse);
 	return 0;
 }
