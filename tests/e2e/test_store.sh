@@ -184,8 +184,10 @@ s3curl PUT "prod/snapshots/$B" "$T/man.orig" >/dev/null || t_fail "could not res
 
 t_log "6. eight recipients mount one published snapshot at once, the donor stopped"
 kill "$CFS_DONOR_PID"; wait "$CFS_DONOR_PID" 2>/dev/null || true
-for i in 11 12 13 14 15 16 17 18; do smount "$i" "$B" & done
-wait
+# Wait for these eight only: a bare `wait` would also wait for case 4's proxy (it lives 400 s).
+pids=()
+for i in 11 12 13 14 15 16 17 18; do smount "$i" "$B" & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p" || t_fail "a mount of the eight failed"; done
 pids=()
 for i in 11 12 13 14 15 16 17 18; do
 	"$CLONEFS_BIN/clonefs" materialize "$T/m$i" "$T/clone$i" --no-progress >"$T/mat$i.log" 2>&1 & pids+=($!)
@@ -199,18 +201,40 @@ diff -r -x clonefs_info.json -x 'clonefs_*' "$T/clone2" "$T/clone11" >"$T/diff21
 t_log "6: eight equal clones of $B"
 
 t_log "7. gc --keep=1 keeps the newest snapshot whole and removes what only the others used"
+# A table that only snapshot E holds: 4 MiB that do not compress, in 1 MiB packs, so some of E's
+# packs hold nothing but its chunks; F, published after it is dropped, is the one gc keeps.
+cfs_start_donor "$T" "$PORT" "$DONOR_SOCK" "$T/donor/data" --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
+db_sql "$DONOR_SOCK" "USE sample; CREATE TABLE gc_only (id INT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB;
+	INSERT INTO gc_only SELECT seq, CONCAT(RANDOM_BYTES(1024), RANDOM_BYTES(1024), RANDOM_BYTES(1024),
+	RANDOM_BYTES(1024)) FROM seq_1_to_1000"
+publish --pack-mib=1 >"$T/pubE.json" || t_fail "publish of E failed"
+db_sql "$DONOR_SOCK" "DROP TABLE sample.gc_only"
+publish --pack-mib=1 >"$T/pubF.json" || t_fail "publish of F failed"
+F=$(jget "$T/pubF.json" snapshot_id)
+kill "$CFS_DONOR_PID"; wait "$CFS_DONOR_PID" 2>/dev/null || true
+smount 7 "$F"
+"$CLONEFS_BIN/clonefs" materialize "$T/m7" "$T/clone7" --no-progress >"$T/mat7.log" 2>&1 || t_fail "materialize of $F failed: $(cat "$T/mat7.log")"
+fusermount3 -u "$T/m7"
 objs() { s3curl GET "?list-type=2&prefix=prod%2F" | grep -o '<Key>[^<]*</Key>' | wc -l; }
+packs_stored() { s3curl GET "?list-type=2&prefix=prod%2Fpacks%2F" | grep -o "\\.$1</Key>" | wc -l; }
 n0=$(objs)
+p0=$(packs_stored pack)
 "$CLONEFS_BIN/clonefs" store gc "$S3" -o "store_key_file=$T/store.key" --keep=1 --grace=0 >"$T/gc1" || t_fail "gc failed: $(cat "$T/gc1")"
 n1=$(objs)
 t_log "$(tail -1 "$T/gc1"); objects $n0 -> $n1"
 left=$("$CLONEFS_BIN/clonefs" store list "$S3" -o "store_key_file=$T/store.key" --json | python3 -c 'import json,sys; print(" ".join(s["snapshot_id"] for s in json.load(sys.stdin)))')
-[ "$left" = "$D" ] || t_fail "after gc --keep=1 the store holds '$left', expected only the newest, $D"
-[ "$n1" -lt "$n0" ] || t_fail "gc removed no object"
-grep -q "^removing .*\.pack$" "$T/gc1" || t_fail "gc removed no pack"
-smount 6 "$D"
+[ "$left" = "$F" ] || t_fail "after gc --keep=1 the store holds '$left', expected only the newest, $F"
+grep -q "^removing .*\.pack$" "$T/gc1" || t_fail "gc removed no pack (E's packs of gc_only are used by no kept snapshot)"
+# What is left is exactly what the kept snapshot uses: its packs, each with its index.
+kept=$("$CLONEFS_BIN/clonefs" store list "$S3" -o "store_key_file=$T/store.key" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["packs"])')
+p1=$(packs_stored pack)
+i1=$(packs_stored idx)
+[ "$p1" = "$kept" ] && [ "$i1" = "$kept" ] ||
+	t_fail "after gc the store holds $p1 packs and $i1 indexes; the kept snapshot uses $kept"
+t_log "packs $p0 -> $p1 (the kept snapshot uses $kept)"
+smount 6 "$F"
 "$CLONEFS_BIN/clonefs" materialize "$T/m6" "$T/clone6" --no-progress >"$T/mat6.log" 2>&1 || t_fail "materialize after gc failed: $(cat "$T/mat6.log")"
 fusermount3 -u "$T/m6"
-diff -r -x clonefs_info.json "$T/clone4" "$T/clone6" >/dev/null || t_fail "the kept snapshot's clone after gc differs from before"
-t_log "7: the kept snapshot $D materializes equal after gc"
+diff -r -x clonefs_info.json "$T/clone7" "$T/clone6" >/dev/null || t_fail "the kept snapshot's clone after gc differs from before"
+t_log "7: the kept snapshot $F materializes equal after gc"
 t_log "PASS"
