@@ -101,7 +101,8 @@ static int link_cmp(const void *a, const void *b)
 
 void snap_confine_end(struct snap_confine *c, struct manifest *m)
 {
-	qsort(c->links, c->n, sizeof(*c->links), link_cmp);
+	if (c->n) /* qsort of NULL, 0 is undefined (UBSan stops clonefsd on it) */
+		qsort(c->links, c->n, sizeof(*c->links), link_cmp);
 	for (size_t i = 0; i < c->n;) {
 		size_t j = i;
 		while (j < c->n && c->links[j].dev == c->links[i].dev && c->links[j].ino == c->links[i].ino)
