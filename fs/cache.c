@@ -280,7 +280,7 @@ int cache_remove(const char *dir, struct cfs_err *err)
 			close(fd);
 		return rc;
 	}
-	static const char *const files[] = { "manifest", "manifest.tmp", "chunks.idx", "lock" };
+	static const char *const files[] = { "manifest", "manifest.tmp", "chunks.idx", "mount.log", "lock" };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && rc == 0; i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", gone, files[i]) >= sizeof(path))
 			rc = cfs_err_set(err, CFS_ER_CACHE, "cache: path too long: '%s'", gone);

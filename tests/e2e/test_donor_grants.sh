@@ -10,6 +10,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
+# Refused logins and snapshots are what this test provokes.
+t_log_expect "authentication of '[a-z]*' refused: ERROR 1045 "
+t_log_expect "snapshot 'no-such-snapshot' for '[a-z]*' refused: ERROR 7005 "
 
 T=$(t_tmpdir)
 tls_make "$T/tls"

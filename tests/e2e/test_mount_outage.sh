@@ -9,6 +9,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
+# The outages this test makes: reads that give up after network_timeout, logins while the server is down.
+t_log_expect "read of [^ ]+ failed: ERROR 7001 \(HY000\): donor [0-9.:]+ unreachable"
+t_log_expect "ERROR 3862 \(HY000\): Clone Donor Error: clonefsd cannot reach its server"
 
 T=$(t_tmpdir)
 cfs_donor_up "$T" 20 'pw'

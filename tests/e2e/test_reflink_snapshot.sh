@@ -96,7 +96,7 @@ if [ "$EXTRAS" != 1 ]; then
 	exit 0
 fi
 t_log "after the TTL the snapshots' data and metadata are gone"
-t_wait_for "[ -z \"\$(ls -A '$SNAPS')\" ] && [ -z \"\$(ls '$STATE' | grep -v -e rsa.pem -e clonefsd)\" ]" 30 ||
+t_wait_for "[ -z \"\$(ls -A '$SNAPS')\" ] && [ -z \"\$(ls '$STATE' | grep -v -e rsa.pem -e rsa-public.pem -e clonefsd)\" ]" 30 ||
 	{ ls -la "$SNAPS" "$STATE"; t_fail "snapshots left after their TTL"; }
 
 t_log "clonefsd killed -9 in the middle of a snapshot: nothing is left after its restart"

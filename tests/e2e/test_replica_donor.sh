@@ -28,7 +28,7 @@ db_load_sample "$P_SOCK" 4
 # it is made (the load writes Aria tables, which BLOCK_COMMIT alone does not keep in step with
 # gtid_slave_pos).
 cfs_make_clone_user "$P_SOCK" cloner 'pw'
-db_sql "$P_SOCK" "GRANT SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO 'cloner'@'localhost'"
+db_sql "$P_SOCK" "GRANT SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO 'cloner'@'127.0.0.1'"
 
 # replica NAME SERVER_ID LOG_SLAVE_UPDATES: a GTID replica of the primary, datadir in subvolume
 # $MNT/NAME; caught up. Sets R_PORT_<NAME>.

@@ -9,6 +9,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/e2e.sh"
+# What this test provokes: a wrong password, garbage on the port, a certificate that cannot be loaded.
+t_log_expect "authentication of 'cloner' refused: ERROR 1045 "
+t_log_expect "session of '' ended: read from [0-9.:]+ failed: Protocol error"
+t_log_expect "event=reload_failed msg=\"certificate [^ ]+ not reloaded, the previous one stays"
 PROM="/usr/bin/python3 $here/../lib/prom.py"
 
 T=$(t_tmpdir)

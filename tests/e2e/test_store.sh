@@ -121,7 +121,8 @@ cfs_start_donor "$T" "$PORT" "$DONOR_SOCK" "$T/donor/data" --ssl-cert="$T/tls/se
 t_log "4. 503s and connection resets between recipients and the store"
 PX=$(t_free_port)
 python3 "$here/../lib/flaky_http.py" --listen "$PX" --to "$RGW_PORT" --stats "$T/flaky.stats" --lifetime 400 >"$T/flaky.log" 2>&1 &
-t_on_exit "kill $! 2>/dev/null || true"
+FLAKY_PID=$!
+t_on_exit "kill $FLAKY_PID 2>/dev/null || true"
 t_wait_for "grep -q ready '$T/flaky.log'" 20 || t_fail "flaky proxy did not start"
 db_sql "$DONOR_SOCK" "UPDATE sample.t_blob SET data = REPEAT(UNHEX(SHA2(id + 9, 512)), 64) WHERE id <= 300"
 "$CLONEFS_BIN/clonefs" publish "$DON" "$S3" -o "$DOPT,s3_endpoint=http://127.0.0.1:$PX" --pack-mib=1 --json \
@@ -136,6 +137,8 @@ smount 4 "$D"
 diff -r -x clonefs_info.json "$T/clone3" "$T/clone4" >"$T/diff34" || t_fail "a clone through 503s and resets differs from one without: $(head -5 "$T/diff34")"
 fusermount3 -u "$T/m3"; fusermount3 -u "$T/m4"
 t_log "4: equal clones with and without faults; proxy: $(cat "$T/flaky.stats")"
+kill "$FLAKY_PID" 2>/dev/null || true
+wait "$FLAKY_PID" 2>/dev/null || true
 
 t_log "5. wrong credentials, wrong key, a missing snapshot, tampered objects: one ERROR line each"
 mkdir -p "$T/mx"
@@ -184,9 +187,9 @@ s3curl PUT "prod/snapshots/$B" "$T/man.orig" >/dev/null || t_fail "could not res
 
 t_log "6. eight recipients mount one published snapshot at once, the donor stopped"
 kill "$CFS_DONOR_PID"; wait "$CFS_DONOR_PID" 2>/dev/null || true
-# Wait for these eight only: a bare `wait` would also wait for case 4's proxy (it lives 400 s).
 pids=()
 for i in 11 12 13 14 15 16 17 18; do smount "$i" "$B" & pids+=($!); done
+# Only the mounts: the flaky proxy of case 4 is a child of this shell too, and lives on.
 for p in "${pids[@]}"; do wait "$p" || t_fail "a mount of the eight failed"; done
 pids=()
 for i in 11 12 13 14 15 16 17 18; do
@@ -201,40 +204,40 @@ diff -r -x clonefs_info.json -x 'clonefs_*' "$T/clone2" "$T/clone11" >"$T/diff21
 t_log "6: eight equal clones of $B"
 
 t_log "7. gc --keep=1 keeps the newest snapshot whole and removes what only the others used"
-# A table that only snapshot E holds: 4 MiB that do not compress, in 1 MiB packs, so some of E's
-# packs hold nothing but its chunks; F, published after it is dropped, is the one gc keeps.
+# Data that only a dropped snapshot holds: a table of random bytes published in G1, dropped before
+# G2, the newest; with 1 MiB packs some of G1's packs hold that table's chunks alone.
 cfs_start_donor "$T" "$PORT" "$DONOR_SOCK" "$T/donor/data" --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"
-db_sql "$DONOR_SOCK" "USE sample; CREATE TABLE gc_only (id INT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB;
-	INSERT INTO gc_only SELECT seq, CONCAT(RANDOM_BYTES(1024), RANDOM_BYTES(1024), RANDOM_BYTES(1024),
-	RANDOM_BYTES(1024)) FROM seq_1_to_1000"
-publish --pack-mib=1 >"$T/pubE.json" || t_fail "publish of E failed"
-db_sql "$DONOR_SOCK" "DROP TABLE sample.gc_only"
-publish --pack-mib=1 >"$T/pubF.json" || t_fail "publish of F failed"
-F=$(jget "$T/pubF.json" snapshot_id)
-kill "$CFS_DONOR_PID"; wait "$CFS_DONOR_PID" 2>/dev/null || true
-smount 7 "$F"
-"$CLONEFS_BIN/clonefs" materialize "$T/m7" "$T/clone7" --no-progress >"$T/mat7.log" 2>&1 || t_fail "materialize of $F failed: $(cat "$T/mat7.log")"
-fusermount3 -u "$T/m7"
+db_sql "$DONOR_SOCK" "CREATE TABLE sample.t_gc (id INT PRIMARY KEY, b MEDIUMBLOB) ENGINE=InnoDB;
+	INSERT INTO sample.t_gc SELECT seq, CONCAT(RANDOM_BYTES(1024), RANDOM_BYTES(1024), RANDOM_BYTES(1024), RANDOM_BYTES(1024)) FROM sample.seq_1_to_1500"
+"$CLONEFS_BIN/clonefs" publish "$DON" "$S3" -o "$DOPT" --pack-mib=1 --json >"$T/pubg1.json" 2>"$T/pubg1.err" ||
+	t_fail "publish G1 failed: $(cat "$T/pubg1.err")"
+db_sql "$DONOR_SOCK" "DROP TABLE sample.t_gc"
+"$CLONEFS_BIN/clonefs" publish "$DON" "$S3" -o "$DOPT" --pack-mib=1 --json >"$T/pubg2.json" 2>"$T/pubg2.err" ||
+	t_fail "publish G2 failed: $(cat "$T/pubg2.err")"
+G2=$(jget "$T/pubg2.json" snapshot_id)
+smount 6 "$G2"
+"$CLONEFS_BIN/clonefs" materialize "$T/m6" "$T/clone6" --no-progress >"$T/mat6.log" 2>&1 || t_fail "materialize of $G2 failed: $(cat "$T/mat6.log")"
+fusermount3 -u "$T/m6"
+rm -rf "$T/cache6"
 objs() { s3curl GET "?list-type=2&prefix=prod%2F" | grep -o '<Key>[^<]*</Key>' | wc -l; }
-packs_stored() { s3curl GET "?list-type=2&prefix=prod%2Fpacks%2F" | grep -o "\\.$1</Key>" | wc -l; }
 n0=$(objs)
-p0=$(packs_stored pack)
 "$CLONEFS_BIN/clonefs" store gc "$S3" -o "store_key_file=$T/store.key" --keep=1 --grace=0 >"$T/gc1" || t_fail "gc failed: $(cat "$T/gc1")"
 n1=$(objs)
 t_log "$(tail -1 "$T/gc1"); objects $n0 -> $n1"
 left=$("$CLONEFS_BIN/clonefs" store list "$S3" -o "store_key_file=$T/store.key" --json | python3 -c 'import json,sys; print(" ".join(s["snapshot_id"] for s in json.load(sys.stdin)))')
-[ "$left" = "$F" ] || t_fail "after gc --keep=1 the store holds '$left', expected only the newest, $F"
-grep -q "^removing .*\.pack$" "$T/gc1" || t_fail "gc removed no pack (E's packs of gc_only are used by no kept snapshot)"
+[ "$left" = "$G2" ] || t_fail "after gc --keep=1 the store holds '$left', expected only the newest, $G2"
+[ "$n1" -lt "$n0" ] || t_fail "gc removed no object"
+grep -q "^removing .*\.pack$" "$T/gc1" || { cat "$T/gc1"; t_fail "gc removed no pack, though G1's table of random bytes is in no kept snapshot"; }
 # What is left is exactly what the kept snapshot uses: its packs, each with its index.
+packs_stored() { s3curl GET "?list-type=2&prefix=prod%2Fpacks%2F" | grep -o "\\.$1</Key>" | wc -l; }
 kept=$("$CLONEFS_BIN/clonefs" store list "$S3" -o "store_key_file=$T/store.key" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["packs"])')
 p1=$(packs_stored pack)
 i1=$(packs_stored idx)
 [ "$p1" = "$kept" ] && [ "$i1" = "$kept" ] ||
 	t_fail "after gc the store holds $p1 packs and $i1 indexes; the kept snapshot uses $kept"
-t_log "packs $p0 -> $p1 (the kept snapshot uses $kept)"
-smount 6 "$F"
-"$CLONEFS_BIN/clonefs" materialize "$T/m6" "$T/clone6" --no-progress >"$T/mat6.log" 2>&1 || t_fail "materialize after gc failed: $(cat "$T/mat6.log")"
-fusermount3 -u "$T/m6"
-diff -r -x clonefs_info.json "$T/clone7" "$T/clone6" >/dev/null || t_fail "the kept snapshot's clone after gc differs from before"
-t_log "7: the kept snapshot $F materializes equal after gc"
+smount 7 "$G2"
+"$CLONEFS_BIN/clonefs" materialize "$T/m7" "$T/clone7" --no-progress >"$T/mat7.log" 2>&1 || t_fail "materialize after gc failed: $(cat "$T/mat7.log")"
+fusermount3 -u "$T/m7"
+diff -r -x clonefs_info.json "$T/clone6" "$T/clone7" >/dev/null || t_fail "the kept snapshot's clone after gc differs from before"
+t_log "7: the kept snapshot $G2 materializes equal after gc"
 t_log "PASS"

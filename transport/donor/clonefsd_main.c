@@ -786,14 +786,15 @@ static int run(int argc, char **argv, struct opts *o)
 	while (!stopping) {
 		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 		int r = ppoll(&pfd, 1, NULL, &orig);
+		int poll_errno = errno; /* before the reload, which may set errno */
 		if (reloading) {
 			reloading = 0;
 			reload_config(argc, argv, o);
 		}
 		if (r > 0)
 			accept_one(lfd);
-		else if (r < 0 && errno != EINTR)
-			donor_event("poll_failed", "poll: %s", strerror(errno));
+		else if (r < 0 && poll_errno != EINTR)
+			donor_event("poll_failed", "poll: %s", strerror(poll_errno));
 	}
 	donor_notify("STOPPING=1");
 	donor_event("stopping", "stopping: closing the listening socket, ending %d connections", atomic_load(&active_sessions));

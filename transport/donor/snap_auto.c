@@ -3,6 +3,7 @@
 #include "transport/donor/donor.h"
 #include "transport/donor/snap_clone.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +30,27 @@ bool snap_have_mariabackup(void)
 	return false;
 }
 
+/* reflink takes only a datadir that holds every InnoDB file and tablespace (its layout check, as
+ * at snapshot time); why says what is outside. */
+static bool reflink_fits(MYSQL *db, char *why, size_t whysz)
+{
+	struct wire_snap_info *info = calloc(1, sizeof(*info));
+	char ext[WIRE_FACT_VALUE_MAX + 1], real[PATH_MAX];
+	struct cfs_err e = { 0 };
+	if (!info) {
+		snprintf(why, whysz, "out of memory");
+		return false;
+	}
+	donor_external_paths(db, ext, sizeof(ext));
+	wire_snap_info_set(info, "external_paths", ext);
+	bool ok = snap_reflink_check(db, real, sizeof(real), info, &e) == 0;
+	if (!ok)
+		snprintf(why, whysz, "%s", e.msg);
+	wire_snap_info_release(info);
+	free(info);
+	return ok;
+}
+
 int snap_method_pick(MYSQL *db, enum snap_method *out, struct cfs_err *err)
 {
 	const char *server = mysql_get_server_info(db);
@@ -48,7 +70,8 @@ int snap_method_pick(MYSQL *db, enum snap_method *out, struct cfs_err *err)
 		snprintf(why, sizeof(why), "the server did not say its datadir");
 	/* reflink: instant on XFS (and btrfs without a subvolume of its own), MariaDB 10.8+'s redo log. */
 	char why_reflink[4400];
-	if (*datadir && donor_is_mariadb(db) && snap_reflink_usable(datadir, why_reflink, sizeof(why_reflink))) {
+	if (*datadir && donor_is_mariadb(db) && snap_reflink_usable(datadir, why_reflink, sizeof(why_reflink)) &&
+	    reflink_fits(db, why_reflink, sizeof(why_reflink))) {
 		*out = SNAP_REFLINK;
 		return 0;
 	}
