@@ -63,7 +63,7 @@ PROGRAMS    := $(BIN)/clonefsd $(BIN)/mount.clonefs $(BIN)/clonefs
 # Keep the objects make would call intermediate (unit and replay objects): no rebuild each run.
 .SECONDARY:
 
-.PHONY: all deps test test-unit test-e2e test-sanitize demo bench fuzz install clean check-valgrind test-reflink-soak deb
+.PHONY: all deps test test-unit test-e2e test-sanitize demo demo-store bench fuzz install clean check-valgrind test-reflink-soak deb
 
 all: $(PROGRAMS)
 
@@ -152,6 +152,10 @@ check-valgrind: $(UNIT_BINS)
 
 demo: deps all
 	@bash tests/demo.sh --bin=$(BIN)
+
+# The same from an object store: publish to a radosgw it starts, clonefsd stopped, mount from the store.
+demo-store: deps all
+	@bash tests/demo_store.sh --bin=$(BIN)
 
 bench: deps all
 	@bash tests/bench/run.sh --bin=$(BIN)

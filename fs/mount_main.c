@@ -79,14 +79,23 @@ static const char usage_more[] =
 	"\n"
 	"Unmount with: umount MOUNTPOINT   or   fusermount3 -u MOUNTPOINT\n";
 
+/* The -o options mount.clonefs takes itself: X(name, field). */
+#define MOUNT_OPTIONS(X)                                                                                       \
+	X("password_file", password_file) X("ssl_mode", ssl_mode) X("ssl_ca", ssl_ca) X("ssl_cert", ssl_cert) \
+	X("ssl_key", ssl_key) X("cache_dir", cache_dir) X("prefetch", prefetch) X("snapshot", snapshot)        \
+	X("bind_address", bind_address) X("network_timeout", network_timeout) X("connections", connections)  \
+	X("valid_donor_list", valid_donor_list) X("handoff", handoff) X("cache_max", cache_max)              \
+	X("digest", digest) X("server_public_key", server_public_key) X("known_donors", known_donors)        \
+	X("upper", upper) X("owner", owner) X("log_file", log_file) X("store_key_file", store_key_file)       \
+	X("s3_endpoint", s3_endpoint)
+
 struct mount_opts {
-	char *password_file, *ssl_mode, *ssl_ca, *ssl_cert, *ssl_key, *cache_dir, *prefetch, *snapshot, *bind_address;
-	char *network_timeout, *connections, *valid_donor_list, *handoff, *cache_max, *digest;
-	char *server_public_key, *known_donors;
-	char *upper, *owner;       /* a thin clone: rw,upper=DIR[,owner=USER] */
-	char *log_file;
-	char *store_key_file, *s3_endpoint; /* an s3:// source */
+#define MOUNT_OPT_FIELD(name, field) char *field;
+	MOUNT_OPTIONS(MOUNT_OPT_FIELD) /* NULL: not given; else malloc'd by fuse_opt_parse */
+#undef MOUNT_OPT_FIELD
 	char fuse_opts[4096];     /* everything else, passed to FUSE */
+	char refused[64];         /* the option parse_o refused, and why (refused_why) */
+	const char *refused_why;
 	bool foreground, debug;
 };
 
@@ -96,50 +105,83 @@ static int fail(struct cfs_err *err)
 	return 1;
 }
 
-/* Split one -o list into our options and FUSE's. */
+/* Split -o lists into our options and FUSE's with fuse_opt_parse, as sshfs does: a comma inside a
+ * value is written "\,", a later value of an option overrides an earlier one. */
+enum { OPT_KEY_NO_VALUE, OPT_KEY_PASSWORD };
+static const struct fuse_opt opt_templates[] = {
+#define MOUNT_OPT_VALUE(name, field) { name "=%s", offsetof(struct mount_opts, field), 0 },
+#define MOUNT_OPT_BARE(name, field) FUSE_OPT_KEY(name, OPT_KEY_NO_VALUE),
+	MOUNT_OPTIONS(MOUNT_OPT_VALUE) MOUNT_OPTIONS(MOUNT_OPT_BARE)
+#undef MOUNT_OPT_VALUE
+#undef MOUNT_OPT_BARE
+	FUSE_OPT_KEY("password", OPT_KEY_PASSWORD), FUSE_OPT_KEY("password=", OPT_KEY_PASSWORD),
+	/* What mount(8) and fstab pass to every helper: meaningless here (rw alone stays read-only:
+	 * only upper= says where a clone's writes would go). */
+	FUSE_OPT_KEY("ro", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("rw", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("defaults", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("noauto", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("auto", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("user", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("users", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("nofail", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("exec", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("noexec", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("suid", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("nosuid", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("dev", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("nodev", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("async", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("sync", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("atime", FUSE_OPT_KEY_DISCARD), FUSE_OPT_KEY("noatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_KEY("relatime", FUSE_OPT_KEY_DISCARD),
+	FUSE_OPT_END
+};
+
+/* fuse_opt_parse's callback for what no template stores: FUSE's own options are collected in
+ * fuse_opts (1 would hand them to an args list we do not keep), refusals recorded for parse_o. */
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct mount_opts *o = data;
+	(void)outargs;
+	switch (key) {
+	case OPT_KEY_NO_VALUE:
+		snprintf(o->refused, sizeof(o->refused), "%s", arg);
+		o->refused_why = "needs a value";
+		return -1;
+	case OPT_KEY_PASSWORD:
+		snprintf(o->refused, sizeof(o->refused), "password");
+		o->refused_why = "on the command line is refused: use password_file= or CLONEFS_PASSWORD";
+		return -1;
+	case FUSE_OPT_KEY_OPT: {
+		size_t used = strlen(o->fuse_opts);
+		if (used + strlen(arg) + 2 >= sizeof(o->fuse_opts)) {
+			snprintf(o->refused, sizeof(o->refused), "-o");
+			o->refused_why = "lists too many options";
+			return -1;
+		}
+		snprintf(o->fuse_opts + used, sizeof(o->fuse_opts) - used, "%s%s", used ? "," : "", arg);
+		return 0;
+	}
+	default: /* FUSE_OPT_KEY_NONOPT: only "-o LIST" reaches fuse_opt_parse */
+		return 0;
+	}
+}
+
 static int parse_o(char *list, struct mount_opts *o, struct cfs_err *err)
 {
-	static const char *const ignored[] = { "ro", "rw", "defaults", "noauto", "auto", "user", "nouser",
-					       "users", "_netdev", "nofail", "exec", "noexec", "suid", "nosuid",
-					       "dev", "nodev", "async", "sync", "atime", "noatime", "relatime" };
-	struct { const char *name; char **dst; } known[] = {
-		{ "password_file", &o->password_file }, { "ssl_mode", &o->ssl_mode }, { "ssl_ca", &o->ssl_ca },
-		{ "ssl_cert", &o->ssl_cert }, { "ssl_key", &o->ssl_key }, { "cache_dir", &o->cache_dir },
-		{ "prefetch", &o->prefetch }, { "snapshot", &o->snapshot },
-		{ "network_timeout", &o->network_timeout }, { "connections", &o->connections },
-		{ "valid_donor_list", &o->valid_donor_list }, { "handoff", &o->handoff }, { "digest", &o->digest },
-		{ "cache_max", &o->cache_max }, { "server_public_key", &o->server_public_key },
-		{ "known_donors", &o->known_donors }, { "bind_address", &o->bind_address },
-		{ "upper", &o->upper }, { "owner", &o->owner },
-		{ "log_file", &o->log_file },
-		{ "store_key_file", &o->store_key_file }, { "s3_endpoint", &o->s3_endpoint },
-	};
-	char *save = NULL;
-	for (char *opt = strtok_r(list, ",", &save); opt; opt = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(opt, '=');
-		size_t klen = eq ? (size_t)(eq - opt) : strlen(opt);
-		bool done = false;
-		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]) && !done; i++)
-			if (strlen(known[i].name) == klen && !strncmp(opt, known[i].name, klen)) {
-				if (!eq)
-					return cfs_err_set(err, CFS_ER_USAGE, "option %s needs a value", known[i].name);
-				*known[i].dst = eq + 1;
-				done = true;
-			}
-		for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]) && !done; i++)
-			if (!strcmp(opt, ignored[i]))
-				done = true;
-		if (!strcmp(opt, "password") || !strncmp(opt, "password=", 9))
-			return cfs_err_set(err, CFS_ER_USAGE,
-					   "a password on the command line is refused: use password_file= or CLONEFS_PASSWORD");
-		if (done)
-			continue;
-		size_t used = strlen(o->fuse_opts);
-		if (used + strlen(opt) + 2 >= sizeof(o->fuse_opts))
-			return cfs_err_set(err, CFS_ER_USAGE, "too many options");
-		snprintf(o->fuse_opts + used, sizeof(o->fuse_opts) - used, "%s%s", used ? "," : "", opt);
-	}
-	return 0;
+	char *argv[] = { "mount.clonefs", "-o", list, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+	int rc = fuse_opt_parse(&args, o, opt_templates, opt_proc);
+	fuse_opt_free_args(&args);
+	if (rc == 0)
+		return 0;
+	if (!strcmp(o->refused, "password"))
+		return cfs_err_set(err, CFS_ER_USAGE, "a password %s", o->refused_why);
+	if (o->refused[0])
+		return cfs_err_set(err, CFS_ER_USAGE, "option %s %s", o->refused, o->refused_why);
+	return cfs_err_set(err, CFS_ER_USAGE, "cannot parse the options '%s'", list);
+}
+
+/* The option strings fuse_opt_parse allocated. */
+static void mount_opts_release(struct mount_opts *o)
+{
+#define MOUNT_OPT_FREE(name, field) free(o->field);
+	MOUNT_OPTIONS(MOUNT_OPT_FREE)
+#undef MOUNT_OPT_FREE
 }
 
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi, const char *what, unsigned long *out,
@@ -215,15 +257,13 @@ static void on_progress(void *arg, const char *line)
 		fprintf(stderr, "clonefsd: %s\n", line);
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, struct mount_opts *mo)
 {
-	struct mount_opts o;
 	struct cfs_err err = { 0 };
 	struct endpoint ep;
 	const char *source = NULL, *mountpoint = NULL;
 	char password[512];
-	memset(&o, 0, sizeof(o));
-
+	
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -234,15 +274,15 @@ static int run(int argc, char **argv)
 			printf("mount.clonefs %s (protocol %d)\n", CLONEFS_VERSION, WIRE_PROTO_VERSION);
 			return 0;
 		} else if (!strcmp(a, "-o") && i + 1 < argc) {
-			if (parse_o(argv[++i], &o, &err))
+			if (parse_o(argv[++i], mo, &err))
 				return fail(&err);
 		} else if (!strncmp(a, "-o", 2) && a[2]) {
-			if (parse_o(argv[i] + 2, &o, &err))
+			if (parse_o(argv[i] + 2, mo, &err))
 				return fail(&err);
 		} else if (!strcmp(a, "-f")) {
-			o.foreground = true;
+			mo->foreground = true;
 		} else if (!strcmp(a, "-d")) {
-			o.debug = o.foreground = true;
+			mo->debug = mo->foreground = true;
 		} else if (!strcmp(a, "-n") || !strcmp(a, "-s") || !strcmp(a, "-v")) {
 			/* mount(8) helper flags: no mtab, sloppy, verbose */
 		} else if (a[0] == '-') {
@@ -257,6 +297,7 @@ static int run(int argc, char **argv)
 			return fail(&err);
 		}
 	}
+	const char *snapshot = mo->snapshot; /* snapshot=, or the one an s3:// source or an upper names */
 	if (!source || !mountpoint) {
 		fputs(usage, stderr);
 		fputs(usage_more, stderr);
@@ -274,7 +315,7 @@ static int run(int argc, char **argv)
 		while (n > 5 && store_url[n - 1] == '/')
 			store_url[--n] = 0;
 		char *last = strrchr(store_url + 5, '/');
-		if (!o.snapshot || !strcmp(o.snapshot, "new")) {
+		if (!snapshot || !strcmp(snapshot, "new")) {
 			if (!last || strlen(last + 1) > WIRE_SNAP_ID_MAX) {
 				cfs_err_set(&err, CFS_ER_USAGE, "%s: name the snapshot, s3://BUCKET[/PREFIX]/SNAPSHOT_ID "
 					    "(clonefs store list shows them)", source);
@@ -282,7 +323,7 @@ static int run(int argc, char **argv)
 			}
 			snprintf(store_snap, sizeof(store_snap), "%s", last + 1);
 			*last = 0;
-			o.snapshot = store_snap;
+			snapshot = store_snap;
 		}
 		snprintf(ep.host, sizeof(ep.host), "%s", store_url);
 		ep.port = 0;
@@ -295,59 +336,59 @@ static int run(int argc, char **argv)
 		cfs_err_set(&err, CFS_ER_MOUNT, "mount point '%s' is not a directory", mountpoint);
 		return fail(&err);
 	}
-	if (o.valid_donor_list && !store_url[0] && endpoint_check_donor_list(o.valid_donor_list, &ep, &err))
+	if (mo->valid_donor_list && !store_url[0] && endpoint_check_donor_list(mo->valid_donor_list, &ep, &err))
 		return fail(&err);
 
 	struct cfs_client_opts co = { .host = ep.host, .port = ep.port, .user = ep.user,
-				      .ssl_ca = o.ssl_ca, .ssl_cert = o.ssl_cert, .ssl_key = o.ssl_key,
-				      .server_public_key = o.server_public_key, .known_donors = o.known_donors,
-				      .bind_address = o.bind_address };
+				      .ssl_ca = mo->ssl_ca, .ssl_cert = mo->ssl_cert, .ssl_key = mo->ssl_key,
+				      .server_public_key = mo->server_public_key, .known_donors = mo->known_donors,
+				      .bind_address = mo->bind_address };
 	unsigned long timeout_s = 300, nconn = 4;
 	uint64_t cache_max = 0;
-	if (o.ssl_mode && cfs_ssl_mode_parse(o.ssl_mode, &co.ssl_mode)) {
-		cfs_err_set(&err, CFS_ER_USAGE, "ssl_mode=%s: expected required, preferred or disabled", o.ssl_mode);
+	if (mo->ssl_mode && cfs_ssl_mode_parse(mo->ssl_mode, &co.ssl_mode)) {
+		cfs_err_set(&err, CFS_ER_USAGE, "ssl_mode=%s: expected required, preferred or disabled", mo->ssl_mode);
 		return fail(&err);
 	}
-	if ((o.network_timeout && parse_uint(o.network_timeout, 1, 86400, "network_timeout", &timeout_s, &err)) ||
-	    (o.connections && parse_uint(o.connections, 1, 128, "connections", &nconn, &err)) ||
-	    (o.cache_max && parse_size(o.cache_max, "cache_max", &cache_max, &err)))
+	if ((mo->network_timeout && parse_uint(mo->network_timeout, 1, 86400, "network_timeout", &timeout_s, &err)) ||
+	    (mo->connections && parse_uint(mo->connections, 1, 128, "connections", &nconn, &err)) ||
+	    (mo->cache_max && parse_size(mo->cache_max, "cache_max", &cache_max, &err)))
 		return fail(&err);
 	if (cache_max && cache_max < CACHE_MAX_MIN_BYTES) { /* the chunk count is checked once the chunk size is known */
-		cfs_err_set(&err, CFS_ER_USAGE, "cache_max=%s: the bound must be at least %u MiB", o.cache_max,
+		cfs_err_set(&err, CFS_ER_USAGE, "cache_max=%s: the bound must be at least %u MiB", mo->cache_max,
 			    (unsigned)(CACHE_MAX_MIN_BYTES >> 20));
 		return fail(&err);
 	}
-	if (o.upper && (cache_max || (o.handoff && !strcmp(o.handoff, "on")))) {
+	if (mo->upper && (cache_max || (mo->handoff && !strcmp(mo->handoff, "on")))) {
 		/* Both take chunks out of a cache that other thin clones may be serving from. */
 		cfs_err_set(&err, CFS_ER_USAGE, "%s cannot be used with upper= (a thin clone's cache may be shared)",
 			    cache_max ? "cache_max=" : "handoff=on");
 		return fail(&err);
 	}
-	bool prefetch = !o.prefetch || !strcmp(o.prefetch, "on");
-	if (o.prefetch && strcmp(o.prefetch, "on") && strcmp(o.prefetch, "off")) {
-		cfs_err_set(&err, CFS_ER_USAGE, "prefetch=%s: expected on or off", o.prefetch);
+	bool prefetch = !mo->prefetch || !strcmp(mo->prefetch, "on");
+	if (mo->prefetch && strcmp(mo->prefetch, "on") && strcmp(mo->prefetch, "off")) {
+		cfs_err_set(&err, CFS_ER_USAGE, "prefetch=%s: expected on or off", mo->prefetch);
 		return fail(&err);
 	}
-	if (o.digest && strcmp(o.digest, "xxh64") && strcmp(o.digest, "sha256")) {
-		cfs_err_set(&err, CFS_ER_USAGE, "digest=%s: expected xxh64 or sha256", o.digest);
+	if (mo->digest && strcmp(mo->digest, "xxh64") && strcmp(mo->digest, "sha256")) {
+		cfs_err_set(&err, CFS_ER_USAGE, "digest=%s: expected xxh64 or sha256", mo->digest);
 		return fail(&err);
 	}
-	if (o.handoff && strcmp(o.handoff, "on") && strcmp(o.handoff, "off")) {
-		cfs_err_set(&err, CFS_ER_USAGE, "handoff=%s: expected on or off", o.handoff);
+	if (mo->handoff && strcmp(mo->handoff, "on") && strcmp(mo->handoff, "off")) {
+		cfs_err_set(&err, CFS_ER_USAGE, "handoff=%s: expected on or off", mo->handoff);
 		return fail(&err);
 	}
 	/* A single connection wait is bounded; the whole outage bound is network_timeout. */
 	co.timeout_ms = (int)(timeout_s < 30 ? timeout_s * 1000 : 30000);
 	if (store_url[0]) {
 		co.store_url = store_url;
-		co.store_key_file = o.store_key_file;
-		co.s3_endpoint = o.s3_endpoint;
+		co.store_key_file = mo->store_key_file;
+		co.s3_endpoint = mo->s3_endpoint;
 		password[0] = 0;
-	} else if (endpoint_password(o.password_file, password, sizeof(password), &err)) {
+	} else if (endpoint_password(mo->password_file, password, sizeof(password), &err)) {
 		return fail(&err);
 	}
 	co.password = password;
-	co.proto = !o.digest ? 0 : !strcmp(o.digest, "sha256") ? 1 : 2;
+	co.proto = !mo->digest ? 0 : !strcmp(mo->digest, "sha256") ? 1 : 2;
 	/* rw alone stays read-only: mount(8) and fstab's "defaults" pass rw to every helper, and only
 	 * upper= says where a clone's writes would go. */
 	/* A thin clone's upper records its snapshot: mounting it again reopens that snapshot. */
@@ -356,27 +397,27 @@ static int run(int argc, char **argv)
 		snprintf(donor_name, sizeof(donor_name), "%s", store_url);
 	else
 		snprintf(donor_name, sizeof(donor_name), "%s:%u", ep.host, ep.port);
-	if (o.upper && ov_upper_snapshot(o.upper, upper_snap, sizeof(upper_snap), upper_donor, sizeof(upper_donor), &err))
+	if (mo->upper && ov_upper_snapshot(mo->upper, upper_snap, sizeof(upper_snap), upper_donor, sizeof(upper_donor), &err))
 		return fail(&err);
-	if (upper_snap[0] && ((o.snapshot && strcmp(o.snapshot, upper_snap)) || strcmp(upper_donor, donor_name))) {
+	if (upper_snap[0] && ((snapshot && strcmp(snapshot, upper_snap)) || strcmp(upper_donor, donor_name))) {
 		cfs_err_set(&err, CFS_ER_MOUNT, "upper directory '%s' holds a thin clone of snapshot %s of donor %s, not of "
 			    "snapshot %s of donor %s: mount it with snapshot=%s and that donor, or use another upper=",
-			    o.upper, upper_snap, upper_donor, o.snapshot ? o.snapshot : "new", donor_name, upper_snap);
+			    mo->upper, upper_snap, upper_donor, snapshot ? snapshot : "new", donor_name, upper_snap);
 		return fail(&err);
 	}
 	if (upper_snap[0])
-		o.snapshot = upper_snap;
+		snapshot = upper_snap;
 
 	static struct mount mt;
 	memset(&mt, 0, sizeof(mt));
 	snprintf(mt.host, sizeof(mt.host), "%s", ep.host);
 	snprintf(mt.user, sizeof(mt.user), "%s", ep.user);
 	mt.port = ep.port;
-	mt.handoff = o.handoff && !strcmp(o.handoff, "on");
+	mt.handoff = mo->handoff && !strcmp(mo->handoff, "on");
 	mt.ssl_mode = co.ssl_mode;
 	mt.uid = getuid();
 	mt.gid = getgid();
-	if (thin_owner(&o, &mt, &err))
+	if (thin_owner(mo, &mt, &err))
 		return fail(&err);
 
 	struct cfs_session first;
@@ -389,7 +430,7 @@ static int run(int argc, char **argv)
 	if (co.ssl_mode == CFS_SSL_PREFERRED && !first.tls && !first.store)
 		fprintf(stderr, "mount.clonefs: warning: the donor offers no TLS; data travels unencrypted "
 				"(the password is RSA-encrypted)\n");
-	const char *snap = o.snapshot ? o.snapshot : "new";
+	const char *snap = snapshot ? snapshot : "new";
 	/* A new snapshot can take a while (mariabackup): no single wait may cut it short. */
 	first.conn.timeout_ms = 3600 * 1000;
 	if (cfs_session_snap_open(&first, snap, &mt.info, on_progress, NULL, &err) ||
@@ -400,17 +441,17 @@ static int run(int argc, char **argv)
 	first.conn.timeout_ms = co.timeout_ms;
 
 	char cache_dir[PATH_MAX - 256]; /* room for the snapshot's directory and its files */
-	if (o.cache_dir && path_fmt(cache_dir, sizeof(cache_dir), "%s", o.cache_dir)) {
+	if (mo->cache_dir && path_fmt(cache_dir, sizeof(cache_dir), "%s", mo->cache_dir)) {
 		cfs_session_close(&first);
-		cfs_err_set(&err, CFS_ER_USAGE, "cache_dir=%s: path too long", o.cache_dir);
+		cfs_err_set(&err, CFS_ER_USAGE, "cache_dir=%s: path too long", mo->cache_dir);
 		return fail(&err);
-	} else if (!o.cache_dir)
+	} else if (!mo->cache_dir)
 		cache_default_dir(cache_dir, sizeof(cache_dir));
 	struct wbuf blob;
 	wbuf_init(&blob, WIRE_MANIFEST_MAX_BYTES);
 	manifest_encode(&blob, &mt.m);
 	/* Thin clones of one snapshot share its cache (D34). */
-	int rc = (o.upper ? cache_open_shared : cache_open)(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, chunk_digest_of_proto(first.proto), blob.p,
+	int rc = (mo->upper ? cache_open_shared : cache_open)(&mt.cache, cache_dir, mt.info.id, &mt.m, mt.info.chunk_size, chunk_digest_of_proto(first.proto), blob.p,
 			    blob.len, &err);
 	mt.cache.staging = mt.handoff;
 	wbuf_release(&blob);
@@ -424,7 +465,7 @@ static int run(int argc, char **argv)
 			cfs_err_set(&err, CFS_ER_IO, "out of memory");
 		return fail(&err);
 	}
-	int logfd = open_log(o.log_file, mt.cache.dir, &err);
+	int logfd = open_log(mo->log_file, mt.cache.dir, &err);
 	if (logfd < 0) {
 		cfs_session_close(&first);
 		return fail(&err);
@@ -437,16 +478,16 @@ static int run(int argc, char **argv)
 	OPENSSL_cleanse(password, sizeof(password));
 	if (key_added) { /* as ssh's "Permanently added": said once the mount is sure to go ahead */
 		char store[4096], donor[300];
-		keypin_store_path(o.known_donors, store, sizeof(store));
+		keypin_store_path(mo->known_donors, store, sizeof(store));
 		keypin_donor_name(ep.host, ep.port, donor, sizeof(donor));
 		fprintf(stderr, "mount.clonefs: warning: the donor %s was not known: its RSA key %s is now pinned in %s "
 				"(compare it with the one clonefsd logs at start)\n", donor, co.key_pin, store);
 	}
 	static struct overlay ov;
-	if (o.upper) {
+	if (mo->upper) {
 		/* A thin clone keeps an upper file open for each file mysqld has open: main raised the
 		 * open-files limit to the hard one (cfs_nofile_raise). */
-		if (ov_open(&ov, o.upper, mt.info.id, donor_name, &mt.m, &mt.tree, &mt.cache, &mt.fetch, mt.uid, mt.gid,
+		if (ov_open(&ov, mo->upper, mt.info.id, donor_name, &mt.m, &mt.tree, &mt.cache, &mt.fetch, mt.uid, mt.gid,
 			    (uint64_t)mt.m.n + 5, &err))
 			return fail(&err);
 		mt.ov = &ov;
@@ -462,13 +503,13 @@ static int run(int argc, char **argv)
 	else
 		snprintf(fsname, sizeof(fsname), "%s@%s:%u", ep.user, ep.host, ep.port);
 	if ((size_t)snprintf(fsopts, sizeof(fsopts), "%s,fsname=%s,subtype=clonefs,default_permissions%s%s%s",
-			     mt.ov ? "rw" : "ro", fsname, mt.ov ? ",allow_other" : "", o.fuse_opts[0] ? "," : "",
-			     o.fuse_opts) >= sizeof(fsopts)) {
+			     mt.ov ? "rw" : "ro", fsname, mt.ov ? ",allow_other" : "", mo->fuse_opts[0] ? "," : "",
+			     mo->fuse_opts) >= sizeof(fsopts)) {
 		cfs_err_set(&err, CFS_ER_USAGE, "too many options");
 		return fail(&err);
 	}
-	char *fargv[] = { argv[0], "-o", fsopts, o.debug ? "-d" : NULL, NULL };
-	struct fuse_args args = FUSE_ARGS_INIT(o.debug ? 4 : 3, fargv);
+	char *fargv[] = { argv[0], "-o", fsopts, mo->debug ? "-d" : NULL, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(mo->debug ? 4 : 3, fargv);
 	/* args may be reallocated by libfuse (args.allocated): freed on every way out once made. */
 	const struct fuse_lowlevel_ops *ops = mt.ov ? &clonefs_thin_ops : &clonefs_ll_ops;
 	struct fuse_session *se = fuse_session_new(&args, ops, sizeof(*ops), &mt);
@@ -485,13 +526,13 @@ static int run(int argc, char **argv)
 		return fail(&err);
 	}
 	/* The mount exists: the parent returns now, the kernel queues requests until the loop runs. */
-	if (fuse_daemonize(o.foreground)) {
+	if (fuse_daemonize(mo->foreground)) {
 		fuse_session_unmount(se);
 		fuse_session_destroy(se);
 		fuse_opt_free_args(&args);
 		return 1;
 	}
-	if (!o.foreground)
+	if (!mo->foreground)
 		log_to(logfd, &mt, mountpoint);
 	close(logfd);
 	fetcher_start(&mt.fetch);
@@ -519,5 +560,9 @@ int main(int argc, char **argv)
 	/* A donor that closes first must be an error we report, not a death by SIGPIPE (TLS writes). */
 	signal(SIGPIPE, SIG_IGN);
 	cfs_nofile_raise(); /* the cache keeps data files open (bounded by this limit: cache.c) */
-	return run(argc, argv);
+	struct mount_opts o;
+	memset(&o, 0, sizeof(o));
+	int rc = run(argc, argv, &o);
+	mount_opts_release(&o);
+	return rc;
 }

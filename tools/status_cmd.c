@@ -79,7 +79,10 @@ void status_cmd_print(const json_t *doc, FILE *out)
 	human_bytes(human_u64(c), hc, sizeof(hc));
 	human_bytes(human_u64(fetched), hf, sizeof(hf));
 	human_bytes(human_u64(rate), hr, sizeof(hr));
-	fprintf(out, "snapshot   %s of %s:%s (%s)\n", id, host, port, ver);
+	if (!strcmp(port, "0")) /* a store mount: its host is the s3:// URL, there is no donor port */
+		fprintf(out, "snapshot   %s of %s (%s)\n", id, host, ver);
+	else
+		fprintf(out, "snapshot   %s of %s:%s (%s)\n", id, host, port, ver);
 	fprintf(out, "state      %s  [%.*s%*s] %d%%  %s of %s cached\n", state, pct / 5, "####################",
 		20 - pct / 5, "", pct, hc, ht);
 	fprintf(out, "fetched    %s at %s/s", hf, hr);

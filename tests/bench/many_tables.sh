@@ -44,7 +44,7 @@ say "cp -a + sync: $cp_s s ($files files)"
 read -r cs coll fs page < <(db_sql "$SOCK" \
 	"SELECT @@character_set_server, @@collation_server, @@character_set_filesystem, @@innodb_page_size")
 declare -A clone_s
-for method in btrfs mariabackup; do
+for method in btrfs reflink mariabackup; do
 	port=$(t_free_port)
 	cfs_start_donor "$T/d-$method" "$port" "$SOCK" "$D/data" --snapshot-method="$method" \
 		--state-dir="$BTRFS_MNT/state-$method" --ssl-cert="$T/tls/server.pem" --ssl-key="$T/tls/server-key.pem"

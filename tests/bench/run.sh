@@ -3,6 +3,7 @@
 # one donor, printed as a table of ratios and written to bench-results.json (tests/bench/README.md).
 #   BENCH_SIZE=MB  (default 2048): size of the sysbench donor (8 tables)
 #   BENCH_TABLES=N (default 2000, 0 to skip): the many-small-tables donor of many_tables.sh
+#   BENCH_STORE=0: leave out the object-store part (store.sh: radosgw, clonefs publish, rclone copy)
 # The donor's datadir lives in a btrfs subvolume of a loop-mounted image when btrfs is usable, so the
 # same donor is snapshotted by both methods; without btrfs the btrfs figures are null.
 set -euo pipefail
@@ -21,13 +22,7 @@ DONOR_DIR="$T/donor" BTRFS_WHY=
 btrfs_up || say "btrfs: not measured ($BTRFS_WHY); the donor is on $(df --output=fstype "$T" | tail -1)"
 
 say "donor: sysbench oltp_read_write prepare, 8 tables, about $size_mb MB, datadir $DONOR_DIR/data"
-db_start "$DONOR_DIR" --innodb-buffer-pool-size=512M
-SOCK="$DONOR_DIR/mysql.sock"
-db_sql "$SOCK" "CREATE DATABASE sbtest"
-rows=$((size_mb * 1024 * 1024 / 8 / 230))
-sysbench oltp_read_write --mysql-socket="$SOCK" --mysql-user=root --mysql-db=sbtest --tables=8 \
-	--table-size="$rows" --threads=2 prepare >"$T/sysbench.log" 2>&1 || { tail "$T/sysbench.log"; t_fail "sysbench prepare failed"; }
-cfs_make_clone_user "$SOCK" cloner pw
+bench_donor "$DONOR_DIR" "$size_mb"
 tls_make "$T/tls"
 db_sql "$SOCK" "FLUSH TABLES"
 size=$(du -sb --apparent-size "$DONOR_DIR/data" | cut -f1)
@@ -315,7 +310,7 @@ if xfs_up; then
 	chown -R mysql:mysql "$XDIR"
 	mariadbd --no-defaults --datadir="$XDIR/data" --socket="$XDIR/mysql.sock" --pid-file="$XDIR/mysqld.pid" \
 		--log-error="$XDIR/error.log" --skip-networking --user=mysql --log-bin="$XDIR/binlog/binlog" --server-id=2 \
-		--binlog-format=ROW --innodb-buffer-pool-size=512M >/dev/null 2>&1 &
+		--binlog-format=ROW --innodb-buffer-pool-size=512M --proxy-protocol-networks=localhost >/dev/null 2>&1 &
 	t_on_exit "db_stop '$XDIR'"
 	XSOCK="$XDIR/mysql.sock"
 	t_wait_for "mariadb-admin --no-defaults -S '$XSOCK' -u root ping >/dev/null 2>&1" 120 || { tail "$XDIR/error.log"; t_fail "the XFS donor did not start"; }
@@ -392,12 +387,26 @@ if [ "${BENCH_TABLES:-2000}" != 0 ]; then
 	[ $rc = 0 ] || { say "many tables: not measured: $(grep -m1 '^SKIP' "$T/many-tables.out")"; echo '{}' >"$many"; }
 fi
 
+# The object store (tests/bench/store.sh: its own radosgw, a clonefsd of its own on this donor;
+# BENCH_STORE=0 leaves it out; skipped, with its SKIP line, without Ceph or the RAM its store needs).
+store="$T/store.json" store_why=
+echo '{}' >"$store"
+if [ "${BENCH_STORE:-1}" != 0 ]; then
+	rc=0
+	STORE_DONOR_SOCK=$SOCK STORE_DONOR_DATA=$DONOR_DIR/data bash "$here/store.sh" "$store" --bin="$CLONEFS_BIN" >"$T/store.out" || rc=$?
+	[ $rc = 0 ] || [ $rc = 77 ] || { cat "$T/store.out"; t_fail "store.sh failed"; }
+	[ $rc = 0 ] || { store_why=$(grep -m1 '^SKIP' "$T/store.out"); say "$store_why"; echo '{}' >"$store"; }
+else
+	store_why="SKIP: object store: BENCH_STORE=0"
+fi
+
 python3 - "$size" "$mb_s" "$cp_s" "$clonefs_s" "$first_read_s" "$mount_s" "$materialize_s" "$rss_kb" "$ut" "$st" "$cut" "$cst" "$hz" \
 	"$btrfs_first" "$btrfs_lock" "$btrfs_log_lock" "$btrfs_stall" "$btrfs_base" "$btrfs_commits" "$BTRFS_WHY" \
 	"$btrfs_full" "$T/status.json" $mat_times "$cold_p50" "$cold_p99" "$cold_n" "$warm_mount" "$warm_local" \
 	"$cclone_mariabackup" "$cclone_btrfs" "$cold1m_p50" "$cold1m_p99" "$cold1m_n" \
 	"$reflink_first" "$cclone_reflink" "$reflink_lock" "$reflink_stall" "$reflink_base" "$reflink_commits" \
-	"$reflink_tps_before" "$reflink_tps_after" "$local_1x" "$local_4x" "$local_cp_1x" "$local_cp_4x" "$XFS_WHY" "$many" <<'PY'
+	"$reflink_tps_before" "$reflink_tps_after" "$local_1x" "$local_4x" "$local_cp_1x" "$local_cp_4x" "$XFS_WHY" "$many" \
+	"$store" "$store_why" <<'PY'
 import json, sys
 size, mb, cp, cfs, first, mount, mat, rss_kb, ut, st, cut, cst, hz = sys.argv[1:14]
 b_first, b_lock, b_log_lock, b_stall, b_base, b_commits, b_why = sys.argv[14:21]
@@ -448,6 +457,8 @@ res = {
 }
 many = json.load(open(sys.argv[49]))
 res.update(many)
+store, store_why = json.load(open(sys.argv[50])), sys.argv[51]
+res.update(store)
 json.dump(res, open("bench-results.json", "w"), indent=2)
 vs_peers = lambda s: f"{s / mb:.2f}x mariabackup (goal <= 0.5), {s / cp:.2f}x cp (goal <= 1.5)"
 rows = [
@@ -516,6 +527,19 @@ if many:
     rows += [(f"  clonefs clone ... ({k} snapshot)", f"{v:.1f} s",
               f"{v / mcp:.2f}x cp -a" + (" (goal < 2)" if k == "btrfs" else ""))
              for k, v in many["many_tables_clone_s"].items()]
+if store:
+    sp, rc, sc, dc = store["store_publish_s"], store["rclone_copy_s"], store["store_clone_s"], store["store_clone_donor_s"]
+    rows += [
+        (f"object store (radosgw, loopback): clonefs publish, first ({store['store_snapshot_bytes'] / 2**20:.0f} MiB snapshot)",
+         f"{sp:.1f} s", f"{sp / rc:.2f}x rclone copy of the same files ({rc:.1f} s)"),
+        ("  clonefs publish after 1 % of the rows changed", f"{store['store_incremental_s']:.1f} s",
+         f"{store['store_incremental_s'] / sp:.2f}x the first in time, {store['store_incremental_bytes_ratio']:.3f}x in bytes (goal <= 0.05)"),
+        ("  full clone from the store: mount s3:// + materialize", f"{sc:.1f} s",
+         f"{sc / dc:.2f}x the same snapshot from clonefsd ({dc:.1f} s), {sc / cfs:.2f}x clonefs mount + materialize, "
+         f"{sc / cclone[full_method]:.2f}x the full clone"),
+    ]
+elif store_why:
+    rows += [("object store (radosgw)", "n/a", store_why)]
 w = max(len(r[0]) for r in rows)
 print()
 for r in rows:

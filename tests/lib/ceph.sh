@@ -1,6 +1,7 @@
 # ceph.sh: a throwaway single-node Ceph on loopback for the object-store tests and demo: one
 # monitor, one OSD on memstore (RAM, nothing on disk), one radosgw (S3 on 127.0.0.1). Sourced
 # after common.sh. ceph_up DIR starts it (about 10 s) and exports AWS_* for it; ceph_down stops it.
+# CEPH_MEMSTORE_BYTES (default 2 GiB) is the OSD's capacity: what the store may hold, all of it in RAM.
 
 # ceph_up DIR: CEPH_DIR, RGW_PORT, RGW_URL and the AWS_* variables of a user that owns its buckets.
 ceph_up() {
@@ -30,7 +31,7 @@ mon allow pool size one = true
 mon allow pool delete = true
 mon warn on pool no redundancy = false
 osd objectstore = memstore
-memstore device bytes = 2147483648
+memstore device bytes = ${CEPH_MEMSTORE_BYTES:-2147483648}
 osd crush chooseleaf type = 0
 run dir = $CEPH_DIR/run
 admin socket = $CEPH_DIR/run/\$name.asok

@@ -101,7 +101,7 @@ static int link_cmp(const void *a, const void *b)
 
 void snap_confine_end(struct snap_confine *c, struct manifest *m)
 {
-	if (c->n) /* qsort of NULL, 0 is undefined (UBSan stops clonefsd on it) */
+	if (c->n) /* qsort of NULL, 0 is undefined */
 		qsort(c->links, c->n, sizeof(*c->links), link_cmp);
 	for (size_t i = 0; i < c->n;) {
 		size_t j = i;
