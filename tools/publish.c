@@ -325,6 +325,14 @@ static int fail(const struct cfs_err *e)
 	return 1;
 }
 
+/* A bad command line: the usage, then the one ERROR line; exit status 2 as every clonefs command. */
+static int usage_fail(struct cfs_err *e)
+{
+	fputs(usage, stderr);
+	cfs_err_print(e, stderr);
+	return 2;
+}
+
 static int publish(struct pub *p, const char *donor, const char *url, const struct store_opts *o, bool json,
 		   struct cfs_err *err)
 {
@@ -462,26 +470,24 @@ int cmd_publish(int argc, char **argv)
 			pack_mib = strtoul(a + 11, &end, 10);
 			if (errno || *end || pack_mib < 1 || pack_mib > 1024) {
 				cfs_err_set(&err, CFS_ER_USAGE, "%s: expected 1 to 1024 (MiB)", a);
-				return fail(&err);
+				return usage_fail(&err);
 			}
 		} else if (!strcmp(a, "-o") && i + 1 < argc) {
 			if (store_opts_parse(argv[++i], &o, true, &err))
-				return fail(&err);
+				return usage_fail(&err);
 		} else if (!strncmp(a, "-o", 2) && a[2]) {
 			if (store_opts_parse(argv[i] + 2, &o, true, &err))
-				return fail(&err);
+				return usage_fail(&err);
 		} else if (a[0] != '-' && npos < 2) {
 			pos[npos++] = a;
 		} else {
-			fputs(usage, stderr);
 			cfs_err_set(&err, CFS_ER_USAGE, "unexpected argument '%s'", a);
-			return fail(&err);
+			return usage_fail(&err);
 		}
 	}
 	if (npos != 2) {
-		fputs(usage, stderr);
 		cfs_err_set(&err, CFS_ER_USAGE, "publish needs a donor and an s3://BUCKET[/PREFIX] store");
-		return fail(&err);
+		return usage_fail(&err);
 	}
 	struct pub *p = calloc(1, sizeof(*p));
 	if (!p) {

@@ -17,12 +17,23 @@ static const char usage[] =
 	"  list: every snapshot, newest last: id, published, size, bytes in its packs, binlog position\n"
 	"  gc:   keeps the N newest snapshots, removes the others' manifests, then every pack no kept\n"
 	"        snapshot uses and that is older than --grace (default 3600 s: a publish under way\n"
-	"        uploads its packs before its manifest)\n";
+	"        uploads its packs before its manifest); --dry-run: print what it would drop and\n"
+	"        remove, and remove nothing\n"
+	"  -o s3_endpoint=URL    else $AWS_ENDPOINT_URL; credentials from $AWS_ACCESS_KEY_ID and\n"
+	"                        $AWS_SECRET_ACCESS_KEY or ~/.aws/credentials ($AWS_PROFILE); docs/store.md\n";
 
 static int fail(const struct cfs_err *e)
 {
 	cfs_err_print(e, stderr);
 	return 1;
+}
+
+/* A bad command line: the usage, then the one ERROR line; exit status 2 as every clonefs command. */
+static int usage_fail(struct cfs_err *e)
+{
+	fputs(usage, stderr);
+	cfs_err_print(e, stderr);
+	return 2;
 }
 
 static const char *fact(const struct store_snapshot *s, const char *k)
@@ -31,7 +42,7 @@ static const char *fact(const struct store_snapshot *s, const char *k)
 	return v ? v : "";
 }
 
-/* Bytes of the packs a snapshot references (each chunk once). */
+/* Sealed bytes a snapshot's chunk references point at (a chunk referenced twice counts twice). */
 static uint64_t stored_bytes(const struct store_snapshot *s)
 {
 	uint64_t n = 0;
@@ -275,34 +286,32 @@ int cmd_store(int argc, char **argv)
 			dry_run = true;
 		} else if (!strncmp(a, "--keep=", 7)) {
 			if (parse_long(a + 7, 1, "--keep", &keep, &err))
-				return fail(&err);
+				return usage_fail(&err);
 		} else if (!strncmp(a, "--grace=", 8)) {
 			if (parse_long(a + 8, 0, "--grace", &grace, &err))
-				return fail(&err);
+				return usage_fail(&err);
 		} else if (!strcmp(a, "-o") && i + 1 < argc) {
 			if (store_opts_parse(argv[++i], &o, false, &err))
-				return fail(&err);
+				return usage_fail(&err);
 		} else if (!strncmp(a, "-o", 2) && a[2]) {
 			if (store_opts_parse(argv[i] + 2, &o, false, &err))
-				return fail(&err);
+				return usage_fail(&err);
 		} else if (a[0] != '-' && !verb) {
 			verb = a;
 		} else if (a[0] != '-' && !url) {
 			url = a;
 		} else {
-			fputs(usage, stderr);
 			cfs_err_set(&err, CFS_ER_USAGE, "unexpected argument '%s'", a);
-			return fail(&err);
+			return usage_fail(&err);
 		}
 	}
 	if (!verb || !url || (strcmp(verb, "list") && strcmp(verb, "gc"))) {
-		fputs(usage, stderr);
 		cfs_err_set(&err, CFS_ER_USAGE, "store needs list or gc and an s3://BUCKET[/PREFIX] store");
-		return fail(&err);
+		return usage_fail(&err);
 	}
 	if (!strcmp(verb, "gc") && keep < 1) {
 		cfs_err_set(&err, CFS_ER_USAGE, "store gc needs --keep=N (N >= 1): how many of the newest snapshots to keep");
-		return fail(&err);
+		return usage_fail(&err);
 	}
 	struct store_handle h;
 	if (store_handle_open(&h, url, &o, &err)) {

@@ -142,7 +142,8 @@ static int link_parents(struct manifest *m)
 
 void manifest_finish(struct manifest *m)
 {
-	qsort(m->e, m->n, sizeof(m->e[0]), entry_cmp);
+	if (m->n) /* qsort of NULL, 0 is undefined */
+		qsort(m->e, m->n, sizeof(m->e[0]), entry_cmp);
 	(void)link_parents(m);
 }
 

@@ -477,7 +477,8 @@ int s3_list_parse(const uint8_t *xml, size_t len, s3_list_cb cb, void *arg, bool
 	if (t && n == 4 && !memcmp(t, "true", 4)) {
 		*truncated = true;
 		t = xml_elem(p, end, "NextContinuationToken", &n, NULL);
-		if (!t || n == 0 || n >= tokensz)
+		/* A token with a NUL would be cut to another one ("" restarts the listing: forever). */
+		if (!t || n == 0 || n >= tokensz || memchr(t, 0, n))
 			return -1;
 		memcpy(token, t, n);
 		token[n] = 0;
@@ -542,8 +543,11 @@ int s3_list(struct s3 *s, const char *prefix, s3_list_cb cb, void *arg, struct c
 			break;
 		}
 		bool more;
+		char prev[sizeof(token)];
+		memcpy(prev, token, sizeof(prev));
 		int pr = s3_list_parse(page.p, page.len, cb, arg, &more, token, sizeof(token));
-		if (pr < 0) {
+		/* A page must move on: the same token again would list the same page forever. */
+		if (pr < 0 || (pr == 0 && more && !strcmp(token, prev))) {
 			rc = cfs_err_set(err, CFS_ER_STORE, "S3 store %s: a listing of %s/%s is malformed", s->cfg.endpoint,
 					 s->bucket, prefix);
 			break;

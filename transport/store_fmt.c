@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <zstd.h>
 
 static void hmac(const uint8_t key[32], const void *msg, size_t len, uint8_t out[32])
@@ -126,8 +127,6 @@ static int gcm_open(const uint8_t key[32], const void *aad, size_t aadlen, const
 int store_chunk_seal(const struct store_keys *k, const uint8_t id[STORE_ID_LEN], const uint8_t *raw, size_t len,
 		     int zstd_level, struct wbuf *out)
 {
-	uint8_t nfull[32];
-	hmac(k->nonce, id, STORE_ID_LEN, nfull);
 	uint8_t enc = 0;
 	uint8_t *z = NULL;
 	size_t zlen = 0;
@@ -140,7 +139,18 @@ int store_chunk_seal(const struct store_keys *k, const uint8_t id[STORE_ID_LEN],
 		if (!ZSTD_isError(zlen) && zlen < len - len / 16)
 			enc = 1; /* only when it saves more than 1/16 */
 	}
-	int rc = gcm_seal(k->enc, nfull, id, STORE_ID_LEN, &enc, 1, enc ? z : raw, enc ? zlen : len, out);
+	/* The nonce is a keyed hash of exactly what is sealed (id, encoding, payload; SIV-like): equal
+	 * chunks seal to equal bytes, and two different sealings of one id (another zstd version or
+	 * level compresses differently) never share a nonce, which under GCM would leak the XOR of
+	 * the two plaintexts and the authentication key. */
+	const uint8_t *pl = enc ? z : raw;
+	size_t plen = enc ? zlen : len;
+	uint8_t what[STORE_ID_LEN + 1 + SHA256_DIGEST_LENGTH], nfull[32];
+	memcpy(what, id, STORE_ID_LEN);
+	what[STORE_ID_LEN] = enc;
+	SHA256(pl, plen, what + STORE_ID_LEN + 1);
+	hmac(k->nonce, what, sizeof(what), nfull);
+	int rc = gcm_seal(k->enc, nfull, id, STORE_ID_LEN, &enc, 1, pl, plen, out);
 	free(z);
 	return rc;
 }

@@ -36,7 +36,7 @@ enum {
 struct store_keys {
 	uint8_t enc[32];        /* AES-256-GCM */
 	uint8_t id[32];         /* chunk ids */
-	uint8_t nonce[32];      /* a chunk's nonce from its id (equal chunks seal equally: dedup) */
+	uint8_t nonce[32];      /* a chunk's nonce from what it seals (equal chunks seal equally) */
 	uint8_t key_id[STORE_KEY_ID_LEN];
 };
 

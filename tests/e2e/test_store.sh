@@ -228,6 +228,13 @@ left=$("$CLONEFS_BIN/clonefs" store list "$S3" -o "store_key_file=$T/store.key" 
 [ "$left" = "$G2" ] || t_fail "after gc --keep=1 the store holds '$left', expected only the newest, $G2"
 [ "$n1" -lt "$n0" ] || t_fail "gc removed no object"
 grep -q "^removing .*\.pack$" "$T/gc1" || { cat "$T/gc1"; t_fail "gc removed no pack, though G1's table of random bytes is in no kept snapshot"; }
+# What is left is exactly what the kept snapshot uses: its packs, each with its index.
+packs_stored() { s3curl GET "?list-type=2&prefix=prod%2Fpacks%2F" | grep -o "\\.$1</Key>" | wc -l; }
+kept=$("$CLONEFS_BIN/clonefs" store list "$S3" -o "store_key_file=$T/store.key" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["packs"])')
+p1=$(packs_stored pack)
+i1=$(packs_stored idx)
+[ "$p1" = "$kept" ] && [ "$i1" = "$kept" ] ||
+	t_fail "after gc the store holds $p1 packs and $i1 indexes; the kept snapshot uses $kept"
 smount 7 "$G2"
 "$CLONEFS_BIN/clonefs" materialize "$T/m7" "$T/clone7" --no-progress >"$T/mat7.log" 2>&1 || t_fail "materialize after gc failed: $(cat "$T/mat7.log")"
 fusermount3 -u "$T/m7"

@@ -8,9 +8,11 @@ secs=${1:-60}
 shift || true
 command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 mkdir -p build/fuzz
-cflags="-std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined $(pkg-config --cflags fuse3 libssl libzstd jansson) $(mysql_config --cflags)"
-libs="$(pkg-config --libs libssl libcrypto libzstd fuse3 jansson) $(mysql_config --libs) -lpthread"
-srcs=$(ls transport/*.c fs/*.c tools/*.c | grep -vE 'mount_main|clonefs_main|fs/fuse_')  # the donor agent is not a parser
+cflags="-std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined $(pkg-config --cflags fuse3 libssl libzstd jansson libcurl) $(mysql_config --cflags)"
+libs="$(pkg-config --libs libssl libcrypto libzstd fuse3 jansson libcurl) $(mysql_config --libs) -lpthread"
+# Every library source, as the Makefile's libclonefs.a has them (tools/clone_local.c calls the
+# donor agent's code): everything but the programs' mains and the FUSE layer.
+srcs=$(ls transport/*.c transport/donor/*.c fs/*.c tools/*.c | grep -vE 'mount_main|clonefs_main|clonefsd_main|fs/fuse_')
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=($(ls tests/fuzz/fuzz_*.c | sed 's|.*/fuzz_||; s|\.c$||'))
 status=0

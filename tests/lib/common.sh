@@ -18,7 +18,7 @@ _t_run_cleanups() {
 # a sanitizer report, or an error line that no t_log_expect pattern names, fails a test that passed.
 # A recipient that goes away in the middle of a reply (unmounted, killed by its test) is seen by
 # the donor as a broken or reset connection: expected in every test.
-_t_log_expected=("session of '[^']*' ended: write to [^ ]+ failed: (Broken pipe|Connection reset by peer)")
+_t_log_expected=("session of '[^']*' ended: (write to|read from) [^ ]+ failed: (Broken pipe|Connection reset by peer)")
 # t_log_expect ERE: error lines matching ERE are what this test provokes (a refused login, a lost
 # donor), not a fault.
 t_log_expect() { _t_log_expected+=("$1"); }
