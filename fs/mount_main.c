@@ -325,7 +325,11 @@ static int run(int argc, char **argv, struct mount_opts *mo)
 			*last = 0;
 			snapshot = store_snap;
 		}
-		snprintf(ep.host, sizeof(ep.host), "%s", store_url);
+		if ((size_t)snprintf(ep.host, sizeof(ep.host), "%s", store_url) >= sizeof(ep.host)) {
+			cfs_err_set(&err, CFS_ER_USAGE, "'%s': the store's URL is longer than %zu bytes", source,
+				    sizeof(ep.host) - 1);
+			return fail(&err);
+		}
 		ep.port = 0;
 		ep.user[0] = 0;
 	} else if (endpoint_parse(source, &ep, &err)) {
@@ -392,7 +396,7 @@ static int run(int argc, char **argv, struct mount_opts *mo)
 	/* rw alone stays read-only: mount(8) and fstab's "defaults" pass rw to every helper, and only
 	 * upper= says where a clone's writes would go. */
 	/* A thin clone's upper records its snapshot: mounting it again reopens that snapshot. */
-	char upper_snap[256] = "", upper_donor[600] = "", donor_name[600];
+	char upper_snap[256] = "", upper_donor[1100] = "", donor_name[1100]; /* a store URL fits */
 	if (store_url[0]) /* a thin clone of a published snapshot: the store is its donor */
 		snprintf(donor_name, sizeof(donor_name), "%s", store_url);
 	else
