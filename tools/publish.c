@@ -319,19 +319,6 @@ static int on_chunk(void *arg, const struct chunk_hdr *h, const uint8_t *data, s
 	return 0;
 }
 
-static int fail(const struct cfs_err *e)
-{
-	cfs_err_print(e, stderr);
-	return 1;
-}
-
-/* A bad command line: the usage, then the one ERROR line; exit status 2 as every clonefs command. */
-static int usage_fail(struct cfs_err *e)
-{
-	fputs(usage, stderr);
-	cfs_err_print(e, stderr);
-	return 2;
-}
 
 static int publish(struct pub *p, const char *donor, const char *url, const struct store_opts *o, bool json,
 		   struct cfs_err *err)
@@ -470,29 +457,29 @@ int cmd_publish(int argc, char **argv)
 			pack_mib = strtoul(a + 11, &end, 10);
 			if (errno || *end || pack_mib < 1 || pack_mib > 1024) {
 				cfs_err_set(&err, CFS_ER_USAGE, "%s: expected 1 to 1024 (MiB)", a);
-				return usage_fail(&err);
+				return store_cmd_usage_fail(usage, &err);
 			}
 		} else if (!strcmp(a, "-o") && i + 1 < argc) {
 			if (store_opts_parse(argv[++i], &o, true, &err))
-				return usage_fail(&err);
+				return store_cmd_usage_fail(usage, &err);
 		} else if (!strncmp(a, "-o", 2) && a[2]) {
 			if (store_opts_parse(argv[i] + 2, &o, true, &err))
-				return usage_fail(&err);
+				return store_cmd_usage_fail(usage, &err);
 		} else if (a[0] != '-' && npos < 2) {
 			pos[npos++] = a;
 		} else {
 			cfs_err_set(&err, CFS_ER_USAGE, "unexpected argument '%s'", a);
-			return usage_fail(&err);
+			return store_cmd_usage_fail(usage, &err);
 		}
 	}
 	if (npos != 2) {
 		cfs_err_set(&err, CFS_ER_USAGE, "publish needs a donor and an s3://BUCKET[/PREFIX] store");
-		return usage_fail(&err);
+		return store_cmd_usage_fail(usage, &err);
 	}
 	struct pub *p = calloc(1, sizeof(*p));
 	if (!p) {
 		cfs_err_set(&err, CFS_ER_IO, "out of memory");
-		return fail(&err);
+		return store_cmd_fail(&err);
 	}
 	p->pack_target = (size_t)pack_mib << 20;
 	wbuf_init(&p->pack, p->pack_target + (8 << 20));
@@ -508,5 +495,5 @@ int cmd_publish(int argc, char **argv)
 	free(p->local);
 	free(p->idx);
 	free(p);
-	return rc ? fail(&err) : 0;
+	return rc ? store_cmd_fail(&err) : 0;
 }

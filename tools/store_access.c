@@ -2,6 +2,7 @@
  * `clonefs store`, and reads its snapshot objects and their names. */
 #include "tools/store_access.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,4 +125,17 @@ int store_list_snapshots(struct store_handle *h, char (**ids)[WIRE_SNAP_ID_MAX +
 	*ids = l.ids;
 	*n = l.n;
 	return 0;
+}
+
+int store_cmd_fail(const struct cfs_err *e)
+{
+	cfs_err_print(e, stderr);
+	return 1;
+}
+
+int store_cmd_usage_fail(const char *usage, const struct cfs_err *e)
+{
+	fputs(usage, stderr);
+	cfs_err_print(e, stderr);
+	return 2;
 }

@@ -28,6 +28,11 @@ void store_handle_url(const struct store_handle *h, char *out, size_t outsz);
 /* Read and parse snapshots/ID. */
 int store_read_snapshot(struct store_handle *h, const char *id, struct store_snapshot *s, struct cfs_err *err);
 
+/* The exits of publish and store: the one ERROR line, status 1; a bad command line: usage, then the
+ * ERROR line, status 2 (as every clonefs command). */
+int store_cmd_fail(const struct cfs_err *e);
+int store_cmd_usage_fail(const char *usage, const struct cfs_err *e);
+
 /* Every snapshot id in the store (from the names under snapshots/), sorted; *ids malloc'd. */
 int store_list_snapshots(struct store_handle *h, char (**ids)[WIRE_SNAP_ID_MAX + 1], size_t *n, struct cfs_err *err);
 

@@ -22,19 +22,6 @@ static const char usage[] =
 	"  -o s3_endpoint=URL    else $AWS_ENDPOINT_URL; credentials from $AWS_ACCESS_KEY_ID and\n"
 	"                        $AWS_SECRET_ACCESS_KEY or ~/.aws/credentials ($AWS_PROFILE); docs/store.md\n";
 
-static int fail(const struct cfs_err *e)
-{
-	cfs_err_print(e, stderr);
-	return 1;
-}
-
-/* A bad command line: the usage, then the one ERROR line; exit status 2 as every clonefs command. */
-static int usage_fail(struct cfs_err *e)
-{
-	fputs(usage, stderr);
-	cfs_err_print(e, stderr);
-	return 2;
-}
 
 static const char *fact(const struct store_snapshot *s, const char *k)
 {
@@ -286,39 +273,39 @@ int cmd_store(int argc, char **argv)
 			dry_run = true;
 		} else if (!strncmp(a, "--keep=", 7)) {
 			if (parse_long(a + 7, 1, "--keep", &keep, &err))
-				return usage_fail(&err);
+				return store_cmd_usage_fail(usage, &err);
 		} else if (!strncmp(a, "--grace=", 8)) {
 			if (parse_long(a + 8, 0, "--grace", &grace, &err))
-				return usage_fail(&err);
+				return store_cmd_usage_fail(usage, &err);
 		} else if (!strcmp(a, "-o") && i + 1 < argc) {
 			if (store_opts_parse(argv[++i], &o, false, &err))
-				return usage_fail(&err);
+				return store_cmd_usage_fail(usage, &err);
 		} else if (!strncmp(a, "-o", 2) && a[2]) {
 			if (store_opts_parse(argv[i] + 2, &o, false, &err))
-				return usage_fail(&err);
+				return store_cmd_usage_fail(usage, &err);
 		} else if (a[0] != '-' && !verb) {
 			verb = a;
 		} else if (a[0] != '-' && !url) {
 			url = a;
 		} else {
 			cfs_err_set(&err, CFS_ER_USAGE, "unexpected argument '%s'", a);
-			return usage_fail(&err);
+			return store_cmd_usage_fail(usage, &err);
 		}
 	}
 	if (!verb || !url || (strcmp(verb, "list") && strcmp(verb, "gc"))) {
 		cfs_err_set(&err, CFS_ER_USAGE, "store needs list or gc and an s3://BUCKET[/PREFIX] store");
-		return usage_fail(&err);
+		return store_cmd_usage_fail(usage, &err);
 	}
 	if (!strcmp(verb, "gc") && keep < 1) {
 		cfs_err_set(&err, CFS_ER_USAGE, "store gc needs --keep=N (N >= 1): how many of the newest snapshots to keep");
-		return usage_fail(&err);
+		return store_cmd_usage_fail(usage, &err);
 	}
 	struct store_handle h;
 	if (store_handle_open(&h, url, &o, &err)) {
 		store_handle_close(&h);
-		return fail(&err);
+		return store_cmd_fail(&err);
 	}
 	int rc = !strcmp(verb, "list") ? cmd_list(&h, json, &err) : cmd_gc(&h, keep, grace, dry_run, &err);
 	store_handle_close(&h);
-	return rc ? fail(&err) : 0;
+	return rc ? store_cmd_fail(&err) : 0;
 }
